@@ -1,0 +1,451 @@
+/*
+ * libocidir - read and write OCI image layout directories safely.
+ *
+ * Copyright the libocidir authors.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Introduction
+ * ============
+ *
+ * An OCI image layout is a directory holding `oci-layout`, `index.json` and
+ * content-addressed blobs under `blobs/<alg>/<hex>`.  This library opens such
+ * a directory through a file descriptor and never lets a lookup inside it
+ * escape: every path is resolved beneath the layout root (or beneath a shared
+ * blob directory the caller handed in) with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS), or with a component-by-component O_NOFOLLOW walk on
+ * kernels without openat2.
+ *
+ * The API comes in tiers, each declared below with its types:
+ *
+ *   1. Conventions: versions, error codes, error details, memory.
+ *   2. Digests: validation and hashing of "<alg>:<hex>" strings.
+ *   3. Layout: opening or creating a layout directory.
+ *   4. Shared cache: adding external blob directories (LXC's /var/cache/lxc)
+ *      for reading and as the place new blobs are written.
+ *   5. Blobs: streaming writers that publish a blob atomically and durably,
+ *      verified streaming readers, whole-blob reads, raw fds, removal.
+ *
+ * Conventions
+ * -----------
+ *
+ * - Every function that can fail returns `int`: 0 on success, a negative
+ *   OCIDIR_E_* code on failure.  Out-parameters come last and are written
+ *   only on success.  A handle out-parameter (`**out`) must not be NULL
+ *   (OCIDIR_E_INVALID); a digest or size out-parameter may be NULL.
+ * - After a failure, ocidir_last_error() gives a message naming what failed
+ *   (which digest, which path, the OS error text) and ocidir_last_errno() the
+ *   errno behind an OCIDIR_E_IO.
+ * - No C++ exception and no abort ever crosses this API.  Allocation failure
+ *   is OCIDIR_E_NOMEM.
+ * - Memory handed out is freed with ocidir_free().  Every *_close / *_free /
+ *   *_abort function accepts NULL.
+ * - Every fd the library opens has O_CLOEXEC.  An fd passed in is never
+ *   closed by the library; it keeps a duplicate when it needs one.
+ * - Thread safety: one ocidir_t may be used from many threads at once, for
+ *   reads and for independent blob writers.  A reader or writer object
+ *   belongs to one thread at a time.
+ *
+ * Security model
+ * --------------
+ *
+ * A layout's content is untrusted.  A digest is validated against the
+ * registered algorithms (sha256, sha512) before it becomes a path, so a
+ * digest can never name anything but `<alg>/<hex>`.  Lookups never leave the
+ * directory they start in (no `..`, absolute or escaping symlinks, no /proc
+ * magic links): such a lookup fails with OCIDIR_E_ESCAPE.  Blobs that are not
+ * regular files are refused without being opened for reading, so a FIFO or a
+ * device never blocks or triggers side effects.  Every byte read through a
+ * reader is hashed, and a reader reports a clean end only for content that
+ * matches its digest.  New blobs appear under their digest only complete,
+ * verified and flushed to disk.
+ */
+#ifndef OCIDIR_H
+#define OCIDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h> /* ssize_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * 1. Conventions
+ * ====================================================================== */
+
+/* Symbol visibility.  Define OCIDIR_API before including this header to
+ * override it (for example to empty for a static build). */
+#ifndef OCIDIR_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define OCIDIR_API __attribute__((visibility("default")))
+#else
+#define OCIDIR_API
+#endif
+#endif
+
+#define OCIDIR_VERSION_MAJOR 0
+#define OCIDIR_VERSION_MINOR 1
+#define OCIDIR_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH */
+#define OCIDIR_VERSION_NUMBER \
+    (OCIDIR_VERSION_MAJOR * 10000 + OCIDIR_VERSION_MINOR * 100 + OCIDIR_VERSION_PATCH)
+
+/**
+ * The version of the library actually loaded, as "MAJOR.MINOR.PATCH".
+ * @return static text; never NULL.
+ */
+OCIDIR_API const char *ocidir_version(void);
+
+/** Run-time twin of OCIDIR_VERSION_NUMBER, for bindings. */
+OCIDIR_API unsigned ocidir_version_number(void);
+
+/* Error codes.  Values are fixed and part of the ABI. */
+#define OCIDIR_OK              0   /* success */
+#define OCIDIR_E_INVALID     (-1)  /* bad argument: NULL where not allowed, unknown flag */
+#define OCIDIR_E_IO          (-2)  /* an OS call failed; see ocidir_last_errno() */
+#define OCIDIR_E_NOT_FOUND   (-3)  /* no such blob, tag, platform or file */
+#define OCIDIR_E_DIGEST      (-4)  /* content does not hash to its digest */
+#define OCIDIR_E_SIZE        (-5)  /* content length differs from the expected size */
+#define OCIDIR_E_BAD_DIGEST  (-6)  /* digest string malformed */
+#define OCIDIR_E_FORMAT      (-7)  /* not an OCI layout, malformed JSON, not a regular file */
+#define OCIDIR_E_ESCAPE      (-8)  /* a path would resolve outside its directory */
+#define OCIDIR_E_EXISTS      (-9)  /* already exists where that is an error */
+#define OCIDIR_E_NOMEM      (-10)  /* out of memory */
+#define OCIDIR_E_UNSUPPORTED (-11) /* unregistered digest algorithm, unsupported version */
+#define OCIDIR_E_READONLY   (-12)  /* a write on a handle opened read-only */
+#define OCIDIR_E_STATE      (-13)  /* object used after commit/abort/close, or out of order */
+#define OCIDIR_E_TOO_LARGE  (-14)  /* content larger than the caller's or the library's limit */
+
+/**
+ * Static English text for an error code ("not found", ...).
+ * @return never NULL; an unknown code gives "unknown error".
+ */
+OCIDIR_API const char *ocidir_strerror(int code);
+
+/**
+ * Detail of the last failure in the calling thread: what failed, which digest
+ * or path, and the OS error text.  Successful calls do not clear it.
+ * @return thread-local text, valid until the next failing call in this
+ *         thread; "" if nothing has failed in this thread yet.  Never NULL.
+ */
+OCIDIR_API const char *ocidir_last_error(void);
+
+/**
+ * The OS errno behind the last OCIDIR_E_IO (or other OS-caused failure) in
+ * the calling thread; 0 when the last failure had no OS cause.
+ */
+OCIDIR_API int ocidir_last_errno(void);
+
+/** Free memory the library handed out.  NULL is accepted. */
+OCIDIR_API void ocidir_free(void *p);
+
+/** Free a NULL-terminated string vector the library handed out, and each
+ *  string in it.  NULL is accepted. */
+OCIDIR_API void ocidir_strv_free(char **v);
+
+/* ======================================================================
+ * 2. Digests
+ * ====================================================================== */
+
+typedef enum { OCIDIR_SHA256 = 0, OCIDIR_SHA512 = 1 } ocidir_digest_alg_t;
+
+/* Size of a buffer that holds any digest this library produces, including
+ * the NUL ("sha512:" + 128 hex + NUL = 136). */
+#define OCIDIR_DIGEST_MAX 136
+
+/** Run-time twin of OCIDIR_DIGEST_MAX, for bindings. */
+OCIDIR_API size_t ocidir_digest_max(void);
+
+/**
+ * Check a digest string against the image-spec grammar
+ * (`algorithm ":" encoded`, algorithm `[a-z0-9]+([+._-][a-z0-9]+)*`, encoded
+ * `[a-zA-Z0-9=_-]+`) and the registered algorithms: `sha256` takes exactly 64
+ * and `sha512` exactly 128 lowercase hex digits.
+ *
+ * @param digest NUL-terminated digest string.
+ * @return 0 for a valid sha256/sha512 digest;
+ *         OCIDIR_E_UNSUPPORTED for a grammatical digest of another algorithm
+ *         (a manifest may mention one; only fetching it fails);
+ *         OCIDIR_E_BAD_DIGEST for anything else (including a registered
+ *         algorithm with a wrong encoding);
+ *         OCIDIR_E_INVALID if digest is NULL.
+ * Never touches the filesystem.
+ */
+OCIDIR_API int ocidir_digest_validate(const char *digest);
+
+/**
+ * Hash a buffer and format its digest.
+ * @param alg        OCIDIR_SHA256 or OCIDIR_SHA512 (else OCIDIR_E_INVALID).
+ * @param buf        the bytes; may be NULL only when len is 0.
+ * @param digest_out receives "<alg>:<hex>" and a NUL; must not be NULL.
+ */
+OCIDIR_API int ocidir_digest_buffer(ocidir_digest_alg_t alg, const void *buf, size_t len,
+                                    char digest_out[OCIDIR_DIGEST_MAX]);
+
+/**
+ * Name of the hash implementation compiled in ("libsodium", ...).
+ * @return static text; never NULL.
+ */
+OCIDIR_API const char *ocidir_hash_backend(void);
+
+/* ======================================================================
+ * 3. Layout
+ * ====================================================================== */
+
+/** An open layout directory.  Opaque. */
+typedef struct ocidir ocidir_t;
+
+/* Create oci-layout, index.json and blobs/sha256 if absent. */
+#define OCIDIR_OPEN_CREATE (1u << 0)
+/* No writes; never creates or removes anything. */
+#define OCIDIR_OPEN_RDONLY (1u << 1)
+/* Accept blobs/<alg> being a symlink that leads outside the layout (e.g. to a
+ * shared cache).  It is opened once, at ocidir_open(), and everything beneath
+ * it stays confined to it. */
+#define OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK (1u << 2)
+
+/**
+ * Open (or create) an OCI image layout.
+ *
+ * @param dirfd AT_FDCWD or an open directory fd (not closed, not kept: the
+ *              library opens the layout directory itself).
+ * @param path  the layout directory, relative to dirfd or absolute; NULL or
+ *              "" means dirfd itself.  This path is the caller's choice and
+ *              is followed like any path; everything *inside* the layout is
+ *              then resolved beneath it.
+ * @param flags OCIDIR_OPEN_* bits.
+ * @param out   receives the handle; must not be NULL.
+ *
+ * @return 0, or:
+ *   OCIDIR_E_INVALID     unknown flag, out NULL, or CREATE together with RDONLY;
+ *   OCIDIR_E_NOT_FOUND   the directory does not exist (without CREATE);
+ *   OCIDIR_E_FORMAT      no `oci-layout`, or one that is not a JSON object with
+ *                        a string `imageLayoutVersion`; no `index.json` or no
+ *                        `blobs/` directory; one of them not a regular
+ *                        file / directory;
+ *   OCIDIR_E_UNSUPPORTED a well-formed `oci-layout` whose version is not 1.x;
+ *   OCIDIR_E_ESCAPE      `blobs/sha256` (or `blobs/sha512`) is a symlink that
+ *                        leads outside the layout and
+ *                        OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK was not given (the
+ *                        message names both ways out: that flag, or opening
+ *                        the directory yourself and passing it to
+ *                        ocidir_add_blobdir_fd());
+ *   OCIDIR_E_IO          an OS call failed.
+ *
+ * With CREATE, a fresh layout gets `{"imageLayoutVersion":"1.0.0"}`, the empty
+ * index and `blobs/sha256/`; each file is published atomically (written in
+ * full, flushed, then named) so a crash never leaves a half-written one, and
+ * two processes creating the same layout at once both succeed.  Existing
+ * files are validated, never overwritten.
+ *
+ * A writable open removes temporary files that crashed writers left in the
+ * layout's blob directories; a file still owned by a live writer (in any
+ * process) is never touched.
+ */
+OCIDIR_API int ocidir_open(int dirfd, const char *path, unsigned flags, ocidir_t **out);
+
+/** Close a layout handle and every fd it holds.  NULL is accepted.  All
+ *  readers and writers made from it must be closed or committed first. */
+OCIDIR_API void ocidir_close(ocidir_t *d);
+
+/** Non-zero if the handle was opened with OCIDIR_OPEN_RDONLY. */
+OCIDIR_API int ocidir_is_readonly(const ocidir_t *d);
+
+/** Non-zero if the library resolves paths with openat2(2) in this process;
+ *  zero when it uses the O_NOFOLLOW component walk (kernel without openat2,
+ *  a seccomp filter refusing it, or OCIDIR_FORCE_RESOLVE_FALLBACK=1 set in
+ *  the environment when the library was first used). */
+OCIDIR_API int ocidir_resolver_uses_openat2(void);
+
+/* ======================================================================
+ * 4. Shared cache: external blob directories
+ * ====================================================================== */
+
+/* New blobs are written into this directory, not into the layout's blobs/. */
+#define OCIDIR_BLOBDIR_WRITE (1u << 0)
+
+/**
+ * Add an external blob directory, laid out like a layout's `blobs/`: it holds
+ * `sha256/<hex>` (and `sha512/<hex>`).  This is the shape of skopeo's
+ * `--dest-shared-blob-dir` and of LXC's `/var/cache/lxc`.
+ *
+ * Reads look in the layout's own `blobs/` first, then in each added directory
+ * in the order added.  Every lookup is confined beneath `fd`.
+ *
+ * With OCIDIR_BLOBDIR_WRITE, new blobs are created inside this directory,
+ * temporary file included, so a commit never crosses a mount.  The last
+ * directory added with the flag is the write target.  Adding it removes
+ * temporary files that crashed writers left in its `sha256/` and `sha512/`
+ * (never one a live writer owns).
+ *
+ * Nothing in an added directory is ever removed by ocidir_blob_remove().
+ *
+ * @param fd    an open directory fd; the library keeps a duplicate
+ *              (F_DUPFD_CLOEXEC) and never closes the caller's.
+ * @param flags 0 or OCIDIR_BLOBDIR_WRITE.
+ * @return 0, or OCIDIR_E_INVALID (d NULL, fd not a directory, unknown flag),
+ *         OCIDIR_E_READONLY (WRITE on a read-only handle), OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_add_blobdir_fd(ocidir_t *d, int fd, unsigned flags);
+
+/* ======================================================================
+ * 5. Blobs
+ * ====================================================================== */
+
+/** A blob being written.  Opaque; belongs to one thread at a time. */
+typedef struct ocidir_blob_writer ocidir_blob_writer_t;
+
+/**
+ * Start writing a blob.  The content is hashed as it is written into a
+ * temporary file created in the target blob directory itself (the layout's
+ * `blobs/<alg>/`, the followed symlinked one, or the write-target blob
+ * directory): an unnamed O_TMPFILE where the filesystem supports it, else a
+ * uniquely named `.ocidir-tmp-*` file held under flock(2) while it lives.
+ * Nothing is visible under `blobs/<alg>/<hex>` before a successful commit.
+ *
+ * @param alg OCIDIR_SHA256 or OCIDIR_SHA512.
+ * @param out receives the writer; must not be NULL.
+ * @return 0, OCIDIR_E_INVALID, OCIDIR_E_READONLY, OCIDIR_E_ESCAPE (the blob
+ *         directory resolves outside its root), OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_blob_writer_new(ocidir_t *d, ocidir_digest_alg_t alg,
+                                      ocidir_blob_writer_t **out);
+
+/**
+ * Declare what the content must be.  Checked at commit.
+ * @param digest the expected digest, or NULL to check the size only.  A digest
+ *               of another algorithm than the writer's is OCIDIR_E_INVALID.
+ * @param size   the expected length, or -1 for unknown.  Writing more than
+ *               this many bytes fails at once with OCIDIR_E_SIZE.
+ * @return 0, OCIDIR_E_INVALID, OCIDIR_E_BAD_DIGEST, OCIDIR_E_UNSUPPORTED,
+ *         OCIDIR_E_STATE (after a write, or a second expect).
+ */
+OCIDIR_API int ocidir_blob_writer_expect(ocidir_blob_writer_t *w, const char *digest,
+                                         int64_t size);
+
+/**
+ * Append bytes.  On failure the writer is poisoned: later writes and commit
+ * fail with OCIDIR_E_STATE; only abort is useful.
+ * @return 0, OCIDIR_E_INVALID (buf NULL with len > 0), OCIDIR_E_SIZE (past the
+ *         expected size), OCIDIR_E_STATE, OCIDIR_E_IO (e.g. ENOSPC).
+ */
+OCIDIR_API int ocidir_blob_writer_write(ocidir_blob_writer_t *w, const void *buf, size_t len);
+
+/**
+ * Finish: check the expectations, flush the data to disk, give the file its
+ * name `<alg>/<hex>` without replacing anything, flush the directory.  A
+ * crash at any moment leaves either no blob or the whole blob.  If a blob
+ * with that digest already exists, the existing file is kept and commit
+ * succeeds.
+ *
+ * The writer is freed whether commit succeeds or fails.  On failure nothing
+ * is left behind (no blob, no temporary file).
+ *
+ * @param digest_out receives the digest; may be NULL.
+ * @param size_out   receives the length; may be NULL.
+ * @return 0, OCIDIR_E_DIGEST / OCIDIR_E_SIZE (expectation not met),
+ *         OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_blob_writer_commit(ocidir_blob_writer_t *w,
+                                         char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
+
+/** Discard everything written and free the writer.  NULL is accepted. */
+OCIDIR_API void ocidir_blob_writer_abort(ocidir_blob_writer_t *w);
+
+/**
+ * Store a buffer as a sha256 blob (writer_new + write + commit).
+ * @param digest_out receives the digest; may be NULL.
+ */
+OCIDIR_API int ocidir_blob_put(ocidir_t *d, const void *buf, size_t len,
+                               char digest_out[OCIDIR_DIGEST_MAX]);
+
+/**
+ * Store the content of `fd`, from its current offset to its end, as a sha256
+ * blob.  The fd is not closed; its offset is left at the end.  Regular files
+ * are copied with copy_file_range(2) where the kernel can (reflinks on
+ * filesystems that share extents).
+ * @param digest_out may be NULL; @param size_out may be NULL.
+ */
+OCIDIR_API int ocidir_blob_put_fd(ocidir_t *d, int fd, char digest_out[OCIDIR_DIGEST_MAX],
+                                  uint64_t *size_out);
+
+/** A verified blob stream.  Opaque; belongs to one thread at a time. */
+typedef struct ocidir_blob_reader ocidir_blob_reader_t;
+
+/**
+ * Size of a blob present in the layout's own `blobs/` or an added directory.
+ * @param size_out may be NULL.
+ * @return 0; OCIDIR_E_NOT_FOUND if absent everywhere; OCIDIR_E_FORMAT if the
+ *         entry is not a regular file; OCIDIR_E_ESCAPE; OCIDIR_E_BAD_DIGEST;
+ *         OCIDIR_E_UNSUPPORTED.  Does not verify the content.
+ */
+OCIDIR_API int ocidir_blob_stat(ocidir_t *d, const char *digest, uint64_t *size_out);
+
+/**
+ * Open a blob for verified streaming.
+ * @param expected_size the size the caller expects (from a descriptor), or -1.
+ *                      A file of another size fails here with OCIDIR_E_SIZE.
+ * @param out receives the reader; must not be NULL.
+ * @return 0, OCIDIR_E_NOT_FOUND, OCIDIR_E_SIZE, OCIDIR_E_FORMAT (not a regular
+ *         file: FIFO, socket, device or directory; never blocks),
+ *         OCIDIR_E_ESCAPE, OCIDIR_E_BAD_DIGEST, OCIDIR_E_UNSUPPORTED, OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_blob_open(ocidir_t *d, const char *digest, int64_t expected_size,
+                                ocidir_blob_reader_t **out);
+
+/**
+ * Read up to len bytes.
+ * @return bytes read (> 0); 0 at the end, only once the whole content hashed to
+ *         its digest; or a negative code: OCIDIR_E_DIGEST (the content does
+ *         not match), OCIDIR_E_SIZE (the file is shorter or longer than when
+ *         it was opened), OCIDIR_E_IO, OCIDIR_E_INVALID.  Errors are sticky:
+ *         every later call returns the same code.  Bytes past the blob's size
+ *         are never handed out.
+ */
+OCIDIR_API ssize_t ocidir_blob_reader_read(ocidir_blob_reader_t *r, void *buf, size_t len);
+
+/** Size of the blob being read (as found at open). */
+OCIDIR_API uint64_t ocidir_blob_reader_size(const ocidir_blob_reader_t *r);
+
+/** Close a reader.  NULL is accepted. */
+OCIDIR_API void ocidir_blob_reader_close(ocidir_blob_reader_t *r);
+
+/**
+ * Read and verify a whole blob into memory.
+ * @param expected_size as for ocidir_blob_open(), or -1.
+ * @param max_len       a blob larger than this is OCIDIR_E_TOO_LARGE, before
+ *                      anything is read.
+ * @param buf_out       receives the content (freed with ocidir_free(); an empty
+ *                      blob gives a valid 1-byte allocation); must not be NULL.
+ * @param len_out       receives the length; may be NULL.
+ * @return as ocidir_blob_open() and ocidir_blob_reader_read(), plus
+ *         OCIDIR_E_TOO_LARGE and OCIDIR_E_NOMEM.  Nothing is written to the
+ *         out-parameters unless the content verified.
+ */
+OCIDIR_API int ocidir_blob_read_all(ocidir_t *d, const char *digest, int64_t expected_size,
+                                    size_t max_len, void **buf_out, size_t *len_out);
+
+/**
+ * A raw, read-only fd of a blob (O_RDONLY | O_CLOEXEC), for mmap, sendfile
+ * or fs-verity ioctls.  Its content is NOT verified by the library.  The
+ * file type is checked (regular files only) before it is opened.
+ * @param fd_out receives the fd; the caller closes it.  Must not be NULL.
+ */
+OCIDIR_API int ocidir_blob_open_fd(ocidir_t *d, const char *digest, int *fd_out);
+
+/**
+ * Remove a blob from the layout's own `blobs/<alg>/` and flush the directory.
+ * Never modifies an added directory or the target of a followed
+ * `blobs/<alg>` symlink: a blob that lives only there is OCIDIR_E_NOT_FOUND
+ * with a message saying where it lives.
+ * @return 0, OCIDIR_E_NOT_FOUND, OCIDIR_E_READONLY, OCIDIR_E_BAD_DIGEST,
+ *         OCIDIR_E_UNSUPPORTED, OCIDIR_E_ESCAPE, OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OCIDIR_H */

@@ -1,0 +1,26 @@
+// Opening files for reading inside a layout: the type is classified through
+// an O_PATH handle before anything is opened for reading, so a FIFO never
+// blocks and a device is never opened.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+
+#include "fd.hh"
+
+namespace ocd {
+
+const char *file_type_name(mode_t mode) noexcept;
+
+// Resolve `rel` beneath `base` and open it O_RDONLY if it is a regular file.
+// Returns an errno-style result: 0, or the lookup errno; sets *not_regular
+// (and leaves out empty) when the entry exists but is not a regular file.
+int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool &not_regular) noexcept;
+
+// Read a whole small regular file (at most `limit` bytes); throws Error
+// (NOT_FOUND, ESCAPE, FORMAT for a non-regular file, TOO_LARGE, IO).
+std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label);
+
+}  // namespace ocd
