@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -265,23 +268,115 @@ void blob_remove(ocidir &d, const char *digest)
     fsync_dir(dir.get(), own.label);
 }
 
+namespace {
+
+// Copy a regular file's remaining content into the writer's temporary file
+// inside the kernel (a reflink on filesystems that share extents), and hash
+// what landed in the temporary file: the digest always describes the bytes
+// that get published, even if the source changes meanwhile.  The copy runs
+// on a second thread, one step ahead of the hash, so a put costs about what
+// the hash costs.  Returns false, having copied nothing, when the kernel
+// cannot copy between these files (the caller then reads and writes).
+bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_label)
+{
+    constexpr size_t kStep = 32u * 1024 * 1024;
+
+    // First step on this thread: it tells whether copy_file_range works here.
+    ssize_t first;
+    do
+        first = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
+    while (first < 0 && errno == EINTR);
+    if (first < 0) {
+        if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS || errno == EBADF ||
+            errno == EPERM)
+            return false;
+        throw_os("copying " + src_label + " into " + w.tmp.label(), errno);
+    }
+    if (first == 0)
+        return false;  // empty, or a file whose size the kernel does not know (procfs): read it instead
+    w.tmp.note_written(static_cast<uint64_t>(first));
+
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t copied = static_cast<uint64_t>(first);
+    bool finished = false;
+    int copy_err = 0;
+    std::thread copier([&] {
+        for (;;) {
+            ssize_t n = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            std::lock_guard<std::mutex> lk(mu);
+            if (n < 0)
+                copy_err = errno;
+            if (n <= 0) {
+                finished = true;
+            } else {
+                copied += static_cast<uint64_t>(n);
+                w.tmp.note_written(static_cast<uint64_t>(n));
+            }
+            cv.notify_one();
+            if (n <= 0)
+                return;
+        }
+    });
+    struct Joiner {
+        std::thread &t;
+        ~Joiner() { t.join(); }
+    } joiner{copier};
+
+    // Hash the temporary file through bounded mappings as the copy advances
+    // (memory use does not grow with the blob).
+    uint64_t hashed = 0;
+    for (;;) {
+        uint64_t avail;
+        bool done;
+        {
+            std::unique_lock<std::mutex> lk(mu);
+            cv.wait(lk, [&] { return finished || copied > hashed; });
+            avail = copied;
+            done = finished;
+            if (copy_err)
+                throw_os("copying " + src_label + " into " + w.tmp.label(), copy_err);
+        }
+        while (hashed < avail) {
+            size_t len = static_cast<size_t>(std::min<uint64_t>(kStep, avail - hashed));
+            void *m = mmap(nullptr, len, PROT_READ, MAP_SHARED | MAP_POPULATE, w.tmp.fd(), static_cast<off_t>(hashed));
+            if (m == MAP_FAILED)
+                throw_os("mapping the temporary file in " + w.tmp.label() + " for hashing", errno);
+            w.hasher->update(m, len);
+            munmap(m, len);
+            hashed += len;
+        }
+        if (done)
+            break;
+    }
+    w.size = hashed;
+    return true;
+}
+
+}  // namespace
+
 std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         throw_os("ocidir_blob_put_fd: fd " + std::to_string(fd), errno);
+    std::string label = "fd " + std::to_string(fd);
     std::unique_ptr<ocidir_blob_writer> w = writer_new(d, Alg::sha256);
-    std::vector<char> buf(kCopyChunk);
-    for (;;) {
-        ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw_os("ocidir_blob_put_fd: reading fd " + std::to_string(fd), errno);
+    if (!S_ISREG(st.st_mode) || !put_regular_by_copy(*w, fd, label)) {
+        std::vector<char> buf(kCopyChunk);
+        for (;;) {
+            ssize_t n = ::read(fd, buf.data(), buf.size());
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                throw_os("ocidir_blob_put_fd: reading " + label, errno);
+            }
+            if (n == 0)
+                break;
+            writer_write(*w, buf.data(), static_cast<size_t>(n));
         }
-        if (n == 0)
-            break;
-        writer_write(*w, buf.data(), static_cast<size_t>(n));
     }
     uint64_t size = w->size;
     std::string dg = writer_commit(*w);

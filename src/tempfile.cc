@@ -120,6 +120,18 @@ void TempFile::write_all(const void *buf, size_t len)
         }
         p += n;
         len -= static_cast<size_t>(n);
+        note_written(static_cast<uint64_t>(n));
+    }
+}
+
+void TempFile::note_written(uint64_t len) noexcept
+{
+    constexpr uint64_t kWritebackStep = 16u * 1024 * 1024;
+    written_ += len;
+    if (written_ - writeback_from_ >= kWritebackStep) {
+        sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                        SYNC_FILE_RANGE_WRITE);
+        writeback_from_ = written_;
     }
 }
 

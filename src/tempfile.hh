@@ -38,6 +38,11 @@ public:
     // file is kept and this one discarded).  The TempFile is spent afterwards.
     bool publish(const std::string &name);
 
+    // Tell the kernel that `len` more bytes were added (by write_all or a
+    // kernel copy); once enough accumulate, their writeback starts in the
+    // background so that the flush at publish() has little left to do.
+    void note_written(uint64_t len) noexcept;
+
 private:
     void create_named();
     bool publish_named(const std::string &name);
@@ -47,6 +52,8 @@ private:
     std::string label_;
     std::string tmpname_;  // empty for O_TMPFILE
     bool done_ = false;
+    uint64_t written_ = 0;
+    uint64_t writeback_from_ = 0;
 };
 
 // Remove temporary files in `dir` that no live writer holds.  Errors are
