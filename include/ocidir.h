@@ -364,7 +364,9 @@ OCIDIR_API int ocidir_blob_put(ocidir_t *d, const void *buf, size_t len,
  * Store the content of `fd`, from its current offset to its end, as a sha256
  * blob.  The fd is not closed; its offset is left at the end.  Regular files
  * are copied with copy_file_range(2) where the kernel can (reflinks on
- * filesystems that share extents).
+ * filesystems that share extents), and the digest is computed over the
+ * copy, so it always describes the bytes stored even if the source changes
+ * meanwhile.  Other fds (pipes, sockets) are read and written.
  * @param digest_out may be NULL; @param size_out may be NULL.
  */
 OCIDIR_API int ocidir_blob_put_fd(ocidir_t *d, int fd, char digest_out[OCIDIR_DIGEST_MAX],

@@ -136,8 +136,12 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
 
     int err = resolve::open_caller_path(dirfd, path, O_RDONLY | O_DIRECTORY, d->root);
     if (err == ENOENT && create && path && *path) {
-        if (mkdirat(dirfd, path, 0755) != 0 && errno != EEXIST)
+        if (mkdirat(dirfd, path, 0755) != 0 && errno != EEXIST) {
+            if (errno == ENOENT)
+                throw Error(OCIDIR_E_NOT_FOUND, "creating layout directory " + d->label + ": its parent does not exist",
+                            ENOENT);
             throw_os("creating layout directory " + d->label, errno);
+        }
         err = resolve::open_caller_path(dirfd, path, O_RDONLY | O_DIRECTORY, d->root);
     }
     if (err != 0) {
