@@ -397,7 +397,8 @@ OCIDIR_API int ocidir_blob_open(ocidir_t *d, const char *digest, int64_t expecte
                                 ocidir_blob_reader_t **out);
 
 /**
- * Read up to len bytes.
+ * Read up to len bytes (len > 0; a zero len is OCIDIR_E_INVALID and leaves
+ * the reader as it was).
  * @return bytes read (> 0); 0 at the end, only once the whole content hashed to
  *         its digest; or a negative code: OCIDIR_E_DIGEST (the content does
  *         not match), OCIDIR_E_SIZE (the file is shorter or longer than when

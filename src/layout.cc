@@ -158,7 +158,12 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
             changed = true;
         else if (errno != EEXIST)
             throw_os("creating " + L + "/blobs", errno);
-        Fd blobs = resolve::open_beneath_or_throw(root, "blobs", O_RDONLY | O_DIRECTORY, L + "/blobs");
+        Fd blobs;
+        int e = resolve::open_beneath(root, "blobs", O_RDONLY | O_DIRECTORY, blobs);
+        if (e == ENOTDIR)
+            throw Error(OCIDIR_E_FORMAT, L + "/blobs is not a directory", e);
+        if (e != 0)
+            throw_lookup(L + "/blobs", e);
         if (mkdirat(blobs.get(), "sha256", 0755) == 0)
             fsync_dir(blobs.get(), L + "/blobs");
         else if (errno != EEXIST)

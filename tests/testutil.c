@@ -158,3 +158,304 @@ char *tu_blob_path(const char *layout, const char *digest)
     assert_true(asprintf(&p, "%s/blobs/%.*s/%s", layout, (int)(colon - digest), digest, colon + 1) >= 0);
     return p;
 }
+
+/* ---- Scratch resources released by tu_teardown_scratch ------------------- */
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+
+#define TU_MAX_DEFERRED 256
+static char *tu_deferred_rm[TU_MAX_DEFERRED];
+static int tu_n_deferred_rm;
+static pid_t tu_deferred_kill[TU_MAX_DEFERRED];
+static int tu_n_deferred_kill;
+
+void tu_defer_rm(const char *path)
+{
+    assert_true(tu_n_deferred_rm < TU_MAX_DEFERRED);
+    tu_deferred_rm[tu_n_deferred_rm] = strdup(path);
+    assert_non_null(tu_deferred_rm[tu_n_deferred_rm]);
+    tu_n_deferred_rm++;
+}
+
+void tu_defer_kill(pid_t pid)
+{
+    assert_true(tu_n_deferred_kill < TU_MAX_DEFERRED);
+    tu_deferred_kill[tu_n_deferred_kill++] = pid;
+}
+
+int tu_teardown_scratch(void **state)
+{
+    (void)state;
+    for (int i = 0; i < tu_n_deferred_kill; i++) {
+        pid_t pid = tu_deferred_kill[i];
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    tu_n_deferred_kill = 0;
+    for (int i = tu_n_deferred_rm - 1; i >= 0; i--) {
+        tu_rm_rf(tu_deferred_rm[i]);
+        free(tu_deferred_rm[i]);
+    }
+    tu_n_deferred_rm = 0;
+    return 0;
+}
+
+char *tu_scratch_dir(const char *tag)
+{
+    char *p = tu_mkdtemp(tag);
+    tu_defer_rm(p);
+    return p;
+}
+
+char *tu_scratch_dir_shm(const char *tag)
+{
+    char *p = tu_mkdtemp_shm(tag);
+    if (p)
+        tu_defer_rm(p);
+    return p;
+}
+
+ocidir_t *tu_scratch_layout(char **path_out)
+{
+    char *dir = tu_scratch_dir("layout");
+    ocidir_t *d = NULL;
+    int rc = ocidir_open(AT_FDCWD, dir, OCIDIR_OPEN_CREATE, &d);
+    if (rc != 0)
+        print_error("ocidir_open(%s): %s\n", dir, ocidir_last_error());
+    assert_int_equal(rc, 0);
+    *path_out = dir;
+    return d;
+}
+
+void tu_mkdir(const char *path)
+{
+    int rc = mkdir(path, 0755);
+    if (rc != 0)
+        print_error("mkdir(%s): %s\n", path, strerror(errno));
+    assert_int_equal(rc, 0);
+}
+
+void tu_symlink(const char *target, const char *linkpath)
+{
+    int rc = symlink(target, linkpath);
+    if (rc != 0)
+        print_error("symlink(%s, %s): %s\n", target, linkpath, strerror(errno));
+    assert_int_equal(rc, 0);
+}
+
+const char *tu_hex(const char *digest)
+{
+    const char *c = strchr(digest, ':');
+    assert_non_null(c);
+    return c + 1;
+}
+
+static char *tu_listing_buf;
+static size_t tu_listing_len;
+static size_t tu_listing_root_len;
+
+static int tu_listing_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    char target[4096] = "";
+    if (S_ISLNK(st->st_mode)) {
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n >= 0)
+            target[n] = '\0';
+    }
+    char *line = NULL;
+    int n = asprintf(&line, "%s mode=%o size=%lld ino=%llu mtime=%lld.%09ld -> %s\n",
+                     path + tu_listing_root_len, (unsigned)st->st_mode,
+                     S_ISREG(st->st_mode) ? (long long)st->st_size : 0LL,
+                     (unsigned long long)st->st_ino, (long long)st->st_mtim.tv_sec,
+                     st->st_mtim.tv_nsec, target);
+    if (n < 0)
+        return 1;
+    char *nb = realloc(tu_listing_buf, tu_listing_len + (size_t)n + 1);
+    if (!nb) {
+        free(line);
+        return 1;
+    }
+    tu_listing_buf = nb;
+    memcpy(tu_listing_buf + tu_listing_len, line, (size_t)n + 1);
+    tu_listing_len += (size_t)n;
+    free(line);
+    return 0;
+}
+
+static int tu_cmp_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *tu_tree_listing(const char *root)
+{
+    tu_listing_buf = strdup("");
+    tu_listing_len = 0;
+    tu_listing_root_len = strlen(root);
+    assert_non_null(tu_listing_buf);
+    assert_int_equal(nftw(root, tu_listing_one, 16, FTW_PHYS), 0);
+    /* nftw's order is readdir order: sort the lines. */
+    size_t nlines = 0;
+    for (char *p = tu_listing_buf; *p; p++)
+        if (*p == '\n')
+            nlines++;
+    char **lines = calloc(nlines + 1, sizeof *lines);
+    assert_non_null(lines);
+    size_t i = 0;
+    for (char *save = NULL, *l = strtok_r(tu_listing_buf, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save))
+        lines[i++] = l;
+    qsort(lines, i, sizeof *lines, tu_cmp_lines);
+    char *out = malloc(tu_listing_len + 2);
+    assert_non_null(out);
+    size_t off = 0;
+    for (size_t k = 0; k < i; k++) {
+        size_t l = strlen(lines[k]);
+        memcpy(out + off, lines[k], l);
+        out[off + l] = '\n';
+        off += l + 1;
+    }
+    out[off] = '\0';
+    free(lines);
+    free(tu_listing_buf);
+    tu_listing_buf = NULL;
+    return out;
+}
+
+int tu_run_in_child(int (*fn)(void *), void *arg, unsigned timeout_s, int *result)
+{
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        int r = fn(arg);
+        ssize_t w = write(p[1], &r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(p[1]);
+    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+    int n;
+    do
+        n = poll(&pfd, 1, (int)timeout_s * 1000);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(p[0]);
+        return -1;
+    }
+    int r = 0;
+    ssize_t got = read(p[0], &r, sizeof r);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    if (got != (ssize_t)sizeof r)
+        return -2;
+    *result = r;
+    return 0;
+}
+
+tu_holder_t tu_hold_flock(const char *path)
+{
+    int ready[2], release[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(release, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(release[1]);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        char ok = (fd >= 0 && flock(fd, LOCK_EX) == 0) ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        char c;
+        while (read(release[0], &c, 1) > 0) {
+        }
+        _exit(0);
+    }
+    tu_defer_kill(pid);
+    close(ready[1]);
+    close(release[0]);
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    close(ready[0]);
+    assert_int_equal(ok, 'y');
+    tu_holder_t h = {pid, release[1]};
+    return h;
+}
+
+void tu_release_holder(tu_holder_t *h)
+{
+    if (h->release_fd >= 0)
+        close(h->release_fd);
+    h->release_fd = -1;
+    if (h->pid > 0)
+        waitpid(h->pid, NULL, 0);
+    h->pid = 0;
+}
+
+/* ---- Temporary files of blob writers ------------------------------------ */
+
+int tu_count_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t pl = strlen(prefix);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, pl) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+int tu_named_temp_forced(void)
+{
+    const char *v = getenv("OCIDIR_FORCE_NAMED_TEMP");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+int tu_dir_supports_tmpfile(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+int tu_writer_temp_is_named(const char *dir)
+{
+    return tu_named_temp_forced() || !tu_dir_supports_tmpfile(dir);
+}
+
+/* ---- Strings freed at teardown ------------------------------------------- */
+
+static void *tu_kept[TU_MAX_DEFERRED];
+static int tu_n_kept;
+
+void *tu_keep(void *p)
+{
+    assert_true(tu_n_kept < TU_MAX_DEFERRED);
+    tu_kept[tu_n_kept++] = p;
+    return p;
+}
+
+int tu_teardown_keep(void **state)
+{
+    int rc = tu_teardown_scratch(state);
+    for (int i = 0; i < tu_n_kept; i++)
+        free(tu_kept[i]);
+    tu_n_kept = 0;
+    return rc;
+}

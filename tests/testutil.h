@@ -46,4 +46,60 @@ char *tu_blob_path(const char *layout, const char *digest);
         assert_int_equal(tu_rc_, (expected));                                           \
     } while (0)
 
+/* ---- Scratch resources released by tu_teardown_scratch -------------------
+ * Register temp dirs and helper processes as they are made; a test run with
+ * cmocka_unit_test_teardown(fn, tu_teardown_scratch) then removes the dirs
+ * and kills the processes even when an assertion fails half way. */
+#include <sys/types.h>
+/* tu_mkdtemp()/tu_mkdtemp_shm() registered for removal (shm: NULL if absent). */
+char *tu_scratch_dir(const char *tag);
+char *tu_scratch_dir_shm(const char *tag);
+/* A fresh layout (OCIDIR_OPEN_CREATE) in a registered scratch dir. */
+ocidir_t *tu_scratch_layout(char **path_out);
+void tu_defer_rm(const char *path);
+void tu_defer_kill(pid_t pid);
+int tu_teardown_scratch(void **state);
+
+/* mkdir(0755) and symlink that assert success. */
+void tu_mkdir(const char *path);
+void tu_symlink(const char *target, const char *linkpath);
+/* The part of a digest after the colon. */
+const char *tu_hex(const char *digest);
+/* A malloc'd, sorted, recursive description of a tree (path, type, size of
+ * regular files, inode, mtime in ns, symlink target): two equal listings
+ * mean nothing was created, removed, renamed or modified. */
+char *tu_tree_listing(const char *root);
+
+/* Run fn(arg) in a forked child.  Returns 0 and *result = fn's return when
+ * the child finished within timeout_s seconds; -1 when it had to be killed
+ * (it hung); -2 when it died without answering.  fn must not use cmocka
+ * assertions. */
+int tu_run_in_child(int (*fn)(void *), void *arg, unsigned timeout_s, int *result);
+
+/* A child process that creates/opens path, holds flock(LOCK_EX) on it and
+ * keeps it until tu_release_holder().  Registered with tu_defer_kill(). */
+typedef struct {
+    pid_t pid;
+    int release_fd;
+} tu_holder_t;
+tu_holder_t tu_hold_flock(const char *path);
+void tu_release_holder(tu_holder_t *h);
+
+/* ---- Temporary files of blob writers ------------------------------------ */
+/* Number of entries in dir whose name starts with prefix; -1 if dir is absent. */
+int tu_count_prefix(const char *dir, const char *prefix);
+/* 1 if OCIDIR_FORCE_NAMED_TEMP is set as the library reads it (non-empty, not "0"). */
+int tu_named_temp_forced(void);
+/* 1 if the filesystem of dir supports O_TMPFILE (probed with a throwaway one). */
+int tu_dir_supports_tmpfile(const char *dir);
+/* 1 if a blob writer in dir uses a visible ".ocidir-tmp-*" file: forced by the
+ * environment, or the filesystem has no O_TMPFILE. */
+int tu_writer_temp_is_named(const char *dir);
+
+/* ---- Strings freed at teardown ---------------------------------------------
+ * tu_keep(p) registers malloc'd memory (a scratch path, say) and returns it;
+ * tu_teardown_keep frees what was kept, then runs tu_teardown_scratch. */
+void *tu_keep(void *p);
+int tu_teardown_keep(void **state);
+
 #endif
