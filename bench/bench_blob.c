@@ -5,7 +5,8 @@
  *
  * Makes a file of SIZE pseudo-random bytes (default 1 GiB; K, M, G suffixes
  * are binary) in a fresh directory made under DIR (default /var/tmp, on
- * disk), and times, best of 3 runs each, with CLOCK_MONOTONIC:
+ * disk), and times, best of 3 rounds (each round runs every operation once,
+ * so that speed drift of a shared machine hits all alike), CLOCK_MONOTONIC:
  *
  *   sha256sum           `sha256sum FILE`, output discarded
  *   in-memory hash      ocidir_digest_buffer() over the file already mapped
@@ -200,8 +201,8 @@ static void make_source(const char *path, uint64_t size)
         die("fsync %s: %s", path, strerror(errno));
 }
 
-/* (b) in a child: map the file, fault it in, hash it RUNS times.  Writes the
- * best time and the digest to `out`. */
+/* (b) in a child: map the file, fault it in, hash it once.  Writes the time
+ * and the digest to `out`. */
 static void child_hash(const char *path, uint64_t size, int out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -220,14 +221,10 @@ static void child_hash(const char *path, uint64_t size, int out)
         double best;
         char digest[OCIDIR_DIGEST_MAX];
     } res = {1e300, ""};
-    for (int i = 0; i < RUNS; i++) {
-        double t0 = now();
-        if (ocidir_digest_buffer(OCIDIR_SHA256, m, (size_t)size, res.digest) != 0)
-            _exit(1);
-        double t = now() - t0;
-        if (t < res.best)
-            res.best = t;
-    }
+    double t0 = now();
+    if (ocidir_digest_buffer(OCIDIR_SHA256, m, (size_t)size, res.digest) != 0)
+        _exit(1);
+    res.best = now() - t0;
     if (write(out, &res, sizeof res) != (ssize_t)sizeof res)
         _exit(1);
     _exit(0);
@@ -323,38 +320,26 @@ int main(int argc, char **argv)
         printf("environment: OCIDIR_FORCE_NAMED_TEMP=%s OCIDIR_FORCE_RESOLVE_FALLBACK=%s\n",
                getenv("OCIDIR_FORCE_NAMED_TEMP") ? getenv("OCIDIR_FORCE_NAMED_TEMP") : "",
                getenv("OCIDIR_FORCE_RESOLVE_FALLBACK") ? getenv("OCIDIR_FORCE_RESOLVE_FALLBACK") : "");
-    printf("size %" PRIu64 " bytes (%.2f GiB), best of %d runs each, source file in the page cache\n\n",
+    printf("size %" PRIu64 " bytes (%.2f GiB), best of %d interleaved rounds, source file in the page cache\n\n",
            size, (double)size / (1u << 30), RUNS);
     fflush(stdout);
 
     make_source(src, size);
     check_interrupted();
 
-    struct row rows[5];
+    struct row rows[5] = {
+        {"sha256sum FILE", 1e300},
+        {"ocidir_digest_buffer (in memory)", 1e300},
+        {"ocidir_blob_put_fd", 1e300},
+        {"ocidir_blob_open + reader_read", 1e300},
+        {"sha256sum FILE; cp FILE DEST; sync", 1e300},
+    };
     double t0, t;
+    char *sha_av[] = {"sha256sum", src, NULL};
+    char *cp_av[] = {"/bin/sh", "-c", "set -e; sha256sum \"$1\" >/dev/null; cp \"$1\" \"$2\"; sync",
+                     "sh", src, dest, NULL};
+    run_quiet(sha_av); /* once untimed: every run starts with the source cached */
 
-    /* (a) sha256sum FILE */
-    {
-        char *av[] = {"sha256sum", src, NULL};
-        run_quiet(av); /* once untimed: the same warm start as the others */
-        double best = 1e300;
-        for (int i = 0; i < RUNS; i++) {
-            check_interrupted();
-            t0 = now();
-            run_quiet(av);
-            t = now() - t0;
-            if (t < best)
-                best = t;
-        }
-        rows[0] = (struct row){"sha256sum FILE", best};
-    }
-
-    /* (b) in-memory hash through the library's backend */
-    char mem_digest[OCIDIR_DIGEST_MAX];
-    rows[1] = (struct row){"ocidir_digest_buffer (in memory)", in_memory_hash(src, size, mem_digest)};
-    check_interrupted();
-
-    /* (c) put */
     ocidir_t *d = NULL;
     int rc = ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_CREATE, &d);
     if (rc)
@@ -363,83 +348,84 @@ int main(int argc, char **argv)
     if (sfd < 0)
         die("open %s: %s", src, strerror(errno));
     char digest[OCIDIR_DIGEST_MAX] = "";
-    {
-        double best = 1e300;
-        for (int i = 0; i < RUNS; i++) {
-            check_interrupted();
-            if (*digest && (rc = ocidir_blob_remove(d, digest)) != 0)
-                die_lib("ocidir_blob_remove", rc);
-            sync();
-            if (lseek(sfd, 0, SEEK_SET) < 0)
-                die("lseek %s: %s", src, strerror(errno));
-            uint64_t got = 0;
-            t0 = now();
-            rc = ocidir_blob_put_fd(d, sfd, digest, &got);
-            t = now() - t0;
-            if (rc)
-                die_lib("ocidir_blob_put_fd", rc);
-            if (got != size)
-                die("%s", "ocidir_blob_put_fd stored a wrong size");
-            if (t < best)
-                best = t;
-        }
-        rows[2] = (struct row){"ocidir_blob_put_fd", best};
-    }
-    close(sfd);
-    if (strcmp(digest, mem_digest) != 0)
-        die("put and in-memory hash disagree on the digest (%s)", digest);
+    char mem_digest[OCIDIR_DIGEST_MAX];
+    char *buf = malloc(READ_BUF);
+    if (!buf)
+        die("out of memory");
 
-    /* (d) verified full read */
-    {
-        char *buf = malloc(READ_BUF);
-        if (!buf)
-            die("out of memory");
-        double best = 1e300;
-        for (int i = 0; i < RUNS; i++) {
-            check_interrupted();
-            uint64_t total = 0;
-            ssize_t n;
-            ocidir_blob_reader_t *r = NULL;
-            t0 = now();
-            if ((rc = ocidir_blob_open(d, digest, (int64_t)size, &r)) != 0)
-                die_lib("ocidir_blob_open", rc);
-            while ((n = ocidir_blob_reader_read(r, buf, READ_BUF)) > 0)
-                total += (uint64_t)n;
-            ocidir_blob_reader_close(r);
-            t = now() - t0;
-            if (n < 0)
-                die_lib("ocidir_blob_reader_read", (int)n);
-            if (total != size)
-                die("%s", "the reader returned a wrong number of bytes");
-            if (t < best)
-                best = t;
-        }
-        free(buf);
-        rows[3] = (struct row){"ocidir_blob_open + reader_read", best};
+    /* Rounds interleave the operations, so that a machine whose speed drifts
+     * (a shared VM) affects every row alike; each row keeps its best run. */
+    for (int round = 0; round < RUNS; round++) {
+        /* (a) sha256sum FILE */
+        check_interrupted();
+        t0 = now();
+        run_quiet(sha_av);
+        t = now() - t0;
+        if (t < rows[0].secs)
+            rows[0].secs = t;
+
+        /* (b) in-memory hash through the library's backend */
+        check_interrupted();
+        t = in_memory_hash(src, size, mem_digest);
+        if (t < rows[1].secs)
+            rows[1].secs = t;
+
+        /* (c) put: hash, copy, flush, publish */
+        check_interrupted();
+        if (*digest && (rc = ocidir_blob_remove(d, digest)) != 0)
+            die_lib("ocidir_blob_remove", rc);
+        sync();
+        if (lseek(sfd, 0, SEEK_SET) < 0)
+            die("lseek %s: %s", src, strerror(errno));
+        uint64_t got = 0;
+        t0 = now();
+        rc = ocidir_blob_put_fd(d, sfd, digest, &got);
+        t = now() - t0;
+        if (rc)
+            die_lib("ocidir_blob_put_fd", rc);
+        if (got != size)
+            die("%s", "ocidir_blob_put_fd stored a wrong size");
+        if (strcmp(digest, mem_digest) != 0)
+            die("put and in-memory hash disagree on the digest (%s)", digest);
+        if (t < rows[2].secs)
+            rows[2].secs = t;
+
+        /* (d) verified full read */
+        check_interrupted();
+        uint64_t total = 0;
+        ssize_t n;
+        ocidir_blob_reader_t *r = NULL;
+        t0 = now();
+        if ((rc = ocidir_blob_open(d, digest, (int64_t)size, &r)) != 0)
+            die_lib("ocidir_blob_open", rc);
+        while ((n = ocidir_blob_reader_read(r, buf, READ_BUF)) > 0)
+            total += (uint64_t)n;
+        ocidir_blob_reader_close(r);
+        t = now() - t0;
+        if (n < 0)
+            die_lib("ocidir_blob_reader_read", (int)n);
+        if (total != size)
+            die("%s", "the reader returned a wrong number of bytes");
+        if (t < rows[3].secs)
+            rows[3].secs = t;
+
+        /* (e) sha256sum FILE; cp FILE DEST; sync */
+        check_interrupted();
+        if (unlink(dest) < 0 && errno != ENOENT)
+            die("unlink %s: %s", dest, strerror(errno));
+        sync();
+        t0 = now();
+        run_quiet(cp_av);
+        t = now() - t0;
+        if (t < rows[4].secs)
+            rows[4].secs = t;
     }
+    free(buf);
+    close(sfd);
+    unlink(dest);
     if ((rc = ocidir_blob_remove(d, digest)) != 0)
         die_lib("ocidir_blob_remove", rc);
     ocidir_close(d);
-
-    /* (e) sha256sum FILE; cp FILE DEST; sync */
-    {
-        char *av[] = {"/bin/sh", "-c", "set -e; sha256sum \"$1\" >/dev/null; cp \"$1\" \"$2\"; sync",
-                      "sh", src, dest, NULL};
-        double best = 1e300;
-        for (int i = 0; i < RUNS; i++) {
-            check_interrupted();
-            if (unlink(dest) < 0 && errno != ENOENT)
-                die("unlink %s: %s", dest, strerror(errno));
-            sync();
-            t0 = now();
-            run_quiet(av);
-            t = now() - t0;
-            if (t < best)
-                best = t;
-        }
-        unlink(dest);
-        rows[4] = (struct row){"sha256sum FILE; cp FILE DEST; sync", best};
-    }
 
     printf("%-38s %10s %10s\n", "operation", "seconds", "GB/s");
     for (int i = 0; i < 5; i++)

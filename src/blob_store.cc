@@ -212,19 +212,33 @@ ssize_t reader_read(ocidir_blob_reader &r, void *buf, size_t len)
         r.done = true;
         return 0;
     }
+    // Read in slices small enough to stay in the CPU cache between the copy
+    // out of the page cache and the hash that follows it.
+    constexpr size_t kSlice = 128 * 1024;
     size_t want = static_cast<size_t>(std::min<uint64_t>({len, r.size - r.pos, static_cast<uint64_t>(SSIZE_MAX)}));
-    ssize_t n;
-    do
-        n = ::read(r.fd.get(), buf, want);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return fail(OCIDIR_E_IO, "read: " + errno_text(errno), errno);
-    if (n == 0)
-        return fail(OCIDIR_E_SIZE, "the file ended at " + std::to_string(r.pos) + " bytes, before its size of " +
-                                       std::to_string(r.size) + " (truncated while being read)");
-    r.hasher->update(buf, static_cast<size_t>(n));
-    r.pos += static_cast<uint64_t>(n);
-    return n;
+    char *out = static_cast<char *>(buf);
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n;
+        do
+            n = ::read(r.fd.get(), out + got, std::min(kSlice, want - got));
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (got > 0)
+                break;  // hand out what was hashed; the error comes back next call
+            return fail(OCIDIR_E_IO, "read: " + errno_text(errno), errno);
+        }
+        if (n == 0) {
+            if (got > 0)
+                break;  // the next call reports the truncation
+            return fail(OCIDIR_E_SIZE, "the file ended at " + std::to_string(r.pos) + " bytes, before its size of " +
+                                           std::to_string(r.size) + " (truncated while being read)");
+        }
+        r.hasher->update(out + got, static_cast<size_t>(n));
+        r.pos += static_cast<uint64_t>(n);
+        got += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(got);
 }
 
 void blob_remove(ocidir &d, const char *digest)
