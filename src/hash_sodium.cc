@@ -13,32 +13,37 @@ namespace {
 std::once_flag g_init_once;
 int g_init_rc = -1;
 
-class Sha256 final : public Hasher {
+// One libsodium SHA-2 state behind Hasher; Ops names the init/update/final
+// functions of one digest size.
+template <class Ops>
+class SodiumHasher final : public Hasher {
 public:
-    Sha256() { crypto_hash_sha256_init(&st_); }
+    SodiumHasher() { Ops::init(&st_); }
     void update(const void *data, size_t len) noexcept override
     {
-        crypto_hash_sha256_update(&st_, static_cast<const unsigned char *>(data), len);
+        Ops::update(&st_, static_cast<const unsigned char *>(data), len);
     }
-    void final(uint8_t *out) noexcept override { crypto_hash_sha256_final(&st_, out); }
-    Alg alg() const noexcept override { return Alg::sha256; }
+    void final(uint8_t *out) noexcept override { Ops::final(&st_, out); }
+    Alg alg() const noexcept override { return Ops::kAlg; }
 
 private:
-    crypto_hash_sha256_state st_;
+    typename Ops::State st_;
 };
 
-class Sha512 final : public Hasher {
-public:
-    Sha512() { crypto_hash_sha512_init(&st_); }
-    void update(const void *data, size_t len) noexcept override
-    {
-        crypto_hash_sha512_update(&st_, static_cast<const unsigned char *>(data), len);
-    }
-    void final(uint8_t *out) noexcept override { crypto_hash_sha512_final(&st_, out); }
-    Alg alg() const noexcept override { return Alg::sha512; }
+struct Sha256Ops {
+    using State = crypto_hash_sha256_state;
+    static constexpr Alg kAlg = Alg::sha256;
+    static constexpr auto init = crypto_hash_sha256_init;
+    static constexpr auto update = crypto_hash_sha256_update;
+    static constexpr auto final = crypto_hash_sha256_final;
+};
 
-private:
-    crypto_hash_sha512_state st_;
+struct Sha512Ops {
+    using State = crypto_hash_sha512_state;
+    static constexpr Alg kAlg = Alg::sha512;
+    static constexpr auto init = crypto_hash_sha512_init;
+    static constexpr auto update = crypto_hash_sha512_update;
+    static constexpr auto final = crypto_hash_sha512_final;
 };
 
 }  // namespace
@@ -49,8 +54,8 @@ std::unique_ptr<Hasher> Hasher::create(Alg alg)
     if (g_init_rc < 0)
         throw_error(OCIDIR_E_IO, "libsodium failed to initialise (sodium_init)");
     if (alg == Alg::sha256)
-        return std::make_unique<Sha256>();
-    return std::make_unique<Sha512>();
+        return std::make_unique<SodiumHasher<Sha256Ops>>();
+    return std::make_unique<SodiumHasher<Sha512Ops>>();
 }
 
 const char *hash_backend_name() noexcept { return "libsodium"; }
