@@ -87,6 +87,21 @@ bool create_file_if_absent(int root, const std::string &dir_label, const char *n
     return tmp.publish(name);
 }
 
+// blobs/ of the layout, a directory beneath its root: OCIDIR_E_FORMAT when it
+// is absent or not a directory.  `flags` adds to O_DIRECTORY.
+Fd open_blobs_dir(int root, const std::string &L, int flags)
+{
+    Fd blobs;
+    int e = resolve::open_beneath(root, "blobs", flags | O_DIRECTORY, blobs);
+    if (e == ENOENT)
+        throw Error(OCIDIR_E_FORMAT, L + " is not an OCI image layout: it has no blobs/ directory", ENOENT);
+    if (e == ENOTDIR)
+        throw Error(OCIDIR_E_FORMAT, L + "/blobs is not a directory", ENOTDIR);
+    if (e != 0)
+        throw_lookup(L + "/blobs", e);
+    return blobs;
+}
+
 void check_layout_version(const std::string &text, const std::string &label)
 {
     simdjson::dom::parser parser;
@@ -152,18 +167,14 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
     const std::string &L = d->label;
     const int root = d->root.get();
 
+    Fd blobs;
     if (create) {
         bool changed = false;
         if (mkdirat(root, "blobs", 0755) == 0)
             changed = true;
         else if (errno != EEXIST)
             throw_os("creating " + L + "/blobs", errno);
-        Fd blobs;
-        int e = resolve::open_beneath(root, "blobs", O_RDONLY | O_DIRECTORY, blobs);
-        if (e == ENOTDIR)
-            throw Error(OCIDIR_E_FORMAT, L + "/blobs is not a directory", e);
-        if (e != 0)
-            throw_lookup(L + "/blobs", e);
+        blobs = open_blobs_dir(root, L, O_RDONLY);  // a real fd: it is fsynced
         if (mkdirat(blobs.get(), "sha256", 0755) == 0)
             fsync_dir(blobs.get(), L + "/blobs");
         else if (errno != EEXIST)
@@ -202,17 +213,9 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
             throw_error(OCIDIR_E_FORMAT, L + "/index.json is " + file_type_name(st.st_mode) + ", not a regular file");
     }
 
-    // blobs/ must be a directory inside the layout.
-    Fd blobs;
-    {
-        int e = resolve::open_beneath(root, "blobs", O_PATH | O_DIRECTORY, blobs);
-        if (e == ENOENT)
-            throw Error(OCIDIR_E_FORMAT, L + " is not an OCI image layout: it has no blobs/ directory", ENOENT);
-        if (e == ENOTDIR)
-            throw Error(OCIDIR_E_FORMAT, L + "/blobs is not a directory", ENOTDIR);
-        if (e != 0)
-            throw_lookup(L + "/blobs", e);
-    }
+    // blobs/ must be a directory inside the layout (CREATE opened it above).
+    if (!blobs)
+        blobs = open_blobs_dir(root, L, O_PATH);
 
     // blobs/<alg>: a directory inside the layout, absent, or (on request) a
     // symlink to a directory elsewhere that is opened once, here.
