@@ -218,13 +218,13 @@ static void child_hash(const char *path, uint64_t size, int out)
         sink ^= m[off];
     (void)sink;
     struct {
-        double best;
+        double secs;
         char digest[OCIDIR_DIGEST_MAX];
-    } res = {1e300, ""};
+    } res = {0, ""};
     double t0 = now();
     if (ocidir_digest_buffer(OCIDIR_SHA256, m, (size_t)size, res.digest) != 0)
         _exit(1);
-    res.best = now() - t0;
+    res.secs = now() - t0;
     if (write(out, &res, sizeof res) != (ssize_t)sizeof res)
         _exit(1);
     _exit(0);
@@ -244,7 +244,7 @@ static double in_memory_hash(const char *path, uint64_t size, char digest[OCIDIR
     }
     close(p[1]);
     struct {
-        double best;
+        double secs;
         char digest[OCIDIR_DIGEST_MAX];
     } res;
     ssize_t n;
@@ -259,7 +259,7 @@ static double in_memory_hash(const char *path, uint64_t size, char digest[OCIDIR
     if (n != (ssize_t)sizeof res || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("%s", "the in-memory hash child failed");
     memcpy(digest, res.digest, OCIDIR_DIGEST_MAX);
-    return res.best;
+    return res.secs;
 }
 
 struct row {

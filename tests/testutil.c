@@ -459,3 +459,24 @@ int tu_teardown_keep(void **state)
     tu_n_kept = 0;
     return rc;
 }
+
+void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expected)
+{
+    uint64_t size = 77;
+    assert_ocidir(expected, ocidir_blob_stat(d, digest, &size));
+    assert_int_equal(size, 77);
+
+    ocidir_blob_reader_t *r = NULL;
+    assert_ocidir(expected, ocidir_blob_open(d, digest, -1, &r));
+    assert_null(r);
+
+    void *buf = NULL;
+    size_t len = 77;
+    assert_ocidir(expected, ocidir_blob_read_all(d, digest, -1, 1 << 20, &buf, &len));
+    assert_null(buf);
+    assert_int_equal(len, 77);
+
+    int fd = -77;
+    assert_ocidir(expected, ocidir_blob_open_fd(d, digest, &fd));
+    assert_int_equal(fd, -77);
+}

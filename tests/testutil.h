@@ -102,4 +102,8 @@ int tu_writer_temp_is_named(const char *dir);
 void *tu_keep(void *p);
 int tu_teardown_keep(void **state);
 
+/* Every lookup of `digest` (stat, open, read_all, open_fd) fails with
+ * `expected`, and each leaves its out-parameters as they were. */
+void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expected);
+
 #endif
