@@ -24,6 +24,15 @@
  *      for reading and as the place new blobs are written.
  *   5. Blobs: streaming writers that publish a blob atomically and durably,
  *      verified streaming readers, whole-blob reads, raw fds, removal.
+ *   6. Index and tags: listing, resolving, setting and removing tags in
+ *      `index.json`, under a cross-process lock, published atomically.
+ *   7. Images: the manifest for a platform (through nested indexes), its
+ *      config and layers, read through an image handle.
+ *   8. Layers: compressing writers (none, gzip, zstd) that compute the blob
+ *      digest and the diff_id in one pass; decompressing readers that verify
+ *      both.
+ *   9. Building images: a builder that writes config, manifest and tag in an
+ *      order that a crash cannot break; artifacts and referrers.
  *
  * Conventions
  * -----------
@@ -116,6 +125,7 @@ OCIDIR_API unsigned ocidir_version_number(void);
 #define OCIDIR_E_READONLY   (-12)  /* a write on a handle opened read-only */
 #define OCIDIR_E_STATE      (-13)  /* object used after commit/abort/close, or out of order */
 #define OCIDIR_E_TOO_LARGE  (-14)  /* content larger than the caller's or the library's limit */
+#define OCIDIR_E_AMBIGUOUS  (-15)  /* a tag names several index.json entries; none is guessed */
 
 /**
  * Static English text for an error code ("not found", ...).
@@ -446,6 +456,435 @@ OCIDIR_API int ocidir_blob_open_fd(ocidir_t *d, const char *digest, int *fd_out)
  *         OCIDIR_E_UNSUPPORTED, OCIDIR_E_ESCAPE, OCIDIR_E_IO.
  */
 OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
+
+/* ======================================================================
+ * 6. Index and tags
+ * ====================================================================== */
+
+/*
+ * A tag is the `org.opencontainers.image.ref.name` annotation of an
+ * `index.json` entry.  Its grammar is the image-spec's:
+ * `component ("/" component)*`, component `[A-Za-z0-9]+(([-._:@+]|--)[A-Za-z0-9]+)*`.
+ * A ref is a tag, or a digest ("sha256:<hex>", "sha512:<hex>") naming a
+ * manifest or index blob directly.
+ *
+ * Every change to `index.json` is a read-modify-write done while holding an
+ * exclusive flock(2) on `.ocidir.lock` in the layout root (a file created
+ * once and never replaced, so the lock survives the replacement of
+ * `index.json`), and is published atomically: a temporary file is written and
+ * fsync'd, renamed over `index.json`, and the directory is fsync'd.  Readers
+ * take no lock: they always see the old or the new `index.json`, whole.
+ * Entries this library does not understand are kept as they are, but the
+ * file itself is written back in canonical JSON (sorted keys, no whitespace).
+ */
+
+/** Fail instead of moving a tag that already exists (OCIDIR_E_EXISTS). */
+#define OCIDIR_TAG_NOREPLACE (1u << 0)
+
+/** The annotation that carries a tag. */
+#define OCIDIR_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+
+/**
+ * Check a tag against the ref.name grammar.
+ * @return 0, or OCIDIR_E_INVALID (NULL or not grammatical).
+ */
+OCIDIR_API int ocidir_tag_validate(const char *tag);
+
+/**
+ * Bound on the size of any JSON document the library reads (`index.json`,
+ * manifests, indexes, configs).  The default is 64 MiB; a larger document is
+ * OCIDIR_E_TOO_LARGE before it is read.
+ * @param max_bytes the new bound (>= 2); 0 restores the default.
+ */
+OCIDIR_API int ocidir_set_json_limit(ocidir_t *d, size_t max_bytes);
+
+/**
+ * The tags in `index.json`, in file order, each once.
+ * @param tags_out receives a NULL-terminated vector (freed with
+ *                 ocidir_strv_free()); an index without tags gives an empty
+ *                 vector.  Must not be NULL.
+ * @return 0, OCIDIR_E_FORMAT (index.json malformed), OCIDIR_E_TOO_LARGE,
+ *         OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_tag_list(ocidir_t *d, char ***tags_out);
+
+/**
+ * Resolve a ref to the descriptor of a manifest or an index.  A tag is looked
+ * up in `index.json` only (no blob is read); a digest names a blob directly,
+ * whose media type is then read from the blob itself (verified).
+ * @param digest_out     the descriptor's digest; may be NULL.
+ * @param media_type_out the descriptor's media type (freed with ocidir_free());
+ *                       may be NULL.
+ * @param size_out       the descriptor's size; may be NULL.
+ * @return 0; OCIDIR_E_NOT_FOUND (no such tag, or no such blob);
+ *         OCIDIR_E_AMBIGUOUS (several entries carry the tag; the message lists
+ *         their digests); OCIDIR_E_INVALID (a ref that is neither a tag nor a
+ *         digest); OCIDIR_E_FORMAT; OCIDIR_E_BAD_DIGEST; OCIDIR_E_UNSUPPORTED.
+ */
+OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCIDIR_DIGEST_MAX],
+                              char **media_type_out, uint64_t *size_out);
+
+/**
+ * Point a tag at a manifest or index blob that is present (in the layout or
+ * an added directory).  The blob is read and verified, its media type taken
+ * from its `mediaType` field (an image manifest when absent and it has
+ * `config`, an index when it has `manifests`).  An existing entry with that
+ * tag is replaced in place (its position kept); otherwise the entry is
+ * appended.
+ * @param flags 0 or OCIDIR_TAG_NOREPLACE.
+ * @return 0; OCIDIR_E_INVALID (bad tag grammar, unknown flag);
+ *         OCIDIR_E_EXISTS (NOREPLACE and the tag exists); OCIDIR_E_AMBIGUOUS
+ *         (several entries carry it already); OCIDIR_E_NOT_FOUND (no such
+ *         blob); OCIDIR_E_FORMAT (the blob is not a manifest or index);
+ *         OCIDIR_E_READONLY; OCIDIR_E_IO.  On failure `index.json` is
+ *         unchanged.
+ */
+OCIDIR_API int ocidir_tag_set(ocidir_t *d, const char *tag, const char *digest, unsigned flags);
+
+/**
+ * Remove the `index.json` entry that carries `tag` (the whole entry, as
+ * umoci does; blobs are not touched).
+ * @return 0; OCIDIR_E_NOT_FOUND; OCIDIR_E_AMBIGUOUS; OCIDIR_E_INVALID;
+ *         OCIDIR_E_READONLY; OCIDIR_E_FORMAT; OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_tag_remove(ocidir_t *d, const char *tag);
+
+/**
+ * Add an untagged `index.json` entry for a manifest or index blob that is
+ * present (verified as for ocidir_tag_set()).  Nothing changes when an
+ * untagged entry with that digest exists already.
+ * @return as ocidir_tag_set().
+ */
+OCIDIR_API int ocidir_index_add(ocidir_t *d, const char *digest);
+
+/* ======================================================================
+ * 7. Images
+ * ====================================================================== */
+
+/** An image: one manifest, its config and its layers.  Immutable. */
+typedef struct ocidir_image ocidir_image_t;
+
+/**
+ * The platform of the running machine in Go's names ("linux/amd64",
+ * "linux/arm64/v8", "linux/arm/v7"), as a static string.
+ */
+OCIDIR_API const char *ocidir_platform_default(void);
+
+/**
+ * Open the image that `ref` names for a platform.
+ *
+ * When the ref names an index, its entries are searched in order, through
+ * nested indexes (depth-first, at most 8 levels), and the first manifest whose
+ * platform matches wins.  An entry without `platform` is matched by reading
+ * its manifest's config (`os`, `architecture`, `variant`).  A platform matches
+ * when os and architecture are equal and, if the wanted platform names a
+ * variant, the variants are equal too.  When the ref names a manifest
+ * directly, its config's platform is not checked.
+ *
+ * The manifest and config are read whole, verified against their digests and
+ * sizes, and checked against the image-spec (media-type confusion, negative
+ * sizes, malformed digests, inline `data` that does not match).
+ *
+ * @param platform "os/arch[/variant]", or NULL for ocidir_platform_default().
+ * @param out      receives the image (ocidir_image_close()); must not be NULL.
+ * @return 0; OCIDIR_E_NOT_FOUND (no such tag or blob, or no manifest for the
+ *         platform: the message lists the platforms that exist);
+ *         OCIDIR_E_AMBIGUOUS; OCIDIR_E_INVALID (bad ref or platform string);
+ *         OCIDIR_E_FORMAT (malformed JSON or schema); OCIDIR_E_DIGEST;
+ *         OCIDIR_E_SIZE; OCIDIR_E_TOO_LARGE; OCIDIR_E_UNSUPPORTED; OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_image_open(ocidir_t *d, const char *ref, const char *platform,
+                                 ocidir_image_t **out);
+
+/** Close an image.  NULL is accepted. */
+OCIDIR_API void ocidir_image_close(ocidir_image_t *img);
+
+/**
+ * The manifest's digest (copied into digest_out) and its raw, verified bytes
+ * (borrowed: valid until ocidir_image_close()).
+ * @param buf_out, len_out may be NULL.
+ */
+OCIDIR_API int ocidir_image_manifest(const ocidir_image_t *img, char digest_out[OCIDIR_DIGEST_MAX],
+                                     const void **buf_out, size_t *len_out);
+
+/**
+ * The manifest's config descriptor.
+ * @param media_type_out freed with ocidir_free(); may be NULL.
+ * @param digest_out, size_out may be NULL.
+ */
+OCIDIR_API int ocidir_image_config_descriptor(const ocidir_image_t *img, char **media_type_out,
+                                              char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
+
+/**
+ * 1 when the config is the empty descriptor (`application/vnd.oci.empty.v1+json`,
+ * as artifacts and PuzzleFS images use), 0 otherwise.
+ */
+OCIDIR_API int ocidir_image_config_is_empty(const ocidir_image_t *img);
+
+/** The manifest's `artifactType`, borrowed, or NULL when absent. */
+OCIDIR_API const char *ocidir_image_artifact_type(const ocidir_image_t *img);
+
+/** Number of layers in the manifest. */
+OCIDIR_API size_t ocidir_image_layer_count(const ocidir_image_t *img);
+
+/**
+ * Layer `index` (0-based, in manifest order).
+ * @param media_type_out freed with ocidir_free(); may be NULL.
+ * @param digest_out, size_out may be NULL.
+ * @return 0, or OCIDIR_E_NOT_FOUND for an index past the end.
+ */
+OCIDIR_API int ocidir_image_layer(const ocidir_image_t *img, size_t index, char **media_type_out,
+                                  char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
+
+/**
+ * Annotations as a NULL-terminated vector of alternating keys and values
+ * ("k1", "v1", "k2", "v2", ..., NULL), sorted by key, freed with
+ * ocidir_strv_free().
+ * @param layer the layer index, or (size_t)-1 (OCIDIR_MANIFEST) for the
+ *              manifest's own annotations.
+ * @return 0 (an empty vector when there are none), OCIDIR_E_NOT_FOUND (no such layer).
+ */
+#define OCIDIR_MANIFEST ((size_t)-1)
+OCIDIR_API int ocidir_image_annotations(const ocidir_image_t *img, size_t layer, char ***kv_out);
+
+/** The config fields with accessors.  Values fixed. */
+typedef enum {
+    OCIDIR_CONFIG_ENTRYPOINT = 0,   /* config.Entrypoint   string array */
+    OCIDIR_CONFIG_CMD = 1,          /* config.Cmd          string array */
+    OCIDIR_CONFIG_ENV = 2,          /* config.Env          string array ("K=V") */
+    OCIDIR_CONFIG_DIFF_IDS = 3,     /* rootfs.diff_ids     string array */
+    OCIDIR_CONFIG_USER = 4,         /* config.User         string */
+    OCIDIR_CONFIG_WORKING_DIR = 5,  /* config.WorkingDir   string */
+    OCIDIR_CONFIG_OS = 6,           /* os                  string */
+    OCIDIR_CONFIG_ARCHITECTURE = 7, /* architecture        string */
+    OCIDIR_CONFIG_VARIANT = 8,      /* variant             string */
+    OCIDIR_CONFIG_CREATED = 9,      /* created             string */
+    OCIDIR_CONFIG_STOP_SIGNAL = 10  /* config.StopSignal   string */
+} ocidir_config_field_t;
+
+/**
+ * A string-array config field (ENTRYPOINT, CMD, ENV, DIFF_IDS).
+ * @param strv_out receives a NULL-terminated vector (ocidir_strv_free()), or
+ *                 NULL when the field is absent or null (an empty array gives
+ *                 an empty vector).  Must not be NULL.
+ * @return 0; OCIDIR_E_INVALID (not an array field); OCIDIR_E_NOT_FOUND (the
+ *         image has no parsed config: empty descriptor or a config of another
+ *         media type).
+ */
+OCIDIR_API int ocidir_image_config_strv(const ocidir_image_t *img, ocidir_config_field_t field,
+                                        char ***strv_out);
+
+/**
+ * A string config field (USER, WORKING_DIR, OS, ARCHITECTURE, VARIANT,
+ * CREATED, STOP_SIGNAL).
+ * @param str_out receives a copy (ocidir_free()), or NULL when absent.  Must
+ *                not be NULL.
+ * @return as ocidir_image_config_strv().
+ */
+OCIDIR_API int ocidir_image_config_string(const ocidir_image_t *img, ocidir_config_field_t field,
+                                          char **str_out);
+
+/**
+ * config.Labels as alternating keys and values, sorted by key (see
+ * ocidir_image_annotations()); an empty vector when there are none.
+ */
+OCIDIR_API int ocidir_image_config_labels(const ocidir_image_t *img, char ***kv_out);
+
+/**
+ * The raw, verified config bytes (borrowed: valid until ocidir_image_close()),
+ * for every field without an accessor.  Available for any config media type
+ * except the empty descriptor... which is given too (its two bytes `{}`).
+ */
+OCIDIR_API int ocidir_image_config_raw(const ocidir_image_t *img, const void **buf_out, size_t *len_out);
+
+/**
+ * The manifests whose `subject` is `digest` (OCI referrers), found among the
+ * manifests that `index.json` lists, directly or through nested indexes.
+ * @param artifact_type only those with this artifactType (or, when absent,
+ *                      config media type); NULL for all.
+ * @param digests_out   NULL-terminated vector of digests (ocidir_strv_free()),
+ *                      in index order, each once.
+ */
+OCIDIR_API int ocidir_referrers(ocidir_t *d, const char *digest, const char *artifact_type,
+                                char ***digests_out);
+
+/* ======================================================================
+ * 8. Layers
+ * ====================================================================== */
+
+typedef enum {
+    OCIDIR_COMPRESSION_NONE = 0, /* application/vnd.oci.image.layer.v1.tar */
+    OCIDIR_COMPRESSION_GZIP = 1, /* application/vnd.oci.image.layer.v1.tar+gzip */
+    OCIDIR_COMPRESSION_ZSTD = 2  /* application/vnd.oci.image.layer.v1.tar+zstd */
+} ocidir_compression_t;
+
+/** The layer media type for a compression, static; NULL for an unknown value. */
+OCIDIR_API const char *ocidir_compression_media_type(ocidir_compression_t c);
+
+/** A compressing layer writer.  Belongs to one thread at a time. */
+typedef struct ocidir_layer_writer ocidir_layer_writer_t;
+
+/**
+ * Start a layer.  The uncompressed (tar) stream written to it is hashed for
+ * the diff_id while the compressed stream is written to a blob writer (the
+ * blob digest), in one pass.
+ * @param level   compression level; 0 picks the default (gzip 6, zstd 3).
+ *                gzip takes 1..9, zstd 1..19; other values are OCIDIR_E_INVALID.
+ * @param threads zstd worker threads (0: compress in the calling thread);
+ *                must be 0 for none and gzip.
+ * @return 0, OCIDIR_E_INVALID, OCIDIR_E_UNSUPPORTED (unknown compression),
+ *         OCIDIR_E_READONLY, OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_layer_writer_new(ocidir_t *d, ocidir_compression_t compression, int level,
+                                       int threads, ocidir_layer_writer_t **out);
+
+/** Feed uncompressed bytes.  @return 0, OCIDIR_E_IO, OCIDIR_E_STATE. */
+OCIDIR_API int ocidir_layer_writer_write(ocidir_layer_writer_t *w, const void *buf, size_t len);
+
+/**
+ * Finish the compressed stream and commit the blob.  Frees the writer whether
+ * it succeeds or fails.
+ * @param digest_out  the blob digest; may be NULL.
+ * @param size_out    the blob (compressed) size; may be NULL.
+ * @param diff_id_out the sha256 of the uncompressed stream; may be NULL.
+ */
+OCIDIR_API int ocidir_layer_writer_commit(ocidir_layer_writer_t *w, char digest_out[OCIDIR_DIGEST_MAX],
+                                          uint64_t *size_out, char diff_id_out[OCIDIR_DIGEST_MAX]);
+
+/** The media type of the layer being written (static). */
+OCIDIR_API const char *ocidir_layer_writer_media_type(const ocidir_layer_writer_t *w);
+
+/** Discard a layer writer.  NULL is accepted. */
+OCIDIR_API void ocidir_layer_writer_abort(ocidir_layer_writer_t *w);
+
+/** A decompressing, verifying layer stream.  Belongs to one thread at a time. */
+typedef struct ocidir_layer_reader ocidir_layer_reader_t;
+
+/**
+ * Open a layer blob for decompressed reading.  The compression is taken from
+ * the media type (`…tar`, `…tar+gzip`, `…tar+zstd`, and the Docker
+ * `…rootfs.diff.tar.gzip` types).
+ * @param size    the descriptor's size, or -1.
+ * @param diff_id the expected sha256 of the uncompressed stream, or NULL to
+ *                check the blob digest only.
+ * @return 0, OCIDIR_E_UNSUPPORTED (media type not a known tar layer), and the
+ *         codes of ocidir_blob_open().
+ */
+OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char *digest,
+                                 int64_t size, const char *diff_id, ocidir_layer_reader_t **out);
+
+/**
+ * Open layer `index` of an image: its media type, digest and size from the
+ * manifest, its diff_id from the config (when the config is an image config).
+ */
+OCIDIR_API int ocidir_image_layer_open(const ocidir_image_t *img, size_t index,
+                                       ocidir_layer_reader_t **out);
+
+/**
+ * Read decompressed bytes (len > 0).
+ * @return bytes (> 0); 0 at the end, only after the blob hashed to its digest
+ *         and the uncompressed stream to its diff_id; or a negative code:
+ *         OCIDIR_E_DIGEST (blob digest or diff_id mismatch; the message says
+ *         which), OCIDIR_E_SIZE, OCIDIR_E_FORMAT (corrupt compressed data, or
+ *         trailing garbage after it), OCIDIR_E_IO.  Errors are sticky.
+ */
+OCIDIR_API ssize_t ocidir_layer_reader_read(ocidir_layer_reader_t *r, void *buf, size_t len);
+
+/** Close a layer reader.  NULL is accepted. */
+OCIDIR_API void ocidir_layer_reader_close(ocidir_layer_reader_t *r);
+
+/* ======================================================================
+ * 9. Building images
+ * ====================================================================== */
+
+/** An image being built.  Belongs to one thread at a time. */
+typedef struct ocidir_builder ocidir_builder_t;
+
+/**
+ * Start an image with no layers and a config for `platform` ("os/arch[/variant]",
+ * NULL for ocidir_platform_default()).
+ */
+OCIDIR_API int ocidir_builder_new(ocidir_t *d, const char *platform, ocidir_builder_t **out);
+
+/**
+ * Start an artifact: the config is the empty descriptor and the manifest has
+ * `artifactType` (an RFC 6838 media type).  Layers of any media type may be
+ * added, without diff_ids.
+ */
+OCIDIR_API int ocidir_builder_new_artifact(ocidir_t *d, const char *artifact_type,
+                                           ocidir_builder_t **out);
+
+/**
+ * Start from an existing image (ref + platform as ocidir_image_open()): its
+ * layers, config (every field kept, including those without an accessor) and
+ * manifest annotations.
+ */
+OCIDIR_API int ocidir_builder_from(ocidir_t *d, const char *ref, const char *platform,
+                                   ocidir_builder_t **out);
+
+/**
+ * The `created` time written into the config and into each history entry
+ * added afterwards (RFC 3339, e.g. "2024-01-01T00:00:00Z").  Without it,
+ * `created` is omitted, so that the same inputs give the same digests.
+ */
+OCIDIR_API int ocidir_builder_set_created(ocidir_builder_t *b, const char *rfc3339);
+
+/**
+ * Append a layer that is present as a blob.  For images, `diff_id` is
+ * required and appended to rootfs.diff_ids, and a history entry is added
+ * (`created_by` may be NULL).  For artifacts, diff_id must be NULL.
+ * @return 0; OCIDIR_E_INVALID (bad media type, digest or missing diff_id);
+ *         OCIDIR_E_NOT_FOUND (no such blob); OCIDIR_E_SIZE (the blob's size is
+ *         not `size`); OCIDIR_E_STATE.
+ */
+OCIDIR_API int ocidir_builder_add_layer(ocidir_builder_t *b, const char *media_type, const char *digest,
+                                        uint64_t size, const char *diff_id, const char *created_by);
+
+/**
+ * Commit a layer writer and append the layer (as ocidir_builder_add_layer()).
+ * The writer is freed whether this succeeds or fails.
+ */
+OCIDIR_API int ocidir_builder_add_layer_writer(ocidir_builder_t *b, ocidir_layer_writer_t *w,
+                                               const char *created_by);
+
+/**
+ * Set a string-array config field (ENTRYPOINT, CMD, ENV); `strv` is
+ * NULL-terminated, or NULL to remove the field.  DIFF_IDS is not settable.
+ */
+OCIDIR_API int ocidir_builder_set_config_strv(ocidir_builder_t *b, ocidir_config_field_t field,
+                                              const char *const *strv);
+
+/** Set a string config field (USER, WORKING_DIR, STOP_SIGNAL); NULL removes it. */
+OCIDIR_API int ocidir_builder_set_config_string(ocidir_builder_t *b, ocidir_config_field_t field,
+                                                const char *value);
+
+/** Set (value non-NULL) or remove (value NULL) a config label. */
+OCIDIR_API int ocidir_builder_set_label(ocidir_builder_t *b, const char *key, const char *value);
+
+/** Set (value non-NULL) or remove (value NULL) a manifest annotation. */
+OCIDIR_API int ocidir_builder_set_annotation(ocidir_builder_t *b, const char *key, const char *value);
+
+/**
+ * Make the manifest refer to `digest` (a manifest or index present in the
+ * layout) as its `subject`, so that it is listed by ocidir_referrers().
+ */
+OCIDIR_API int ocidir_builder_set_subject(ocidir_builder_t *b, const char *digest);
+
+/**
+ * Write the config blob, then the manifest blob (canonical JSON), then point
+ * `tag` at the manifest in `index.json` (or, with tag NULL, add an untagged
+ * entry).  Each step is durable before the next starts, so a crash at any
+ * point leaves the tag as it was or moved whole.  The builder stays usable
+ * (it may be committed again, e.g. under another tag).
+ * @param digest_out the manifest digest; may be NULL.
+ * @return 0, OCIDIR_E_INVALID (bad tag), OCIDIR_E_READONLY, OCIDIR_E_IO, and
+ *         the codes of ocidir_tag_set().
+ */
+OCIDIR_API int ocidir_builder_commit(ocidir_builder_t *b, const char *tag, unsigned flags,
+                                     char digest_out[OCIDIR_DIGEST_MAX]);
+
+/** Free a builder.  NULL is accepted. */
+OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <new>
 
 #include "blob_store.hh"
+#include "capi_util.hh"
 #include "digest.hh"
 #include "error.hh"
 #include "hash.hh"
@@ -16,53 +17,12 @@
 #include "resolve.hh"
 
 using namespace ocd;
+using namespace ocd::capi;
 
 namespace {
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
-
-int fail(int code, std::string_view msg, int err = 0) noexcept
-{
-    set_last_error(code, msg, err);
-    return code;
-}
-
-template <class F>
-int guard(F &&f) noexcept
-{
-    try {
-        f();
-        return OCIDIR_OK;
-    } catch (const Error &e) {
-        return fail(e.code(), e.message(), e.os_errno());
-    } catch (const std::bad_alloc &) {
-        return fail(OCIDIR_E_NOMEM, "out of memory", ENOMEM);
-    } catch (const std::exception &e) {
-        return fail(OCIDIR_E_IO, std::string("internal error: ") + e.what());
-    } catch (...) {
-        return fail(OCIDIR_E_IO, "internal error");
-    }
-}
-
-int invalid(const char *fn, const char *what) noexcept
-{
-    std::string m;
-    try {
-        m = std::string(fn) + ": " + what;
-    } catch (...) {
-    }
-    return fail(OCIDIR_E_INVALID, m);
-}
-
-void copy_digest(const std::string &dg, char *out) noexcept
-{
-    if (out) {
-        size_t n = std::min(dg.size(), static_cast<size_t>(OCIDIR_DIGEST_MAX - 1));
-        memcpy(out, dg.data(), n);
-        out[n] = '\0';
-    }
-}
 
 }  // namespace
 
@@ -93,6 +53,7 @@ OCIDIR_API const char *ocidir_strerror(int code)
     case OCIDIR_E_READONLY: return "layout is read-only";
     case OCIDIR_E_STATE: return "object used in the wrong state";
     case OCIDIR_E_TOO_LARGE: return "content too large";
+    case OCIDIR_E_AMBIGUOUS: return "ambiguous reference";
     default: return "unknown error";
     }
 }
