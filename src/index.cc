@@ -1,1 +1,405 @@
-// placeholder
+// index.json: tags, refs, and atomic locked updates.
+//
+// Lookups parse index.json once with simdjson and validate only the entries
+// they return, so a tag resolves quickly in an index of 100,000 entries.
+// Updates hold an exclusive flock on `.ocidir.lock` (a file that is never
+// replaced: a lock on index.json itself would be lost when a writer renames
+// a new index.json over it), read index.json, let the caller edit it as a
+// value tree, write it canonically to a temporary file, fsync it, rename it
+// over index.json and fsync the directory.
+#include "index.hh"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <unordered_set>
+
+#include "digest.hh"
+#include "error.hh"
+#include "fd.hh"
+#include "fileio.hh"
+#include "layout.hh"
+#include "resolve.hh"
+#include "tempfile.hh"
+
+namespace ocd::index {
+
+namespace {
+
+constexpr std::string_view kLockName = ".ocidir.lock";
+constexpr std::string_view kTempPrefix = ".ocidir-index-";
+
+bool alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+bool valid_component(std::string_view c)
+{
+    // [A-Za-z0-9]+(([-._:@+]|--)[A-Za-z0-9]+)*
+    size_t i = 0, n = c.size();
+    if (n == 0 || !alnum(c[0]))
+        return false;
+    while (i < n) {
+        while (i < n && alnum(c[i]))
+            i++;
+        if (i == n)
+            return true;
+        if (c[i] == '-' && i + 1 < n && c[i + 1] == '-')
+            i += 2;
+        else if (c[i] == '-' || c[i] == '.' || c[i] == '_' || c[i] == ':' || c[i] == '@' || c[i] == '+')
+            i += 1;
+        else
+            return false;
+        if (i == n || !alnum(c[i]))
+            return false;
+    }
+    return true;
+}
+
+std::string index_label(const ocidir &d) { return d.label + "/index.json"; }
+
+// The manifests array of a parsed index.json, after the top-level checks.
+simdjson::dom::array top_level(const json::Doc &doc)
+{
+    const std::string &w = doc.what();
+    auto obj = json::as_object(doc.root(), w, "");
+    auto sv = json::member(obj, "schemaVersion");
+    if (!sv)
+        throw Error(OCIDIR_E_FORMAT, w + ": schemaVersion is missing");
+    if (json::as_int64(*sv, w, "schemaVersion") != 2)
+        throw Error(OCIDIR_E_FORMAT, w + ": schemaVersion is not 2");
+    if (auto mt = json::member(obj, "mediaType")) {
+        auto s = json::as_string(*mt, w, "mediaType");
+        if (oci::kind_of_media_type(s) != oci::Kind::Index)
+            throw Error(OCIDIR_E_FORMAT, w + ": mediaType " + quote(s) + " is not an image index");
+    }
+    if (json::member(obj, "config") || json::member(obj, "layers"))
+        throw Error(OCIDIR_E_FORMAT, w + ": an image index must not have \"config\" or \"layers\" (media-type confusion)");
+    auto ms = json::member(obj, "manifests");
+    if (!ms)
+        throw Error(OCIDIR_E_FORMAT, w + ": manifests is missing");
+    return json::as_array(*ms, w, "manifests");
+}
+
+// The ref.name of an entry, if it has one (throws FORMAT when mistyped).
+std::optional<std::string_view> entry_tag(json::Element e, const std::string &w, size_t i)
+{
+    if (!json::is_object(e))
+        throw Error(OCIDIR_E_FORMAT, w + ": manifests[" + std::to_string(i) + "] must be an object");
+    auto a = json::member(e.get_object().value_unsafe(), "annotations");
+    if (!a)
+        return std::nullopt;
+    auto ao = json::as_object(*a, w, "manifests[" + std::to_string(i) + "].annotations");
+    auto t = json::member(ao, oci::kRefNameAnnotation);
+    if (!t)
+        return std::nullopt;
+    return json::as_string(*t, w, "manifests[" + std::to_string(i) + "].annotations." +
+                                      std::string(oci::kRefNameAnnotation));
+}
+
+std::string entry_where(const json::Doc &doc, size_t i) { return doc.what() + ": manifests[" + std::to_string(i) + "]"; }
+
+// In a value tree: the tag of an entry, or empty.
+std::string_view value_tag(const json::Value &entry)
+{
+    if (!entry.is_object())
+        return {};
+    const json::Value *a = entry.find("annotations");
+    if (!a || !a->is_object())
+        return {};
+    const json::Value *t = a->find(oci::kRefNameAnnotation);
+    if (!t || !t->is_string())
+        return {};
+    return t->str();
+}
+
+json::Array &value_manifests(json::Value &index)
+{
+    json::Value *m = index.find("manifests");
+    return m->arr();  // top_level() checked it before the value was made
+}
+
+std::vector<size_t> find_tag(json::Array &entries, std::string_view tag)
+{
+    std::vector<size_t> hits;
+    for (size_t i = 0; i < entries.size(); i++)
+        if (value_tag(entries[i]) == tag)
+            hits.push_back(i);
+    return hits;
+}
+
+std::string digests_of(const json::Array &entries, const std::vector<size_t> &hits)
+{
+    std::string s;
+    for (size_t i : hits) {
+        const json::Value *dg = entries[i].find("digest");
+        s += (s.empty() ? "" : ", ") + (dg && dg->is_string() ? dg->str() : std::string("?"));
+    }
+    return s;
+}
+
+class LockFile {
+public:
+    explicit LockFile(const ocidir &d)
+    {
+        int fd = openat(d.root.get(), std::string(kLockName).c_str(),
+                        O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0) {
+            int e = errno;
+            if (e == ELOOP)
+                throw Error(OCIDIR_E_ESCAPE, d.label + "/" + std::string(kLockName) + " is a symlink", e);
+            throw_os("open lock file " + d.label + "/" + std::string(kLockName), e);
+        }
+        fd_.reset(fd);
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            throw_os("fstat " + d.label + "/" + std::string(kLockName), errno);
+        if (!S_ISREG(st.st_mode))
+            throw Error(OCIDIR_E_FORMAT, d.label + "/" + std::string(kLockName) + " is " +
+                                             file_type_name(st.st_mode) + ", not a regular file");
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno != EINTR)
+                throw_os("flock " + d.label + "/" + std::string(kLockName), errno);
+        }
+    }
+
+private:
+    Fd fd_;  // closing it releases the lock
+};
+
+// Remove index temp files left by a writer that crashed (we hold the lock,
+// so none of them is live).
+void remove_stale_index_temps(const ocidir &d) noexcept
+{
+    int dupfd = openat(d.root.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dupfd < 0)
+        return;
+    DIR *dir = fdopendir(dupfd);
+    if (!dir) {
+        close(dupfd);
+        return;
+    }
+    std::vector<std::string> stale;
+    while (struct dirent *e = readdir(dir)) {
+        std::string_view name(e->d_name);
+        if (name.substr(0, kTempPrefix.size()) == kTempPrefix)
+            stale.emplace_back(name);
+    }
+    closedir(dir);
+    for (const auto &n : stale)
+        unlinkat(d.root.get(), n.c_str(), 0);
+}
+
+void publish(const ocidir &d, const std::string &bytes)
+{
+    uint8_t rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd)) {
+        // The name only has to be unique among writers, and they hold the lock.
+        uint64_t x = static_cast<uint64_t>(getpid());
+        memcpy(rnd, &x, sizeof rnd);
+    }
+    std::string name = std::string(kTempPrefix) + to_hex(rnd, sizeof rnd);
+    int fd = openat(d.root.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw_os("create " + d.label + "/" + name, errno);
+    Fd f(fd);
+    auto cleanup = [&] { unlinkat(d.root.get(), name.c_str(), 0); };
+    try {
+        size_t off = 0;
+        while (off < bytes.size()) {
+            ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                throw_os("write " + d.label + "/" + name, errno);
+            }
+            off += static_cast<size_t>(n);
+        }
+        if (fsync(fd) != 0)
+            throw_os("fsync " + d.label + "/" + name, errno);
+        if (renameat(d.root.get(), name.c_str(), d.root.get(), "index.json") != 0)
+            throw_os("rename " + d.label + "/" + name + " to index.json", errno);
+    } catch (...) {
+        cleanup();
+        throw;
+    }
+    fsync_dir(d.root.get(), d.label);
+}
+
+}  // namespace
+
+bool valid_tag(std::string_view tag) noexcept
+{
+    if (tag.empty())
+        return false;
+    size_t start = 0;
+    for (size_t i = 0; i <= tag.size(); i++) {
+        if (i == tag.size() || tag[i] == '/') {
+            if (!valid_component(tag.substr(start, i - start)))
+                return false;
+            start = i + 1;
+        }
+    }
+    return true;
+}
+
+void check_tag(std::string_view tag)
+{
+    if (!valid_tag(tag))
+        throw Error(OCIDIR_E_INVALID, "tag " + quote(tag) + " does not fit the ref.name grammar "
+                                      "(components of [A-Za-z0-9] joined by one of -._:@+ or --, separated by /)");
+}
+
+json::Doc read_index_doc(const ocidir &d)
+{
+    std::string label = index_label(d);
+    std::string bytes = read_small_file(d.root.get(), "index.json", d.json_limit.load(std::memory_order_relaxed), label);
+    json::Doc doc = json::Doc::parse(bytes, label);
+    top_level(doc);
+    return doc;
+}
+
+std::vector<std::string> list_tags(const ocidir &d)
+{
+    json::Doc doc = read_index_doc(d);
+    std::vector<std::string> out;
+    std::unordered_set<std::string_view> seen;
+    size_t i = 0;
+    for (json::Element e : top_level(doc)) {
+        oci::parse_descriptor(e, entry_where(doc, i));
+        if (auto t = entry_tag(e, doc.what(), i))
+            if (seen.insert(*t).second)
+                out.emplace_back(*t);
+        i++;
+    }
+    return out;
+}
+
+std::vector<oci::Descriptor> entries(const ocidir &d)
+{
+    json::Doc doc = read_index_doc(d);
+    std::vector<oci::Descriptor> out;
+    size_t i = 0;
+    for (json::Element e : top_level(doc)) {
+        out.push_back(oci::parse_descriptor(e, entry_where(doc, i)));
+        i++;
+    }
+    return out;
+}
+
+oci::Descriptor resolve(const ocidir &d, std::string_view ref)
+{
+    if (classify_digest(ref) == 0)
+        return oci::describe_blob(d, ref);
+    if (!valid_tag(ref)) {
+        int c = classify_digest(ref);
+        if (c == OCIDIR_E_UNSUPPORTED)
+            parse_digest(std::string(ref).c_str());  // throws UNSUPPORTED naming it
+        throw Error(OCIDIR_E_INVALID, "ref " + quote(ref) + " is neither a tag nor a digest");
+    }
+    json::Doc doc = read_index_doc(d);
+    std::vector<size_t> hits;
+    std::vector<json::Element> found;
+    size_t i = 0;
+    for (json::Element e : top_level(doc)) {
+        auto t = entry_tag(e, doc.what(), i);
+        if (t && *t == ref) {
+            hits.push_back(i);
+            found.push_back(e);
+        }
+        i++;
+    }
+    if (hits.empty())
+        throw Error(OCIDIR_E_NOT_FOUND, "tag " + quote(ref) + " not found in " + doc.what());
+    if (hits.size() > 1) {
+        std::string list;
+        for (size_t k = 0; k < hits.size(); k++) {
+            auto obj = found[k].get_object().value_unsafe();
+            auto dg = json::member(obj, "digest");
+            std::string_view s = dg && dg->type() == simdjson::dom::element_type::STRING
+                                     ? dg->get_string().value_unsafe()
+                                     : std::string_view("?");
+            list += (k ? ", " : "") + std::string("manifests[") + std::to_string(hits[k]) + "] " + std::string(s);
+        }
+        throw Error(OCIDIR_E_AMBIGUOUS, "tag " + quote(ref) + " names " + std::to_string(hits.size()) +
+                                            " entries of " + doc.what() + ": " + list);
+    }
+    return oci::parse_descriptor(found[0], entry_where(doc, hits[0]));
+}
+
+void update(ocidir &d, const std::function<bool(json::Value &index)> &fn)
+{
+    if (d.readonly)
+        throw Error(OCIDIR_E_READONLY, d.label + " is open read-only: index.json cannot change");
+    LockFile lock(d);
+    json::Value index;
+    {
+        json::Doc doc = read_index_doc(d);
+        index = json::to_value(doc.root());
+    }
+    if (!fn(index))
+        return;
+    std::string bytes = json::write(index);
+    remove_stale_index_temps(d);
+    publish(d, bytes);
+}
+
+void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags)
+{
+    check_tag(tag);
+    json::Value entry = desc.to_value();
+    entry.child_object("annotations")[std::string(oci::kRefNameAnnotation)] = json::Value(tag);
+    update(d, [&](json::Value &index) {
+        json::Array &ms = value_manifests(index);
+        auto hits = find_tag(ms, tag);
+        if (hits.size() > 1)
+            throw Error(OCIDIR_E_AMBIGUOUS, "tag " + quote(tag) + " names " + std::to_string(hits.size()) +
+                                                " entries of " + index_label(d) + " (" + digests_of(ms, hits) +
+                                                "); remove the duplicates first");
+        if (hits.empty()) {
+            ms.push_back(std::move(entry));
+            return true;
+        }
+        if (flags & OCIDIR_TAG_NOREPLACE)
+            throw Error(OCIDIR_E_EXISTS, "tag " + quote(tag) + " exists (" + digests_of(ms, hits) + ")");
+        ms[hits[0]] = std::move(entry);
+        return true;
+    });
+}
+
+void remove_tag(ocidir &d, std::string_view tag)
+{
+    check_tag(tag);
+    update(d, [&](json::Value &index) {
+        json::Array &ms = value_manifests(index);
+        auto hits = find_tag(ms, tag);
+        if (hits.empty())
+            throw Error(OCIDIR_E_NOT_FOUND, "tag " + quote(tag) + " not found in " + index_label(d));
+        if (hits.size() > 1)
+            throw Error(OCIDIR_E_AMBIGUOUS, "tag " + quote(tag) + " names " + std::to_string(hits.size()) +
+                                                " entries of " + index_label(d) + " (" + digests_of(ms, hits) + ")");
+        ms.erase(ms.begin() + static_cast<ptrdiff_t>(hits[0]));
+        return true;
+    });
+}
+
+void add_untagged(ocidir &d, const oci::Descriptor &desc)
+{
+    update(d, [&](json::Value &index) {
+        json::Array &ms = value_manifests(index);
+        for (const auto &e : ms) {
+            if (!e.is_object() || !value_tag(e).empty())
+                continue;
+            const json::Value *dg = e.find("digest");
+            if (dg && dg->is_string() && dg->str() == desc.digest)
+                return false;
+        }
+        ms.push_back(desc.to_value());
+        return true;
+    });
+}
+
+}  // namespace ocd::index

@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,9 @@ struct ocidir {
     std::string label;  // the path the caller gave, for messages
     unsigned flags = 0;
     bool readonly = false;
+    // Bound on any JSON document read (ocidir_set_json_limit).
+    static constexpr size_t kDefaultJsonLimit = size_t(64) << 20;
+    std::atomic<size_t> json_limit{kDefaultJsonLimit};
 
     struct AlgState {
         bool followed = false;  // blobs/<alg> is a symlink leading outside, opened at open

@@ -1,0 +1,112 @@
+// JSON: hardened parsing of untrusted documents with simdjson (I-JSON:
+// valid UTF-8, no duplicate keys, bounded depth), and a small canonical
+// writer for the documents the library generates (sorted keys, no
+// insignificant whitespace, minimal escaping), so that the same input always
+// gives the same bytes and therefore the same digest.
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ocd::json {
+
+// Deepest nesting accepted in a document (objects and arrays).
+constexpr size_t kMaxDepth = 64;
+
+// ---------------------------------------------------------------------------
+// Reading
+
+using Element = simdjson::dom::element;
+
+// A parsed, validated document.  Strings and elements borrowed from it stay
+// valid while the Doc lives.  Movable, not copyable.
+class Doc {
+public:
+    // Parse `bytes`.  Throws Error(OCIDIR_E_FORMAT) naming `what` for
+    // malformed JSON, invalid UTF-8, nesting deeper than kMaxDepth or a
+    // duplicate key in any object (the message names the key).
+    static Doc parse(std::string_view bytes, std::string what);
+
+    Element root() const { return root_; }
+    const std::string &what() const { return what_; }
+
+private:
+    std::unique_ptr<simdjson::dom::parser> parser_;
+    Element root_;
+    std::string what_;
+};
+
+// Typed access with errors that name the document and the field
+// (Error(OCIDIR_E_FORMAT, "<what>: <field> must be a string")).
+// `field` is a dotted path used only for messages.
+bool is_object(Element e) noexcept;
+simdjson::dom::object as_object(Element e, const std::string &what, std::string_view field);
+simdjson::dom::array as_array(Element e, const std::string &what, std::string_view field);
+std::string_view as_string(Element e, const std::string &what, std::string_view field);
+int64_t as_int64(Element e, const std::string &what, std::string_view field);
+// The member `key` of `obj`, if present (null counts as present).
+std::optional<Element> member(simdjson::dom::object obj, std::string_view key) noexcept;
+
+// ---------------------------------------------------------------------------
+// Writing
+
+struct Value;
+using Array = std::vector<Value>;
+using Object = std::map<std::string, Value, std::less<>>;  // keys sorted bytewise
+
+struct Value {
+    using Var = std::variant<std::nullptr_t, bool, int64_t, uint64_t, double, std::string, Array, Object>;
+    Var v;
+
+    Value() : v(nullptr) {}
+    Value(std::nullptr_t) : v(nullptr) {}
+    Value(bool b) : v(b) {}
+    Value(int i) : v(static_cast<int64_t>(i)) {}
+    Value(int64_t i) : v(i) {}
+    Value(uint64_t u) : v(u) {}
+    Value(double d) : v(d) {}
+    Value(const char *s) : v(std::string(s)) {}
+    Value(std::string_view s) : v(std::string(s)) {}
+    Value(std::string s) : v(std::move(s)) {}
+    Value(Array a) : v(std::move(a)) {}
+    Value(Object o) : v(std::move(o)) {}
+
+    bool is_null() const { return std::holds_alternative<std::nullptr_t>(v); }
+    bool is_string() const { return std::holds_alternative<std::string>(v); }
+    bool is_object() const { return std::holds_alternative<Object>(v); }
+    bool is_array() const { return std::holds_alternative<Array>(v); }
+    Object &obj() { return std::get<Object>(v); }
+    const Object &obj() const { return std::get<Object>(v); }
+    Array &arr() { return std::get<Array>(v); }
+    const Array &arr() const { return std::get<Array>(v); }
+    const std::string &str() const { return std::get<std::string>(v); }
+
+    // For objects: the member `key`, or nullptr.
+    Value *find(std::string_view key);
+    const Value *find(std::string_view key) const;
+    // For objects: the member `key`, created as an object when absent or not one.
+    Object &child_object(const std::string &key);
+};
+
+// Deep copy of a parsed element into a mutable value.
+Value to_value(Element e);
+
+// Canonical serialization: object keys sorted bytewise, no whitespace,
+// strings escaped minimally (`"`, `\`, and control characters; everything
+// else kept as UTF-8), integers in decimal, doubles in the shortest form that
+// reads back identically.  Throws Error(OCIDIR_E_INVALID) for a string that is
+// not valid UTF-8 or a non-finite double.
+std::string write(const Value &v);
+
+// True when `s` is valid UTF-8.
+bool valid_utf8(std::string_view s) noexcept;
+
+}  // namespace ocd::json
