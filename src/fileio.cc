@@ -1,5 +1,7 @@
 #include "fileio.hh"
 
+#include <cstring>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -59,7 +61,7 @@ int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool 
     return EAGAIN;
 }
 
-std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label)
+std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label, size_t padding)
 {
     Fd f;
     struct stat st;
@@ -72,10 +74,11 @@ std::string read_small_file(int base, std::string_view rel, size_t limit, const 
     if (static_cast<uint64_t>(st.st_size) > limit)
         throw_error(OCIDIR_E_TOO_LARGE, label + " is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
                                             std::to_string(limit));
-    std::string text(static_cast<size_t>(st.st_size), '\0');
+    size_t size = static_cast<size_t>(st.st_size);
+    std::string text(size + padding, '\0');
     size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::read(f.get(), text.data() + off, text.size() - off);
+    while (off < size) {
+        ssize_t n = ::read(f.get(), text.data() + off, size - off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -85,7 +88,10 @@ std::string read_small_file(int base, std::string_view rel, size_t limit, const 
             break;
         off += static_cast<size_t>(n);
     }
-    text.resize(off);
+    // A file that shrank meanwhile: keep what was read, then the zero padding.
+    if (off < size)
+        memset(text.data() + off, 0, size - off);
+    text.resize(off + padding);
     return text;
 }
 

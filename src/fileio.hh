@@ -21,6 +21,9 @@ int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool 
 
 // Read a whole small regular file (at most `limit` bytes); throws Error
 // (NOT_FOUND, ESCAPE, FORMAT for a non-regular file, TOO_LARGE, IO).
-std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label);
+// With `padding`, the result ends with that many zero bytes after the
+// content (the room a SIMD parser reads past the end).
+std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label,
+                            size_t padding = 0);
 
 }  // namespace ocd

@@ -256,8 +256,10 @@ void check_tag(std::string_view tag)
 json::Doc read_index_doc(const ocidir &d)
 {
     std::string label = index_label(d);
-    std::string bytes = read_small_file(d.root.get(), "index.json", d.json_limit.load(std::memory_order_relaxed), label);
-    json::Doc doc = json::Doc::parse(bytes, label);
+    // The Doc borrows nothing from `bytes`: simdjson copies strings to its own buffer.
+    std::string bytes = read_small_file(d.root.get(), "index.json", d.json_limit.load(std::memory_order_relaxed), label,
+                                        json::Doc::kPadding);
+    json::Doc doc = json::Doc::parse_padded(std::string_view(bytes.data(), bytes.size() - json::Doc::kPadding), label);
     top_level(doc);
     return doc;
 }

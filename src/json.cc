@@ -67,14 +67,17 @@ void check_unique_keys(Element e, const std::string &what)
 
 }  // namespace
 
-Doc Doc::parse(std::string_view bytes, std::string what)
+Doc Doc::parse(std::string_view bytes, std::string what) { return parse_impl(bytes, std::move(what), false); }
+Doc Doc::parse_padded(std::string_view bytes, std::string what) { return parse_impl(bytes, std::move(what), true); }
+
+Doc Doc::parse_impl(std::string_view bytes, std::string what, bool padded)
 {
     Doc d;
     d.what_ = std::move(what);
     d.parser_ = std::make_unique<simdjson::dom::parser>();
     if (d.parser_->allocate(std::max<size_t>(bytes.size(), 64), kMaxDepth) != simdjson::SUCCESS)
         throw std::bad_alloc();
-    auto res = d.parser_->parse(bytes.data(), bytes.size(), true);
+    auto res = d.parser_->parse(bytes.data(), bytes.size(), !padded);
     if (res.error() != simdjson::SUCCESS) {
         auto err = res.error();
         if (err == simdjson::MEMALLOC)

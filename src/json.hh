@@ -34,11 +34,16 @@ public:
     // malformed JSON, invalid UTF-8, nesting deeper than kMaxDepth or a
     // duplicate key in any object (the message names the key).
     static Doc parse(std::string_view bytes, std::string what);
+    // Same, for `bytes` followed in memory by at least kPadding readable
+    // bytes (saves simdjson a copy of the whole document).
+    static Doc parse_padded(std::string_view bytes, std::string what);
+    static constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
 
     Element root() const { return root_; }
     const std::string &what() const { return what_; }
 
 private:
+    static Doc parse_impl(std::string_view bytes, std::string what, bool padded);
     std::unique_ptr<simdjson::dom::parser> parser_;
     Element root_;
     std::string what_;
