@@ -1,11 +1,10 @@
-/* Every error code of the contract, provoked once each through the public
- * API, with the message checked to name what failed.  (OCIDIR_E_EXISTS is
- * returned by no function of this version: nothing here is an error merely
- * for existing, since content addressing makes an existing blob the same.) */
+/* Every error code, provoked once each through the public API, with the
+ * message checked to name what failed. */
 #include "testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,6 +176,48 @@ static void test_state_for_expect_after_write(void **state)
     ocidir_blob_writer_abort(w);
 }
 
+/* A manifest blob (empty config, no layers); its digest goes to out. */
+static void put_manifest(ocidir_t *d, char out[OCIDIR_DIGEST_MAX])
+{
+    char cfg[OCIDIR_DIGEST_MAX], m[512];
+    assert_ocidir(0, ocidir_blob_put(d, "{}", 2, cfg));
+    snprintf(m, sizeof m,
+             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+             "\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"%s\",\"size\":2},"
+             "\"layers\":[]}", cfg);
+    assert_ocidir(0, ocidir_blob_put(d, m, strlen(m), out));
+}
+
+static void test_exists_for_a_tag_set_without_replacing(void **state)
+{
+    struct fx *f = *state;
+    char m[OCIDIR_DIGEST_MAX];
+    put_manifest(f->d, m);
+    assert_ocidir(0, ocidir_tag_set(f->d, "stable", m, 0));
+    assert_ocidir(OCIDIR_E_EXISTS, ocidir_tag_set(f->d, "stable", m, OCIDIR_TAG_NOREPLACE));
+    assert_message_mentions("stable");
+}
+
+static void test_ambiguous_for_a_tag_on_two_entries(void **state)
+{
+    struct fx *f = *state;
+    char m[OCIDIR_DIGEST_MAX], idx[2048];
+    put_manifest(f->d, m);
+    /* Another tool's index.json with the tag twice. */
+    snprintf(idx, sizeof idx,
+             "{\"schemaVersion\":2,\"manifests\":["
+             "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":1,"
+             "\"annotations\":{\"org.opencontainers.image.ref.name\":\"twice\"}},"
+             "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":2,"
+             "\"annotations\":{\"org.opencontainers.image.ref.name\":\"twice\"}}]}", m, m);
+    char *p = tu_join(f->dir, "index.json");
+    tu_write_file(p, idx, strlen(idx));
+    free(p);
+    assert_ocidir(OCIDIR_E_AMBIGUOUS, ocidir_resolve(f->d, "twice", NULL, NULL, NULL));
+    assert_message_mentions("twice");
+    assert_message_mentions(m);
+}
+
 static void test_too_large_before_reading(void **state)
 {
     struct fx *f = *state;
@@ -203,6 +244,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readonly_refuses_a_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_for_expect_after_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_before_reading, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exists_for_a_tag_set_without_replacing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ambiguous_for_a_tag_on_two_entries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
