@@ -692,8 +692,9 @@ OCIDIR_API int ocidir_image_config_labels(const ocidir_image_t *img, char ***kv_
 
 /**
  * The raw, verified config bytes (borrowed: valid until ocidir_image_close()),
- * for every field without an accessor.  Available for any config media type
- * except the empty descriptor... which is given too (its two bytes `{}`).
+ * for every field without an accessor, whatever the config's media type (the
+ * empty descriptor gives its two bytes `{}`).
+ * @param buf_out, len_out may be NULL.
  */
 OCIDIR_API int ocidir_image_config_raw(const ocidir_image_t *img, const void **buf_out, size_t *len_out);
 
@@ -824,8 +825,10 @@ OCIDIR_API int ocidir_builder_from(ocidir_t *d, const char *ref, const char *pla
 
 /**
  * The `created` time written into the config and into each history entry
- * added afterwards (RFC 3339, e.g. "2024-01-01T00:00:00Z").  Without it,
- * `created` is omitted, so that the same inputs give the same digests.
+ * added afterwards (RFC 3339, e.g. "2024-01-01T00:00:00Z"); for an artifact,
+ * into the manifest annotation `org.opencontainers.image.created`.  Without
+ * it (or after a NULL, which removes it), `created` is omitted, so that the
+ * same inputs give the same digests.
  */
 OCIDIR_API int ocidir_builder_set_created(ocidir_builder_t *b, const char *rfc3339);
 
@@ -867,6 +870,7 @@ OCIDIR_API int ocidir_builder_set_annotation(ocidir_builder_t *b, const char *ke
 /**
  * Make the manifest refer to `digest` (a manifest or index present in the
  * layout) as its `subject`, so that it is listed by ocidir_referrers().
+ * NULL removes the subject.
  */
 OCIDIR_API int ocidir_builder_set_subject(ocidir_builder_t *b, const char *digest);
 

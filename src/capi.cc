@@ -89,7 +89,7 @@ OCIDIR_API int ocidir_digest_buffer(ocidir_digest_alg_t alg, const void *buf, si
                                     char digest_out[OCIDIR_DIGEST_MAX])
 {
     Alg a;
-    if (!alg_from_int(static_cast<int>(alg), a))
+    if (!alg_from_int(enum_value(alg), a))
         return invalid("ocidir_digest_buffer", "unknown algorithm");
     if (!buf && len > 0)
         return invalid("ocidir_digest_buffer", "buf is NULL");
@@ -128,7 +128,7 @@ OCIDIR_API int ocidir_blob_writer_new(ocidir_t *d, ocidir_digest_alg_t alg, ocid
         return invalid("ocidir_blob_writer_new", "layout handle is NULL");
     if (!out)
         return invalid("ocidir_blob_writer_new", "out is NULL");
-    if (!alg_from_int(static_cast<int>(alg), a))
+    if (!alg_from_int(enum_value(alg), a))
         return invalid("ocidir_blob_writer_new", "unknown algorithm");
     return guard([&] { *out = writer_new(*d, a).release(); });
 }

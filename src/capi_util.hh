@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "error.hh"
@@ -92,6 +93,18 @@ char **dup_strv(const Range &items)
         throw;
     }
     return v;
+}
+
+// A C caller may pass any int where the header declares an enum.  Reading
+// such a value through the C++ enum type is undefined (UBSan's
+// -fsanitize=enum stops on it), so take the parameter's bytes instead.
+template <class E>
+int enum_value(const E &e) noexcept
+{
+    std::underlying_type_t<E> v;
+    static_assert(sizeof v == sizeof e);
+    memcpy(&v, &e, sizeof v);
+    return static_cast<int>(v);
 }
 
 }  // namespace ocd::capi

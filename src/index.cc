@@ -85,19 +85,24 @@ simdjson::dom::array top_level(const json::Doc &doc)
 }
 
 // The ref.name of an entry, if it has one (throws FORMAT when mistyped).
+// Runs once per entry on every lookup: messages are built only on failure.
 std::optional<std::string_view> entry_tag(json::Element e, const std::string &w, size_t i)
 {
-    if (!json::is_object(e))
-        throw Error(OCIDIR_E_FORMAT, w + ": manifests[" + std::to_string(i) + "] must be an object");
+    using simdjson::dom::element_type;
+    auto field = [&](const char *rest) { return "manifests[" + std::to_string(i) + "]" + rest; };
+    if (e.type() != element_type::OBJECT)
+        json::as_object(e, w, field(""));  // throws
     auto a = json::member(e.get_object().value_unsafe(), "annotations");
     if (!a)
         return std::nullopt;
-    auto ao = json::as_object(*a, w, "manifests[" + std::to_string(i) + "].annotations");
-    auto t = json::member(ao, oci::kRefNameAnnotation);
+    if (a->type() != element_type::OBJECT)
+        json::as_object(*a, w, field(".annotations"));  // throws
+    auto t = json::member(a->get_object().value_unsafe(), oci::kRefNameAnnotation);
     if (!t)
         return std::nullopt;
-    return json::as_string(*t, w, "manifests[" + std::to_string(i) + "].annotations." +
-                                      std::string(oci::kRefNameAnnotation));
+    if (t->type() != element_type::STRING)
+        json::as_string(*t, w, field(".annotations.") + std::string(oci::kRefNameAnnotation));  // throws
+    return t->get_string().value_unsafe();
 }
 
 std::string entry_where(const json::Doc &doc, size_t i) { return doc.what() + ": manifests[" + std::to_string(i) + "]"; }

@@ -24,6 +24,7 @@ HT_CHECK(unsupported, OCIDIR_E_UNSUPPORTED == -11);
 HT_CHECK(readonly, OCIDIR_E_READONLY == -12);
 HT_CHECK(state, OCIDIR_E_STATE == -13);
 HT_CHECK(too_large, OCIDIR_E_TOO_LARGE == -14);
+HT_CHECK(ambiguous, OCIDIR_E_AMBIGUOUS == -15);
 HT_CHECK(digest_max, OCIDIR_DIGEST_MAX == 136);
 HT_CHECK(open_create, OCIDIR_OPEN_CREATE == 1u);
 HT_CHECK(open_rdonly, OCIDIR_OPEN_RDONLY == 2u);
@@ -31,6 +32,26 @@ HT_CHECK(open_follow, OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK == 4u);
 HT_CHECK(blobdir_write, OCIDIR_BLOBDIR_WRITE == 1u);
 HT_CHECK(sha256, OCIDIR_SHA256 == 0);
 HT_CHECK(sha512, OCIDIR_SHA512 == 1);
+HT_CHECK(tag_noreplace, OCIDIR_TAG_NOREPLACE == 1u);
+HT_CHECK(ref_name_len, sizeof(OCIDIR_ANNOTATION_REF_NAME) == sizeof("org.opencontainers.image.ref.name"));
+HT_CHECK(manifest, OCIDIR_MANIFEST == (size_t)-1);
+HT_CHECK(cfg_entrypoint, OCIDIR_CONFIG_ENTRYPOINT == 0);
+HT_CHECK(cfg_cmd, OCIDIR_CONFIG_CMD == 1);
+HT_CHECK(cfg_env, OCIDIR_CONFIG_ENV == 2);
+HT_CHECK(cfg_diff_ids, OCIDIR_CONFIG_DIFF_IDS == 3);
+HT_CHECK(cfg_user, OCIDIR_CONFIG_USER == 4);
+HT_CHECK(cfg_working_dir, OCIDIR_CONFIG_WORKING_DIR == 5);
+HT_CHECK(cfg_os, OCIDIR_CONFIG_OS == 6);
+HT_CHECK(cfg_architecture, OCIDIR_CONFIG_ARCHITECTURE == 7);
+HT_CHECK(cfg_variant, OCIDIR_CONFIG_VARIANT == 8);
+HT_CHECK(cfg_created, OCIDIR_CONFIG_CREATED == 9);
+HT_CHECK(cfg_stop_signal, OCIDIR_CONFIG_STOP_SIGNAL == 10);
+HT_CHECK(comp_none, OCIDIR_COMPRESSION_NONE == 0);
+HT_CHECK(comp_gzip, OCIDIR_COMPRESSION_GZIP == 1);
+HT_CHECK(comp_zstd, OCIDIR_COMPRESSION_ZSTD == 2);
+
+/* The ref-name annotation is a string literal that concatenates. */
+const char ht_ref_name[] = OCIDIR_ANNOTATION_REF_NAME "";
 
 /* The export macro is defined and usable on a declaration. */
 OCIDIR_API int ht_exported_by_the_macro(void);
@@ -69,6 +90,55 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_blob_read_all,
     (ht_fn)ocidir_blob_open_fd,
     (ht_fn)ocidir_blob_remove,
+    /* 6. Index and tags */
+    (ht_fn)ocidir_tag_validate,
+    (ht_fn)ocidir_set_json_limit,
+    (ht_fn)ocidir_tag_list,
+    (ht_fn)ocidir_resolve,
+    (ht_fn)ocidir_tag_set,
+    (ht_fn)ocidir_tag_remove,
+    (ht_fn)ocidir_index_add,
+    /* 7. Images */
+    (ht_fn)ocidir_platform_default,
+    (ht_fn)ocidir_image_open,
+    (ht_fn)ocidir_image_close,
+    (ht_fn)ocidir_image_manifest,
+    (ht_fn)ocidir_image_config_descriptor,
+    (ht_fn)ocidir_image_config_is_empty,
+    (ht_fn)ocidir_image_artifact_type,
+    (ht_fn)ocidir_image_layer_count,
+    (ht_fn)ocidir_image_layer,
+    (ht_fn)ocidir_image_annotations,
+    (ht_fn)ocidir_image_config_strv,
+    (ht_fn)ocidir_image_config_string,
+    (ht_fn)ocidir_image_config_labels,
+    (ht_fn)ocidir_image_config_raw,
+    (ht_fn)ocidir_referrers,
+    /* 8. Layers */
+    (ht_fn)ocidir_compression_media_type,
+    (ht_fn)ocidir_layer_writer_new,
+    (ht_fn)ocidir_layer_writer_write,
+    (ht_fn)ocidir_layer_writer_commit,
+    (ht_fn)ocidir_layer_writer_media_type,
+    (ht_fn)ocidir_layer_writer_abort,
+    (ht_fn)ocidir_layer_open,
+    (ht_fn)ocidir_image_layer_open,
+    (ht_fn)ocidir_layer_reader_read,
+    (ht_fn)ocidir_layer_reader_close,
+    /* 9. Building images */
+    (ht_fn)ocidir_builder_new,
+    (ht_fn)ocidir_builder_new_artifact,
+    (ht_fn)ocidir_builder_from,
+    (ht_fn)ocidir_builder_set_created,
+    (ht_fn)ocidir_builder_add_layer,
+    (ht_fn)ocidir_builder_add_layer_writer,
+    (ht_fn)ocidir_builder_set_config_strv,
+    (ht_fn)ocidir_builder_set_config_string,
+    (ht_fn)ocidir_builder_set_label,
+    (ht_fn)ocidir_builder_set_annotation,
+    (ht_fn)ocidir_builder_set_subject,
+    (ht_fn)ocidir_builder_commit,
+    (ht_fn)ocidir_builder_free,
 };
 
 int (*const ht_open)(int, const char *, unsigned, ocidir_t **) = ocidir_open;
@@ -78,9 +148,89 @@ ssize_t (*const ht_read)(ocidir_blob_reader_t *, void *, size_t) = ocidir_blob_r
 int (*const ht_read_all)(ocidir_t *, const char *, int64_t, size_t, void **, size_t *) =
     ocidir_blob_read_all;
 
+/* Sections 6-9, each with its exact type: a changed signature fails to compile. */
+int (*const ht_tag_validate)(const char *) = ocidir_tag_validate;
+int (*const ht_set_json_limit)(ocidir_t *, size_t) = ocidir_set_json_limit;
+int (*const ht_tag_list)(ocidir_t *, char ***) = ocidir_tag_list;
+int (*const ht_resolve)(ocidir_t *, const char *, char[OCIDIR_DIGEST_MAX], char **, uint64_t *) =
+    ocidir_resolve;
+int (*const ht_tag_set)(ocidir_t *, const char *, const char *, unsigned) = ocidir_tag_set;
+int (*const ht_tag_remove)(ocidir_t *, const char *) = ocidir_tag_remove;
+int (*const ht_index_add)(ocidir_t *, const char *) = ocidir_index_add;
+const char *(*const ht_platform_default)(void) = ocidir_platform_default;
+int (*const ht_image_open)(ocidir_t *, const char *, const char *, ocidir_image_t **) =
+    ocidir_image_open;
+void (*const ht_image_close)(ocidir_image_t *) = ocidir_image_close;
+int (*const ht_image_manifest)(const ocidir_image_t *, char[OCIDIR_DIGEST_MAX], const void **,
+                               size_t *) = ocidir_image_manifest;
+int (*const ht_image_config_descriptor)(const ocidir_image_t *, char **, char[OCIDIR_DIGEST_MAX],
+                                        uint64_t *) = ocidir_image_config_descriptor;
+int (*const ht_image_config_is_empty)(const ocidir_image_t *) = ocidir_image_config_is_empty;
+const char *(*const ht_image_artifact_type)(const ocidir_image_t *) = ocidir_image_artifact_type;
+size_t (*const ht_image_layer_count)(const ocidir_image_t *) = ocidir_image_layer_count;
+int (*const ht_image_layer)(const ocidir_image_t *, size_t, char **, char[OCIDIR_DIGEST_MAX],
+                            uint64_t *) = ocidir_image_layer;
+int (*const ht_image_annotations)(const ocidir_image_t *, size_t, char ***) =
+    ocidir_image_annotations;
+int (*const ht_image_config_strv)(const ocidir_image_t *, ocidir_config_field_t, char ***) =
+    ocidir_image_config_strv;
+int (*const ht_image_config_string)(const ocidir_image_t *, ocidir_config_field_t, char **) =
+    ocidir_image_config_string;
+int (*const ht_image_config_labels)(const ocidir_image_t *, char ***) = ocidir_image_config_labels;
+int (*const ht_image_config_raw)(const ocidir_image_t *, const void **, size_t *) =
+    ocidir_image_config_raw;
+int (*const ht_referrers)(ocidir_t *, const char *, const char *, char ***) = ocidir_referrers;
+const char *(*const ht_compression_media_type)(ocidir_compression_t) =
+    ocidir_compression_media_type;
+int (*const ht_layer_writer_new)(ocidir_t *, ocidir_compression_t, int, int,
+                                 ocidir_layer_writer_t **) = ocidir_layer_writer_new;
+int (*const ht_layer_writer_write)(ocidir_layer_writer_t *, const void *, size_t) =
+    ocidir_layer_writer_write;
+int (*const ht_layer_writer_commit)(ocidir_layer_writer_t *, char[OCIDIR_DIGEST_MAX], uint64_t *,
+                                    char[OCIDIR_DIGEST_MAX]) = ocidir_layer_writer_commit;
+const char *(*const ht_layer_writer_media_type)(const ocidir_layer_writer_t *) =
+    ocidir_layer_writer_media_type;
+void (*const ht_layer_writer_abort)(ocidir_layer_writer_t *) = ocidir_layer_writer_abort;
+int (*const ht_layer_open)(ocidir_t *, const char *, const char *, int64_t, const char *,
+                           ocidir_layer_reader_t **) = ocidir_layer_open;
+int (*const ht_image_layer_open)(const ocidir_image_t *, size_t, ocidir_layer_reader_t **) =
+    ocidir_image_layer_open;
+ssize_t (*const ht_layer_reader_read)(ocidir_layer_reader_t *, void *, size_t) =
+    ocidir_layer_reader_read;
+void (*const ht_layer_reader_close)(ocidir_layer_reader_t *) = ocidir_layer_reader_close;
+int (*const ht_builder_new)(ocidir_t *, const char *, ocidir_builder_t **) = ocidir_builder_new;
+int (*const ht_builder_new_artifact)(ocidir_t *, const char *, ocidir_builder_t **) =
+    ocidir_builder_new_artifact;
+int (*const ht_builder_from)(ocidir_t *, const char *, const char *, ocidir_builder_t **) =
+    ocidir_builder_from;
+int (*const ht_builder_set_created)(ocidir_builder_t *, const char *) = ocidir_builder_set_created;
+int (*const ht_builder_add_layer)(ocidir_builder_t *, const char *, const char *, uint64_t,
+                                  const char *, const char *) = ocidir_builder_add_layer;
+int (*const ht_builder_add_layer_writer)(ocidir_builder_t *, ocidir_layer_writer_t *,
+                                         const char *) = ocidir_builder_add_layer_writer;
+int (*const ht_builder_set_config_strv)(ocidir_builder_t *, ocidir_config_field_t,
+                                        const char *const *) = ocidir_builder_set_config_strv;
+int (*const ht_builder_set_config_string)(ocidir_builder_t *, ocidir_config_field_t,
+                                          const char *) = ocidir_builder_set_config_string;
+int (*const ht_builder_set_label)(ocidir_builder_t *, const char *, const char *) =
+    ocidir_builder_set_label;
+int (*const ht_builder_set_annotation)(ocidir_builder_t *, const char *, const char *) =
+    ocidir_builder_set_annotation;
+int (*const ht_builder_set_subject)(ocidir_builder_t *, const char *) = ocidir_builder_set_subject;
+int (*const ht_builder_commit)(ocidir_builder_t *, const char *, unsigned, char[OCIDIR_DIGEST_MAX]) =
+    ocidir_builder_commit;
+void (*const ht_builder_free)(ocidir_builder_t *) = ocidir_builder_free;
+
 /* Types usable as declared. */
 ocidir_t *ht_handle;
 ocidir_blob_writer_t *ht_writer;
 ocidir_blob_reader_t *ht_reader;
 ocidir_digest_alg_t ht_alg = OCIDIR_SHA512;
+ocidir_image_t *ht_image;
+ocidir_layer_writer_t *ht_layer_writer;
+ocidir_layer_reader_t *ht_layer_reader;
+ocidir_builder_t *ht_builder;
+ocidir_config_field_t ht_field = OCIDIR_CONFIG_STOP_SIGNAL;
+ocidir_compression_t ht_compression = OCIDIR_COMPRESSION_ZSTD;
+size_t ht_manifest_index = OCIDIR_MANIFEST;
 char ht_digest[OCIDIR_DIGEST_MAX];

@@ -21,12 +21,33 @@ static_assert(OCIDIR_E_UNSUPPORTED == -11, "OCIDIR_E_UNSUPPORTED");
 static_assert(OCIDIR_E_READONLY == -12, "OCIDIR_E_READONLY");
 static_assert(OCIDIR_E_STATE == -13, "OCIDIR_E_STATE");
 static_assert(OCIDIR_E_TOO_LARGE == -14, "OCIDIR_E_TOO_LARGE");
+static_assert(OCIDIR_E_AMBIGUOUS == -15, "OCIDIR_E_AMBIGUOUS");
 static_assert(OCIDIR_DIGEST_MAX == 136, "OCIDIR_DIGEST_MAX");
 static_assert(OCIDIR_OPEN_CREATE == 1u, "OCIDIR_OPEN_CREATE");
 static_assert(OCIDIR_OPEN_RDONLY == 2u, "OCIDIR_OPEN_RDONLY");
 static_assert(OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK == 4u, "OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK");
 static_assert(OCIDIR_BLOBDIR_WRITE == 1u, "OCIDIR_BLOBDIR_WRITE");
 static_assert(OCIDIR_SHA256 == 0 && OCIDIR_SHA512 == 1, "ocidir_digest_alg_t");
+static_assert(OCIDIR_TAG_NOREPLACE == 1u, "OCIDIR_TAG_NOREPLACE");
+static_assert(OCIDIR_MANIFEST == static_cast<size_t>(-1), "OCIDIR_MANIFEST");
+static_assert(OCIDIR_CONFIG_ENTRYPOINT == 0 && OCIDIR_CONFIG_CMD == 1 && OCIDIR_CONFIG_ENV == 2 &&
+                  OCIDIR_CONFIG_DIFF_IDS == 3 && OCIDIR_CONFIG_USER == 4 &&
+                  OCIDIR_CONFIG_WORKING_DIR == 5 && OCIDIR_CONFIG_OS == 6 &&
+                  OCIDIR_CONFIG_ARCHITECTURE == 7 && OCIDIR_CONFIG_VARIANT == 8 &&
+                  OCIDIR_CONFIG_CREATED == 9 && OCIDIR_CONFIG_STOP_SIGNAL == 10,
+              "ocidir_config_field_t");
+static_assert(OCIDIR_COMPRESSION_NONE == 0 && OCIDIR_COMPRESSION_GZIP == 1 &&
+                  OCIDIR_COMPRESSION_ZSTD == 2,
+              "ocidir_compression_t");
+
+// The ref-name annotation is exactly the image-spec's key (C++11 constexpr:
+// one return statement, recursion).
+constexpr bool ht_streq(const char *a, const char *b)
+{
+    return *a == *b && (*a == '\0' || ht_streq(a + 1, b + 1));
+}
+static_assert(ht_streq(OCIDIR_ANNOTATION_REF_NAME, "org.opencontainers.image.ref.name"),
+              "OCIDIR_ANNOTATION_REF_NAME");
 
 OCIDIR_API int ht_exported_by_the_macro(void);
 
@@ -67,6 +88,55 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_blob_read_all),
     reinterpret_cast<ht_fn>(ocidir_blob_open_fd),
     reinterpret_cast<ht_fn>(ocidir_blob_remove),
+    // 6. Index and tags
+    reinterpret_cast<ht_fn>(ocidir_tag_validate),
+    reinterpret_cast<ht_fn>(ocidir_set_json_limit),
+    reinterpret_cast<ht_fn>(ocidir_tag_list),
+    reinterpret_cast<ht_fn>(ocidir_resolve),
+    reinterpret_cast<ht_fn>(ocidir_tag_set),
+    reinterpret_cast<ht_fn>(ocidir_tag_remove),
+    reinterpret_cast<ht_fn>(ocidir_index_add),
+    // 7. Images
+    reinterpret_cast<ht_fn>(ocidir_platform_default),
+    reinterpret_cast<ht_fn>(ocidir_image_open),
+    reinterpret_cast<ht_fn>(ocidir_image_close),
+    reinterpret_cast<ht_fn>(ocidir_image_manifest),
+    reinterpret_cast<ht_fn>(ocidir_image_config_descriptor),
+    reinterpret_cast<ht_fn>(ocidir_image_config_is_empty),
+    reinterpret_cast<ht_fn>(ocidir_image_artifact_type),
+    reinterpret_cast<ht_fn>(ocidir_image_layer_count),
+    reinterpret_cast<ht_fn>(ocidir_image_layer),
+    reinterpret_cast<ht_fn>(ocidir_image_annotations),
+    reinterpret_cast<ht_fn>(ocidir_image_config_strv),
+    reinterpret_cast<ht_fn>(ocidir_image_config_string),
+    reinterpret_cast<ht_fn>(ocidir_image_config_labels),
+    reinterpret_cast<ht_fn>(ocidir_image_config_raw),
+    reinterpret_cast<ht_fn>(ocidir_referrers),
+    // 8. Layers
+    reinterpret_cast<ht_fn>(ocidir_compression_media_type),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_new),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_write),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_commit),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_media_type),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_abort),
+    reinterpret_cast<ht_fn>(ocidir_layer_open),
+    reinterpret_cast<ht_fn>(ocidir_image_layer_open),
+    reinterpret_cast<ht_fn>(ocidir_layer_reader_read),
+    reinterpret_cast<ht_fn>(ocidir_layer_reader_close),
+    // 9. Building images
+    reinterpret_cast<ht_fn>(ocidir_builder_new),
+    reinterpret_cast<ht_fn>(ocidir_builder_new_artifact),
+    reinterpret_cast<ht_fn>(ocidir_builder_from),
+    reinterpret_cast<ht_fn>(ocidir_builder_set_created),
+    reinterpret_cast<ht_fn>(ocidir_builder_add_layer),
+    reinterpret_cast<ht_fn>(ocidir_builder_add_layer_writer),
+    reinterpret_cast<ht_fn>(ocidir_builder_set_config_strv),
+    reinterpret_cast<ht_fn>(ocidir_builder_set_config_string),
+    reinterpret_cast<ht_fn>(ocidir_builder_set_label),
+    reinterpret_cast<ht_fn>(ocidir_builder_set_annotation),
+    reinterpret_cast<ht_fn>(ocidir_builder_set_subject),
+    reinterpret_cast<ht_fn>(ocidir_builder_commit),
+    reinterpret_cast<ht_fn>(ocidir_builder_free),
 };
 
 extern const char *(*const ht_version)(void);
@@ -124,6 +194,114 @@ int (*const ht_open_fd)(ocidir_t *, const char *, int *) = ocidir_blob_open_fd;
 extern int (*const ht_remove)(ocidir_t *, const char *);
 int (*const ht_remove)(ocidir_t *, const char *) = ocidir_blob_remove;
 
+// Sections 6-9, each with its exact type.
+extern int (*const ht_tag_validate)(const char *);
+int (*const ht_tag_validate)(const char *) = ocidir_tag_validate;
+extern int (*const ht_set_json_limit)(ocidir_t *, size_t);
+int (*const ht_set_json_limit)(ocidir_t *, size_t) = ocidir_set_json_limit;
+extern int (*const ht_tag_list)(ocidir_t *, char ***);
+int (*const ht_tag_list)(ocidir_t *, char ***) = ocidir_tag_list;
+extern int (*const ht_resolve)(ocidir_t *, const char *, char *, char **, uint64_t *);
+int (*const ht_resolve)(ocidir_t *, const char *, char *, char **, uint64_t *) = ocidir_resolve;
+extern int (*const ht_tag_set)(ocidir_t *, const char *, const char *, unsigned);
+int (*const ht_tag_set)(ocidir_t *, const char *, const char *, unsigned) = ocidir_tag_set;
+extern int (*const ht_tag_remove)(ocidir_t *, const char *);
+int (*const ht_tag_remove)(ocidir_t *, const char *) = ocidir_tag_remove;
+extern int (*const ht_index_add)(ocidir_t *, const char *);
+int (*const ht_index_add)(ocidir_t *, const char *) = ocidir_index_add;
+extern const char *(*const ht_platform_default)(void);
+const char *(*const ht_platform_default)(void) = ocidir_platform_default;
+extern int (*const ht_image_open)(ocidir_t *, const char *, const char *, ocidir_image_t **);
+int (*const ht_image_open)(ocidir_t *, const char *, const char *, ocidir_image_t **) = ocidir_image_open;
+extern void (*const ht_image_close)(ocidir_image_t *);
+void (*const ht_image_close)(ocidir_image_t *) = ocidir_image_close;
+extern int (*const ht_image_manifest)(const ocidir_image_t *, char *, const void **, size_t *);
+int (*const ht_image_manifest)(const ocidir_image_t *, char *, const void **, size_t *) = ocidir_image_manifest;
+extern int (*const ht_image_config_descriptor)(const ocidir_image_t *, char **, char *, uint64_t *);
+int (*const ht_image_config_descriptor)(const ocidir_image_t *, char **, char *, uint64_t *) = ocidir_image_config_descriptor;
+extern int (*const ht_image_config_is_empty)(const ocidir_image_t *);
+int (*const ht_image_config_is_empty)(const ocidir_image_t *) = ocidir_image_config_is_empty;
+extern const char *(*const ht_image_artifact_type)(const ocidir_image_t *);
+const char *(*const ht_image_artifact_type)(const ocidir_image_t *) = ocidir_image_artifact_type;
+extern size_t (*const ht_image_layer_count)(const ocidir_image_t *);
+size_t (*const ht_image_layer_count)(const ocidir_image_t *) = ocidir_image_layer_count;
+extern int (*const ht_image_layer)(const ocidir_image_t *, size_t, char **, char *, uint64_t *);
+int (*const ht_image_layer)(const ocidir_image_t *, size_t, char **, char *, uint64_t *) = ocidir_image_layer;
+extern int (*const ht_image_annotations)(const ocidir_image_t *, size_t, char ***);
+int (*const ht_image_annotations)(const ocidir_image_t *, size_t, char ***) = ocidir_image_annotations;
+extern int (*const ht_image_config_strv)(const ocidir_image_t *, ocidir_config_field_t, char ***);
+int (*const ht_image_config_strv)(const ocidir_image_t *, ocidir_config_field_t, char ***) = ocidir_image_config_strv;
+extern int (*const ht_image_config_string)(const ocidir_image_t *, ocidir_config_field_t, char **);
+int (*const ht_image_config_string)(const ocidir_image_t *, ocidir_config_field_t, char **) = ocidir_image_config_string;
+extern int (*const ht_image_config_labels)(const ocidir_image_t *, char ***);
+int (*const ht_image_config_labels)(const ocidir_image_t *, char ***) = ocidir_image_config_labels;
+extern int (*const ht_image_config_raw)(const ocidir_image_t *, const void **, size_t *);
+int (*const ht_image_config_raw)(const ocidir_image_t *, const void **, size_t *) = ocidir_image_config_raw;
+extern int (*const ht_referrers)(ocidir_t *, const char *, const char *, char ***);
+int (*const ht_referrers)(ocidir_t *, const char *, const char *, char ***) = ocidir_referrers;
+extern const char *(*const ht_compression_media_type)(ocidir_compression_t);
+const char *(*const ht_compression_media_type)(ocidir_compression_t) = ocidir_compression_media_type;
+extern int (*const ht_layer_writer_new)(ocidir_t *, ocidir_compression_t, int, int, ocidir_layer_writer_t **);
+int (*const ht_layer_writer_new)(ocidir_t *, ocidir_compression_t, int, int, ocidir_layer_writer_t **) = ocidir_layer_writer_new;
+extern int (*const ht_layer_writer_write)(ocidir_layer_writer_t *, const void *, size_t);
+int (*const ht_layer_writer_write)(ocidir_layer_writer_t *, const void *, size_t) = ocidir_layer_writer_write;
+extern int (*const ht_layer_writer_commit)(ocidir_layer_writer_t *, char *, uint64_t *, char *);
+int (*const ht_layer_writer_commit)(ocidir_layer_writer_t *, char *, uint64_t *, char *) = ocidir_layer_writer_commit;
+extern const char *(*const ht_layer_writer_media_type)(const ocidir_layer_writer_t *);
+const char *(*const ht_layer_writer_media_type)(const ocidir_layer_writer_t *) = ocidir_layer_writer_media_type;
+extern void (*const ht_layer_writer_abort)(ocidir_layer_writer_t *);
+void (*const ht_layer_writer_abort)(ocidir_layer_writer_t *) = ocidir_layer_writer_abort;
+extern int (*const ht_layer_open)(ocidir_t *, const char *, const char *, int64_t, const char *, ocidir_layer_reader_t **);
+int (*const ht_layer_open)(ocidir_t *, const char *, const char *, int64_t, const char *, ocidir_layer_reader_t **) = ocidir_layer_open;
+extern int (*const ht_image_layer_open)(const ocidir_image_t *, size_t, ocidir_layer_reader_t **);
+int (*const ht_image_layer_open)(const ocidir_image_t *, size_t, ocidir_layer_reader_t **) = ocidir_image_layer_open;
+extern ssize_t (*const ht_layer_reader_read)(ocidir_layer_reader_t *, void *, size_t);
+ssize_t (*const ht_layer_reader_read)(ocidir_layer_reader_t *, void *, size_t) = ocidir_layer_reader_read;
+extern void (*const ht_layer_reader_close)(ocidir_layer_reader_t *);
+void (*const ht_layer_reader_close)(ocidir_layer_reader_t *) = ocidir_layer_reader_close;
+extern int (*const ht_builder_new)(ocidir_t *, const char *, ocidir_builder_t **);
+int (*const ht_builder_new)(ocidir_t *, const char *, ocidir_builder_t **) = ocidir_builder_new;
+extern int (*const ht_builder_new_artifact)(ocidir_t *, const char *, ocidir_builder_t **);
+int (*const ht_builder_new_artifact)(ocidir_t *, const char *, ocidir_builder_t **) = ocidir_builder_new_artifact;
+extern int (*const ht_builder_from)(ocidir_t *, const char *, const char *, ocidir_builder_t **);
+int (*const ht_builder_from)(ocidir_t *, const char *, const char *, ocidir_builder_t **) = ocidir_builder_from;
+extern int (*const ht_builder_set_created)(ocidir_builder_t *, const char *);
+int (*const ht_builder_set_created)(ocidir_builder_t *, const char *) = ocidir_builder_set_created;
+extern int (*const ht_builder_add_layer)(ocidir_builder_t *, const char *, const char *, uint64_t, const char *, const char *);
+int (*const ht_builder_add_layer)(ocidir_builder_t *, const char *, const char *, uint64_t, const char *, const char *) = ocidir_builder_add_layer;
+extern int (*const ht_builder_add_layer_writer)(ocidir_builder_t *, ocidir_layer_writer_t *, const char *);
+int (*const ht_builder_add_layer_writer)(ocidir_builder_t *, ocidir_layer_writer_t *, const char *) = ocidir_builder_add_layer_writer;
+extern int (*const ht_builder_set_config_strv)(ocidir_builder_t *, ocidir_config_field_t, const char *const *);
+int (*const ht_builder_set_config_strv)(ocidir_builder_t *, ocidir_config_field_t, const char *const *) = ocidir_builder_set_config_strv;
+extern int (*const ht_builder_set_config_string)(ocidir_builder_t *, ocidir_config_field_t, const char *);
+int (*const ht_builder_set_config_string)(ocidir_builder_t *, ocidir_config_field_t, const char *) = ocidir_builder_set_config_string;
+extern int (*const ht_builder_set_label)(ocidir_builder_t *, const char *, const char *);
+int (*const ht_builder_set_label)(ocidir_builder_t *, const char *, const char *) = ocidir_builder_set_label;
+extern int (*const ht_builder_set_annotation)(ocidir_builder_t *, const char *, const char *);
+int (*const ht_builder_set_annotation)(ocidir_builder_t *, const char *, const char *) = ocidir_builder_set_annotation;
+extern int (*const ht_builder_set_subject)(ocidir_builder_t *, const char *);
+int (*const ht_builder_set_subject)(ocidir_builder_t *, const char *) = ocidir_builder_set_subject;
+extern int (*const ht_builder_commit)(ocidir_builder_t *, const char *, unsigned, char *);
+int (*const ht_builder_commit)(ocidir_builder_t *, const char *, unsigned, char *) = ocidir_builder_commit;
+extern void (*const ht_builder_free)(ocidir_builder_t *);
+void (*const ht_builder_free)(ocidir_builder_t *) = ocidir_builder_free;
+
 // The enum converts as a C caller expects.
 extern ocidir_digest_alg_t ht_alg;
 ocidir_digest_alg_t ht_alg = OCIDIR_SHA512;
+
+// Types usable as declared, and the enums as C callers use them.
+extern ocidir_config_field_t ht_field;
+ocidir_config_field_t ht_field = OCIDIR_CONFIG_STOP_SIGNAL;
+extern ocidir_compression_t ht_compression;
+ocidir_compression_t ht_compression = OCIDIR_COMPRESSION_ZSTD;
+extern ocidir_image_t *ht_image;
+ocidir_image_t *ht_image = nullptr;
+extern ocidir_layer_writer_t *ht_layer_writer;
+ocidir_layer_writer_t *ht_layer_writer = nullptr;
+extern ocidir_layer_reader_t *ht_layer_reader;
+ocidir_layer_reader_t *ht_layer_reader = nullptr;
+extern ocidir_builder_t *ht_builder;
+ocidir_builder_t *ht_builder = nullptr;
+extern const size_t ht_manifest_index;
+const size_t ht_manifest_index = OCIDIR_MANIFEST;
