@@ -476,6 +476,14 @@ OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
  * take no lock: they always see the old or the new `index.json`, whole.
  * Entries this library does not understand are kept as they are, but the
  * file itself is written back in canonical JSON (sorted keys, no whitespace).
+ * A temporary file left by a writer that crashed (`.ocidir-index-*`) is
+ * removed by the next update, or by a writable ocidir_open() when no writer
+ * holds the lock.
+ *
+ * In documents read from the layout (index.json, manifests, indexes), a
+ * descriptor whose digest does not fit the digest grammar is a schema
+ * violation: OCIDIR_E_FORMAT.  A digest passed as an argument is
+ * OCIDIR_E_BAD_DIGEST.
  */
 
 /** Fail instead of moving a tag that already exists (OCIDIR_E_EXISTS). */
@@ -535,7 +543,8 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  * @return 0; OCIDIR_E_INVALID (bad tag grammar, unknown flag);
  *         OCIDIR_E_EXISTS (NOREPLACE and the tag exists); OCIDIR_E_AMBIGUOUS
  *         (several entries carry it already); OCIDIR_E_NOT_FOUND (no such
- *         blob); OCIDIR_E_FORMAT (the blob is not a manifest or index);
+ *         blob); OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest
+ *         argument); OCIDIR_E_FORMAT (the blob is not a manifest or index);
  *         OCIDIR_E_READONLY; OCIDIR_E_IO.  On failure `index.json` is
  *         unchanged.
  */
@@ -561,12 +570,16 @@ OCIDIR_API int ocidir_index_add(ocidir_t *d, const char *digest);
  * 7. Images
  * ====================================================================== */
 
-/** An image: one manifest, its config and its layers.  Immutable. */
+/**
+ * An image: one manifest, its config and its layers.  Immutable.  The
+ * ocidir_t it was opened from must stay open until the image is closed (the
+ * same holds for builders).
+ */
 typedef struct ocidir_image ocidir_image_t;
 
 /**
  * The platform of the running machine in Go's names ("linux/amd64",
- * "linux/arm64/v8", "linux/arm/v7"), as a static string.
+ * "linux/arm64", "linux/arm/v7"), as a static string.
  */
 OCIDIR_API const char *ocidir_platform_default(void);
 
@@ -578,7 +591,8 @@ OCIDIR_API const char *ocidir_platform_default(void);
  * platform matches wins.  An entry without `platform` is matched by reading
  * its manifest's config (`os`, `architecture`, `variant`).  A platform matches
  * when os and architecture are equal and, if the wanted platform names a
- * variant, the variants are equal too.  When the ref names a manifest
+ * variant, the variants are equal too (arm64 and arm64/v8 are the same, as
+ * containerd has it).  When the ref names a manifest
  * directly, its config's platform is not checked.
  *
  * The manifest and config are read whole, verified against their digests and

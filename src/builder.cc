@@ -65,6 +65,8 @@ std::string oci_layer_type(const std::string &mt)
 {
     if (mt == "application/vnd.docker.image.rootfs.diff.tar.gzip")
         return "application/vnd.oci.image.layer.v1.tar+gzip";
+    if (mt == "application/vnd.docker.image.rootfs.diff.tar")
+        return "application/vnd.oci.image.layer.v1.tar";
     if (mt == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip")
         return "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
     return mt;

@@ -78,6 +78,12 @@ simdjson::dom::array top_level(const json::Doc &doc)
     }
     if (json::member(obj, "config") || json::member(obj, "layers"))
         throw Error(OCIDIR_E_FORMAT, w + ": an image index must not have \"config\" or \"layers\" (media-type confusion)");
+    if (auto a = json::member(obj, "annotations"))
+        for (auto kv : json::as_object(*a, w, "annotations"))
+            if (kv.value.type() != simdjson::dom::element_type::STRING)
+                json::as_string(kv.value, w, "annotations." + std::string(kv.key));  // throws
+    if (auto sub = json::member(obj, "subject"))
+        oci::parse_descriptor(*sub, w + ": subject");
     auto ms = json::member(obj, "manifests");
     if (!ms)
         throw Error(OCIDIR_E_FORMAT, w + ": manifests is missing");
@@ -197,6 +203,24 @@ void remove_stale_index_temps(const ocidir &d) noexcept
     for (const auto &n : stale)
         unlinkat(d.root.get(), n.c_str(), 0);
 }
+
+}  // namespace
+
+void remove_stale_temps_if_idle(const ocidir &d) noexcept
+{
+    int fd = openat(d.root.get(), std::string(kLockName).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;  // never updated by this library: nothing to clean
+    Fd lock(fd);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return;  // a writer is at work; its temp file is live
+    remove_stale_index_temps(d);
+}
+
+namespace {
 
 void publish(const ocidir &d, const std::string &bytes)
 {

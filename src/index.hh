@@ -50,4 +50,8 @@ void remove_tag(ocidir &d, std::string_view tag);
 // Append an untagged entry unless one with that digest exists.
 void add_untagged(ocidir &d, const oci::Descriptor &desc);
 
+// At a writable open: when no writer holds the lock right now, remove the
+// temporary files of index.json updates that crashed.  Best effort.
+void remove_stale_temps_if_idle(const ocidir &d) noexcept;
+
 }  // namespace ocd::index

@@ -1,5 +1,8 @@
 #include "layout.hh"
 
+#include "index.hh"
+#include "json.hh"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,19 +107,18 @@ Fd open_blobs_dir(int root, const std::string &L, int flags)
 
 void check_layout_version(const std::string &text, const std::string &label)
 {
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS)
-        throw_error(OCIDIR_E_FORMAT, label + " is not valid JSON");
-    simdjson::dom::object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS)
+    // The same hardened parser as every other document: a duplicate
+    // imageLayoutVersion would otherwise read differently here and in tools
+    // that keep the last value.
+    json::Doc parsed = json::Doc::parse(text, label);
+    if (!json::is_object(parsed.root()))
         throw_error(OCIDIR_E_FORMAT, label + " is not a JSON object");
-    std::string_view ver;
-    auto field = obj["imageLayoutVersion"];
-    if (field.error() == simdjson::NO_SUCH_FIELD)
+    auto field = json::member(parsed.root().get_object().value_unsafe(), "imageLayoutVersion");
+    if (!field)
         throw_error(OCIDIR_E_FORMAT, label + " has no imageLayoutVersion");
-    if (field.get_string().get(ver) != simdjson::SUCCESS)
+    if (field->type() != simdjson::dom::element_type::STRING)
         throw_error(OCIDIR_E_FORMAT, label + ": imageLayoutVersion is not a string");
+    std::string_view ver = field->get_string().value_unsafe();
     // Supported: 1.<minor>[.<patch>] with numeric parts.
     bool ok = ver.size() >= 3 && ver.substr(0, 2) == "1.";
     int dots = 0;
@@ -265,6 +267,7 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
             if (resolve::open_beneath(p.base, p.dir, O_PATH | O_DIRECTORY, dir) == 0)
                 remove_stale_temps(dir.get());
         }
+        index::remove_stale_temps_if_idle(*d);
     }
     return d;
 }

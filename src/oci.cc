@@ -92,7 +92,12 @@ std::string Platform::str() const
 
 bool Platform::accepts(const Platform &have) const
 {
-    return os == have.os && architecture == have.architecture && (variant.empty() || variant == have.variant);
+    // As containerd does: arm64 without a variant is arm64/v8.
+    auto norm = [](const Platform &p) -> std::string_view {
+        return p.architecture == "arm64" && p.variant == "v8" ? std::string_view() : std::string_view(p.variant);
+    };
+    std::string_view want = norm(*this);
+    return os == have.os && architecture == have.architecture && (want.empty() || want == norm(have));
 }
 
 Platform parse_platform(std::string_view s)
@@ -194,6 +199,12 @@ json::Value Descriptor::to_value() const
     }
     if (artifact_type)
         o["artifactType"] = *artifact_type;
+    if (!urls.empty()) {
+        json::Array a;
+        for (const auto &u : urls)
+            a.emplace_back(u);
+        o["urls"] = std::move(a);
+    }
     return json::Value(std::move(o));
 }
 
@@ -228,6 +239,9 @@ Descriptor parse_descriptor(Element e, const std::string &where)
         if (!valid_media_type(*d.artifact_type))
             bad(where, "artifactType " + quote(*d.artifact_type) + " is not a media type");
     }
+    if (auto u = json::member(obj, "urls"))
+        for (Element x : json::as_array(*u, where, "urls"))
+            d.urls.emplace_back(json::as_string(x, where, "urls[]"));
     if (auto data = json::member(obj, "data")) {
         std::string_view b64 = json::as_string(*data, where, "data");
         std::string bin(b64.size() / 4 * 3 + 3, '\0');

@@ -54,6 +54,7 @@ struct Descriptor {
     std::optional<Platform> platform;
     std::optional<std::string> artifact_type;
     std::optional<std::string> data;  // decoded inline data, verified
+    std::vector<std::string> urls;    // where a nondistributable layer may be fetched
 
     bool is_empty_config() const { return media_type == kMediaEmpty; }
     // The canonical JSON form (only the fields above).
