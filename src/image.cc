@@ -53,30 +53,6 @@ std::optional<std::vector<std::string>> opt_strv(simdjson::dom::object obj, std:
     return out;
 }
 
-// A blob read whole and verified, without parsing, bounded by the JSON limit.
-std::string read_raw_blob(const ocidir &d, const std::string &digest, int64_t size, const std::string &what)
-{
-    size_t limit = d.json_limit.load(std::memory_order_relaxed);
-    if (size >= 0 && static_cast<uint64_t>(size) > limit)
-        throw Error(OCIDIR_E_TOO_LARGE, what + " (" + digest + ") is " + std::to_string(size) +
-                                            " bytes, more than the JSON limit of " + std::to_string(limit));
-    auto r = reader_open(d, digest.c_str(), size);
-    if (r->size > limit)
-        throw Error(OCIDIR_E_TOO_LARGE, what + " (" + digest + ") is " + std::to_string(r->size) +
-                                            " bytes, more than the JSON limit of " + std::to_string(limit));
-    std::string bytes(static_cast<size_t>(r->size), '\0');
-    size_t got = 0;
-    for (;;) {
-        char probe;
-        size_t room = bytes.size() - got;
-        ssize_t n = room ? reader_read(*r, bytes.data() + got, room) : reader_read(*r, &probe, 1);
-        if (n == 0)
-            break;
-        got += static_cast<size_t>(n);
-    }
-    return bytes;
-}
-
 bool skippable(const Error &e) noexcept
 {
     // Blobs the layout does not hold (the spec lets blobs/ lack referenced
@@ -121,14 +97,14 @@ std::unique_ptr<ocidir_image> load(const ocidir &d, const oci::Descriptor &desc,
         img->config_bytes = std::string(oci::kEmptyContent);
         try {
             // Verify it when present (a layout may hold it, and then it must be right).
-            img->config_bytes = read_raw_blob(d, cfg.digest, cfg.size, cwhat);
+            img->config_bytes = oci::read_bounded_blob(d, cfg.digest, cfg.size, cwhat);
         } catch (const Error &e) {
             if (e.code() != OCIDIR_E_NOT_FOUND)
                 throw;
         }
     } else {
         try {
-            img->config_bytes = read_raw_blob(d, cfg.digest, cfg.size, cwhat);
+            img->config_bytes = oci::read_bounded_blob(d, cfg.digest, cfg.size, cwhat);
         } catch (const Error &e) {
             if (!skippable(e))
                 throw;

@@ -358,7 +358,7 @@ Kind sniff(const json::Doc &doc)
     return Kind::Unknown;
 }
 
-JsonBlob read_json_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what)
+std::string read_bounded_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what)
 {
     std::string dg(digest);
     size_t limit = d.json_limit.load(std::memory_order_relaxed);
@@ -380,7 +380,13 @@ JsonBlob read_json_blob(const ocidir &d, std::string_view digest, int64_t size, 
             break;
         got += static_cast<size_t>(n);
     }
-    json::Doc doc = json::Doc::parse(bytes, what + " " + dg);
+    return bytes;
+}
+
+JsonBlob read_json_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what)
+{
+    std::string bytes = read_bounded_blob(d, digest, size, what);
+    json::Doc doc = json::Doc::parse(bytes, what + " " + std::string(digest));
     return JsonBlob{std::move(bytes), std::move(doc)};
 }
 

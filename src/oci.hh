@@ -114,6 +114,8 @@ struct JsonBlob {
     json::Doc doc;
 };
 JsonBlob read_json_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what);
+// The same read without parsing (for configs of other media types).
+std::string read_bounded_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what);
 
 // Descriptor of a manifest or index blob, read from the blob itself
 // (verified): media type from its mediaType field, else from its shape.
