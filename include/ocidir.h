@@ -744,9 +744,14 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
  * the diff_id while the compressed stream is written to a blob writer (the
  * blob digest), in one pass.
  * @param level   compression level; 0 picks the default (gzip 6, zstd 3).
- *                gzip takes 1..9, zstd 1..19; other values are OCIDIR_E_INVALID.
+ *                gzip takes 1..9, zstd 1..19, none only 0; other values are
+ *                OCIDIR_E_INVALID.
  * @param threads zstd worker threads (0: compress in the calling thread);
- *                must be 0 for none and gzip.
+ *                must be 0 for none and gzip.  zstd's multithreaded output
+ *                differs from its single-threaded output, so the same tar
+ *                gives the same blob digest only with the same level and
+ *                the same choice of 0 or > 0 threads.  gzip output is always
+ *                the same for the same level (no name, mtime 0).
  * @return 0, OCIDIR_E_INVALID, OCIDIR_E_UNSUPPORTED (unknown compression),
  *         OCIDIR_E_READONLY, OCIDIR_E_IO.
  */
