@@ -112,7 +112,7 @@ std::string write_blob(ocidir &d, const std::string &bytes)
     return writer_commit(*w);
 }
 
-const char *strv_key(ocidir_config_field_t f) noexcept
+const char *strv_key(int f) noexcept
 {
     switch (f) {
     case OCIDIR_CONFIG_ENTRYPOINT: return "Entrypoint";
@@ -122,7 +122,7 @@ const char *strv_key(ocidir_config_field_t f) noexcept
     }
 }
 
-const char *string_key(ocidir_config_field_t f) noexcept
+const char *string_key(int f) noexcept
 {
     switch (f) {
     case OCIDIR_CONFIG_USER: return "User";
@@ -321,7 +321,7 @@ void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *cre
     append_layer(b, std::move(desc), &r.diff_id, created_by);
 }
 
-void set_config_strv(ocidir_builder &b, ocidir_config_field_t field, const char *const *strv)
+void set_config_strv(ocidir_builder &b, int field, const char *const *strv)
 {
     const char *op = "ocidir_builder_set_config_strv";
     const char *key = strv_key(field);
@@ -343,7 +343,7 @@ void set_config_strv(ocidir_builder &b, ocidir_config_field_t field, const char 
     b.config.child_object("config")[key] = Value(std::move(a));
 }
 
-void set_config_string(ocidir_builder &b, ocidir_config_field_t field, const char *value)
+void set_config_string(ocidir_builder &b, int field, const char *value)
 {
     const char *op = "ocidir_builder_set_config_string";
     const char *key = string_key(field);

@@ -56,8 +56,8 @@ void add_layer(ocidir_builder &b, const char *media_type, const char *digest, ui
                const char *created_by);
 // Commits `w` (spent or failed afterwards; the caller frees it) then adds it.
 void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by);
-void set_config_strv(ocidir_builder &b, ocidir_config_field_t field, const char *const *strv);
-void set_config_string(ocidir_builder &b, ocidir_config_field_t field, const char *value);
+void set_config_strv(ocidir_builder &b, int field, const char *const *strv);
+void set_config_string(ocidir_builder &b, int field, const char *value);
 void set_label(ocidir_builder &b, const char *key, const char *value);
 void set_annotation(ocidir_builder &b, const char *key, const char *value);
 void set_subject(ocidir_builder &b, const char *digest);

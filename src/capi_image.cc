@@ -56,7 +56,7 @@ int no_config(const char *fn, const ocidir_image *img) noexcept
     return fail(OCIDIR_E_NOT_FOUND, m);
 }
 
-const std::optional<std::vector<std::string>> *strv_field(const ocidir_image *img, ocidir_config_field_t f) noexcept
+const std::optional<std::vector<std::string>> *strv_field(const ocidir_image *img, int f) noexcept
 {
     switch (f) {
     case OCIDIR_CONFIG_ENTRYPOINT: return &img->entrypoint;
@@ -67,7 +67,7 @@ const std::optional<std::vector<std::string>> *strv_field(const ocidir_image *im
     }
 }
 
-const std::optional<std::string> *string_field(const ocidir_image *img, ocidir_config_field_t f) noexcept
+const std::optional<std::string> *string_field(const ocidir_image *img, int f) noexcept
 {
     switch (f) {
     case OCIDIR_CONFIG_USER: return &img->user;
@@ -192,7 +192,7 @@ OCIDIR_API int ocidir_image_config_strv(const ocidir_image_t *img, ocidir_config
         return invalid("ocidir_image_config_strv", "image is NULL");
     if (!strv_out)
         return invalid("ocidir_image_config_strv", "strv_out is NULL");
-    const auto *f = strv_field(img, field);
+    const auto *f = strv_field(img, enum_value(field));
     if (!f)
         return invalid("ocidir_image_config_strv",
                        "field is not a string-array field (ENTRYPOINT, CMD, ENV, DIFF_IDS)");
@@ -207,7 +207,7 @@ OCIDIR_API int ocidir_image_config_string(const ocidir_image_t *img, ocidir_conf
         return invalid("ocidir_image_config_string", "image is NULL");
     if (!str_out)
         return invalid("ocidir_image_config_string", "str_out is NULL");
-    const auto *f = string_field(img, field);
+    const auto *f = string_field(img, enum_value(field));
     if (!f)
         return invalid("ocidir_image_config_string",
                        "field is not a string field (USER, WORKING_DIR, OS, ARCHITECTURE, VARIANT, CREATED, "
@@ -350,14 +350,14 @@ OCIDIR_API int ocidir_builder_set_config_strv(ocidir_builder_t *b, ocidir_config
 {
     if (!b)
         return invalid("ocidir_builder_set_config_strv", "builder is NULL");
-    return guard([&] { builder::set_config_strv(*b, field, strv); });
+    return guard([&] { builder::set_config_strv(*b, enum_value(field), strv); });
 }
 
 OCIDIR_API int ocidir_builder_set_config_string(ocidir_builder_t *b, ocidir_config_field_t field, const char *value)
 {
     if (!b)
         return invalid("ocidir_builder_set_config_string", "builder is NULL");
-    return guard([&] { builder::set_config_string(*b, field, value); });
+    return guard([&] { builder::set_config_string(*b, enum_value(field), value); });
 }
 
 OCIDIR_API int ocidir_builder_set_label(ocidir_builder_t *b, const char *key, const char *value)

@@ -218,6 +218,35 @@ static void test_ambiguous_for_a_tag_on_two_entries(void **state)
     assert_message_mentions(m);
 }
 
+static void test_invalid_for_out_of_range_enum_values(void **state)
+{
+    struct fx *f = *state;
+    /* A C caller may pass any int where an enum is declared: the library
+     * answers INVALID (or UNSUPPORTED for a compression), never undefined
+     * behaviour (the ASan+UBSan build runs this too). */
+    const int bad[] = {-1, 11, 99, 1 << 20};
+    ocidir_builder_t *b;
+    assert_ocidir(0, ocidir_builder_new(f->d, "linux/amd64", &b));
+    const char *v[] = {"x", NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ocidir_config_field_t field;
+        int raw = bad[i];
+        memcpy(&field, &raw, sizeof field);
+        assert_ocidir(OCIDIR_E_INVALID, ocidir_builder_set_config_strv(b, field, v));
+        assert_ocidir(OCIDIR_E_INVALID, ocidir_builder_set_config_string(b, field, "x"));
+        ocidir_compression_t c;
+        memcpy(&c, &raw, sizeof c);
+        ocidir_layer_writer_t *w = NULL;
+        assert_ocidir(OCIDIR_E_UNSUPPORTED, ocidir_layer_writer_new(f->d, c, 0, 0, &w));
+        assert_null(ocidir_compression_media_type(c));
+        ocidir_digest_alg_t a;
+        memcpy(&a, &raw, sizeof a);
+        char dg[OCIDIR_DIGEST_MAX];
+        assert_ocidir(OCIDIR_E_INVALID, ocidir_digest_buffer(a, "x", 1, dg));
+    }
+    ocidir_builder_free(b);
+}
+
 static void test_too_large_before_reading(void **state)
 {
     struct fx *f = *state;
@@ -246,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_large_before_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exists_for_a_tag_set_without_replacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ambiguous_for_a_tag_on_two_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_for_out_of_range_enum_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
