@@ -29,235 +29,93 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ocidir.h>
 
-extern char **environ;
+#include "benchutil.h"
 
 #define RUNS 3
 #define READ_BUF (1u << 20)
 
-static char workdir[PATH_MAX]; /* our own directory, removed at exit */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
+/* Run argv with stdout to /dev/null; die unless it exits 0.  Returns the wall
+ * time. */
+static double run_quiet(char *const argv[])
 {
-    (void)sig;
-    interrupted = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void cleanup(void)
-{
-    if (*workdir) {
-        nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        *workdir = '\0';
-    }
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_blob: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    cleanup();
-    exit(1);
-}
-
-__attribute__((noreturn)) static void die_lib(const char *what, int rc)
-{
-    fprintf(stderr, "bench_blob: %s: %s (%d): %s\n", what, ocidir_strerror(rc), rc,
-            ocidir_last_error());
-    cleanup();
-    exit(1);
-}
-
-static void check_interrupted(void)
-{
-    if (interrupted) {
-        fprintf(stderr, "bench_blob: interrupted\n");
-        cleanup();
-        exit(130);
-    }
-}
-
-/* snprintf into a PATH_MAX buffer; a path that does not fit is fatal. */
-__attribute__((format(printf, 2, 3))) static void mkpath(char buf[PATH_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, PATH_MAX, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n >= PATH_MAX)
-        die("path too long");
-}
-
-static uint64_t parse_size(const char *s)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        die("bad size: %s", s);
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end || v == 0)
-        die("bad size: %s", s);
-    return (uint64_t)v;
-}
-
-/* Run argv with stdout to /dev/null; die unless it exits 0. */
-static void run_quiet(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err) {
-        errno = err;
-        die("cannot run %s: %s", argv[0], strerror(errno));
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid: %s", strerror(errno));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("%s failed", argv[0]);
+    double secs;
+    if (bench_run(argv, NULL, NULL, &secs, NULL) != 0)
+        bench_die("%s failed", argv[0]);
+    return secs;
 }
 
 static void make_source(const char *path, uint64_t size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        die("create %s: %s", path, strerror(errno));
-    uint64_t *buf = malloc(READ_BUF);
-    if (!buf)
-        die("out of memory");
+    int fd = bench_create(path);
+    uint64_t *buf = bench_xmalloc(READ_BUF);
     uint64_t x = 0x9e3779b97f4a7c15ull; /* xorshift64*, fixed seed: same bytes every run */
     for (uint64_t left = size; left > 0;) {
-        for (size_t i = 0; i < READ_BUF / 8; i++) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            buf[i] = x * 0x2545f4914f6cdd1dull;
-        }
+        for (size_t i = 0; i < READ_BUF / 8; i++)
+            buf[i] = bench_xorshift64s(&x);
         size_t n = left < READ_BUF ? (size_t)left : READ_BUF;
-        const char *p = (const char *)buf;
-        for (size_t done = 0; done < n;) {
-            ssize_t w = write(fd, p + done, n - done);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                die("write %s: %s", path, strerror(errno));
-            done += (size_t)w;
-        }
+        bench_write_all(fd, buf, n, path);
         left -= n;
-        check_interrupted();
+        bench_check_interrupted();
     }
     free(buf);
     if (fsync(fd) < 0 || close(fd) < 0)
-        die("fsync %s: %s", path, strerror(errno));
+        bench_die("fsync %s: %s", path, strerror(errno));
 }
 
-/* (b) in a child: map the file, fault it in, hash it once.  Writes the time
- * and the digest to `out`. */
-static void child_hash(const char *path, uint64_t size, int out)
+struct hash_job {
+    const char *path;
+    uint64_t size;
+};
+
+struct hash_result {
+    double secs;
+    char digest[OCIDIR_DIGEST_MAX];
+};
+
+/* (b) in a child: map the file, fault it in, hash it once. */
+static void child_hash(const void *arg, void *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const struct hash_job *job = arg;
+    struct hash_result *res = out;
+    int fd = open(job->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         _exit(1);
-    const unsigned char *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    const unsigned char *m =
+        mmap(NULL, (size_t)job->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED)
         _exit(1);
     close(fd);
     volatile unsigned char sink = 0;
     long page = sysconf(_SC_PAGESIZE);
-    for (uint64_t off = 0; off < size; off += (uint64_t)page)
+    for (uint64_t off = 0; off < job->size; off += (uint64_t)page)
         sink ^= m[off];
     (void)sink;
-    struct {
-        double secs;
-        char digest[OCIDIR_DIGEST_MAX];
-    } res = {0, ""};
-    double t0 = now();
-    if (ocidir_digest_buffer(OCIDIR_SHA256, m, (size_t)size, res.digest) != 0)
+    double t0 = bench_now();
+    if (ocidir_digest_buffer(OCIDIR_SHA256, m, (size_t)job->size, res->digest) != 0)
         _exit(1);
-    res.secs = now() - t0;
-    if (write(out, &res, sizeof res) != (ssize_t)sizeof res)
-        _exit(1);
-    _exit(0);
+    res->secs = bench_now() - t0;
 }
 
+/* The mapping is made in a child, so that it does not count in our peak RSS. */
 static double in_memory_hash(const char *path, uint64_t size, char digest[OCIDIR_DIGEST_MAX])
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        die("pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(p[0]);
-        child_hash(path, size, p[1]);
-    }
-    close(p[1]);
-    struct {
-        double secs;
-        char digest[OCIDIR_DIGEST_MAX];
-    } res;
-    ssize_t n;
-    do
-        n = read(p[0], &res, sizeof res);
-    while (n < 0 && errno == EINTR);
-    close(p[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid: %s", strerror(errno));
-    if (n != (ssize_t)sizeof res || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("%s", "the in-memory hash child failed");
+    struct hash_job job = {path, size};
+    struct hash_result res;
+    if (bench_in_child(child_hash, &job, &res, sizeof res) != 0)
+        bench_die("%s", "the in-memory hash child failed");
     memcpy(digest, res.digest, OCIDIR_DIGEST_MAX);
     return res.secs;
 }
@@ -271,12 +129,13 @@ int main(int argc, char **argv)
 {
     uint64_t size = 1ull << 30;
     const char *dir = "/var/tmp";
+    bench_init("bench_blob");
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
-            size = parse_size(argv[++i]);
+            size = bench_parse_size(argv[++i], 1, NULL);
         else if (strncmp(argv[i], "--size=", 7) == 0)
-            size = parse_size(argv[i] + 7);
+            size = bench_parse_size(argv[i] + 7, 1, NULL);
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
         else if (strncmp(argv[i], "--dir=", 6) == 0)
@@ -287,34 +146,18 @@ int main(int argc, char **argv)
         }
     }
     if (size > (uint64_t)SIZE_MAX / 2)
-        die("%s", "size too large for this machine");
+        bench_die("%s", "size too large for this machine");
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    struct statvfs vfs;
-    if (statvfs(dir, &vfs) < 0)
-        die("cannot stat %s: %s", dir, strerror(errno));
-    if ((uint64_t)vfs.f_bavail * vfs.f_frsize < 3 * size + (64u << 20))
-        die("not enough free space in %s: 3 x size needed", dir);
-
-    char tmpl[PATH_MAX];
-    mkpath(tmpl, "%s/ocidir-bench.XXXXXX", dir);
-    if (!mkdtemp(tmpl))
-        die("cannot make a directory in %s: %s", dir, strerror(errno));
-    memcpy(workdir, tmpl, sizeof workdir); /* from now on, removed at exit */
+    bench_require_space(dir, 3, size);
+    const char *workdir = bench_make_workdir(dir, "ocidir-bench"); /* removed at exit */
     char src[PATH_MAX], dest[PATH_MAX], layout[PATH_MAX];
-    mkpath(src, "%s/source", workdir);
-    mkpath(dest, "%s/cp-dest", workdir);
-    mkpath(layout, "%s/layout", workdir);
+    bench_mkpath(src, "%s/source", workdir);
+    bench_mkpath(dest, "%s/cp-dest", workdir);
+    bench_mkpath(layout, "%s/layout", workdir);
 
     struct utsname u;
     uname(&u);
-    printf("libocidir %s, hash backend %s, path resolution by %s\n", ocidir_version(),
-           ocidir_hash_backend(), ocidir_resolver_uses_openat2() ? "openat2" : "component walk");
+    bench_print_library("", 1);
     printf("kernel %s %s; work directory %s\n", u.release, u.machine, workdir);
     if (getenv("OCIDIR_FORCE_NAMED_TEMP") || getenv("OCIDIR_FORCE_RESOLVE_FALLBACK"))
         printf("environment: OCIDIR_FORCE_NAMED_TEMP=%s OCIDIR_FORCE_RESOLVE_FALLBACK=%s\n",
@@ -325,7 +168,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     make_source(src, size);
-    check_interrupted();
+    bench_check_interrupted();
 
     struct row rows[5] = {
         {"sha256sum FILE", 1e300},
@@ -343,80 +186,74 @@ int main(int argc, char **argv)
     ocidir_t *d = NULL;
     int rc = ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_CREATE, &d);
     if (rc)
-        die_lib("ocidir_open", rc);
+        bench_die_lib("ocidir_open", rc);
     int sfd = open(src, O_RDONLY | O_CLOEXEC);
     if (sfd < 0)
-        die("open %s: %s", src, strerror(errno));
+        bench_die("open %s: %s", src, strerror(errno));
     char digest[OCIDIR_DIGEST_MAX] = "";
     char mem_digest[OCIDIR_DIGEST_MAX];
-    char *buf = malloc(READ_BUF);
-    if (!buf)
-        die("out of memory");
+    char *buf = bench_xmalloc(READ_BUF);
 
     /* Rounds interleave the operations, so that a machine whose speed drifts
      * (a shared VM) affects every row alike; each row keeps its best run. */
     for (int round = 0; round < RUNS; round++) {
         /* (a) sha256sum FILE */
-        check_interrupted();
-        t0 = now();
-        run_quiet(sha_av);
-        t = now() - t0;
+        bench_check_interrupted();
+        t = run_quiet(sha_av);
         if (t < rows[0].secs)
             rows[0].secs = t;
 
         /* (b) in-memory hash through the library's backend */
-        check_interrupted();
+        bench_check_interrupted();
         t = in_memory_hash(src, size, mem_digest);
         if (t < rows[1].secs)
             rows[1].secs = t;
 
         /* (c) put: hash, copy, flush, publish */
-        check_interrupted();
+        bench_check_interrupted();
         if (*digest && (rc = ocidir_blob_remove(d, digest)) != 0)
-            die_lib("ocidir_blob_remove", rc);
+            bench_die_lib("ocidir_blob_remove", rc);
         sync();
         if (lseek(sfd, 0, SEEK_SET) < 0)
-            die("lseek %s: %s", src, strerror(errno));
+            bench_die("lseek %s: %s", src, strerror(errno));
         uint64_t got = 0;
-        t0 = now();
+        t0 = bench_now();
         rc = ocidir_blob_put_fd(d, sfd, digest, &got);
-        t = now() - t0;
+        t = bench_now() - t0;
         if (rc)
-            die_lib("ocidir_blob_put_fd", rc);
+            bench_die_lib("ocidir_blob_put_fd", rc);
         if (got != size)
-            die("%s", "ocidir_blob_put_fd stored a wrong size");
+            bench_die("%s", "ocidir_blob_put_fd stored a wrong size");
         if (strcmp(digest, mem_digest) != 0)
-            die("put and in-memory hash disagree on the digest (%s)", digest);
+            bench_die("put and in-memory hash disagree on the digest (%s)", digest);
         if (t < rows[2].secs)
             rows[2].secs = t;
 
         /* (d) verified full read */
-        check_interrupted();
+        bench_check_interrupted();
         uint64_t total = 0;
         ssize_t n;
         ocidir_blob_reader_t *r = NULL;
-        t0 = now();
+        t0 = bench_now();
         if ((rc = ocidir_blob_open(d, digest, (int64_t)size, &r)) != 0)
-            die_lib("ocidir_blob_open", rc);
+            bench_die_lib("ocidir_blob_open", rc);
         while ((n = ocidir_blob_reader_read(r, buf, READ_BUF)) > 0)
             total += (uint64_t)n;
         ocidir_blob_reader_close(r);
-        t = now() - t0;
+        t = bench_now() - t0;
         if (n < 0)
-            die_lib("ocidir_blob_reader_read", (int)n);
+            bench_die_lib("ocidir_blob_reader_read", (int)n);
         if (total != size)
-            die("%s", "the reader returned a wrong number of bytes");
+            bench_die("%s", "the reader returned a wrong number of bytes");
         if (t < rows[3].secs)
             rows[3].secs = t;
 
         /* (e) sha256sum FILE; cp FILE DEST; sync */
-        check_interrupted();
+        bench_check_interrupted();
         if (unlink(dest) < 0 && errno != ENOENT)
-            die("unlink %s: %s", dest, strerror(errno));
+            bench_die("unlink %s: %s", dest, strerror(errno));
         sync();
-        t0 = now();
-        run_quiet(cp_av);
-        t = now() - t0;
+        t = run_quiet(cp_av);
         if (t < rows[4].secs)
             rows[4].secs = t;
     }
@@ -424,7 +261,7 @@ int main(int argc, char **argv)
     close(sfd);
     unlink(dest);
     if ((rc = ocidir_blob_remove(d, digest)) != 0)
-        die_lib("ocidir_blob_remove", rc);
+        bench_die_lib("ocidir_blob_remove", rc);
     ocidir_close(d);
 
     printf("%-38s %10s %10s\n", "operation", "seconds", "GB/s");
@@ -445,6 +282,6 @@ int main(int argc, char **argv)
     printf("digest %s\n", digest);
     printf("reproduce: %s --size %" PRIu64 " --dir %s\n", argv[0], size, dir);
 
-    cleanup();
+    bench_cleanup();
     return 0;
 }

@@ -60,148 +60,22 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ocidir.h>
 
-extern char **environ;
+#include "benchutil.h"
 
 #define MAX_ROUNDS 100
 #define CHUNK (1u << 20)
-
-static char workdir[PATH_MAX]; /* our own directory, removed at exit */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void cleanup(void)
-{
-    if (*workdir) {
-        nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        *workdir = '\0';
-    }
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_layer: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    cleanup();
-    exit(1);
-}
-
-__attribute__((noreturn)) static void die_lib(const char *what, int rc)
-{
-    fprintf(stderr, "bench_layer: %s: %s (%d): %s\n", what, ocidir_strerror(rc), rc,
-            ocidir_last_error());
-    cleanup();
-    exit(1);
-}
-
-static void check_interrupted(void)
-{
-    if (interrupted) {
-        fprintf(stderr, "bench_layer: interrupted\n");
-        cleanup();
-        exit(130);
-    }
-}
-
-__attribute__((format(printf, 2, 3))) static void mkpath(char buf[PATH_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, PATH_MAX, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n >= PATH_MAX)
-        die("path too long");
-}
-
-static uint64_t parse_size(const char *s)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        die("bad size: %s", s);
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-    if (*end || v < 64 * 1024)
-        die("bad size: %s (at least 64K)", s);
-    return (uint64_t)v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof *v);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static void write_all(int fd, const void *buf, size_t len, const char *what)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            die("write %s: %s", what, strerror(errno));
-        p += w;
-        len -= (size_t)w;
-    }
-}
 
 /* ---------------------------------------------------------------------------
  * The input: a ustar archive of generated files.
@@ -211,10 +85,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull; /* xorshift64*, fixed seed */
 
 static uint64_t next_rand(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
+    return bench_xorshift64s(&rng);
 }
 
 static const char *const words[64] = {
@@ -276,21 +147,17 @@ static void tar_header(char h[512], const char *name, char type, unsigned mode, 
 /* Write the archive; returns its size (SIZE rounded to a 10240-byte record). */
 static uint64_t make_input(const char *path, uint64_t size, unsigned *files_out)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        die("create %s: %s", path, strerror(errno));
-    char *buf = malloc(CHUNK);
-    if (!buf)
-        die("out of memory");
+    int fd = bench_create(path);
+    char *buf = bench_xmalloc(CHUNK);
     char h[512];
     uint64_t total = 0;
     unsigned files = 0;
     tar_header(h, "data/", '5', 0755, 0);
-    write_all(fd, h, 512, path);
+    bench_write_all(fd, h, 512, path);
     total += 512;
     const uint64_t end_blocks = 2 * 512;
     while (total + 512 + 4096 + end_blocks <= size) {
-        check_interrupted();
+        bench_check_interrupted();
         /* 256 KiB .. 4 MiB, in 4 KiB steps, cut to what is left */
         uint64_t fsize = (64 + next_rand() % 961) * 4096;
         uint64_t room = size - total - 512 - end_blocks;
@@ -300,13 +167,13 @@ static uint64_t make_input(const char *path, uint64_t size, unsigned *files_out)
         char name[64];
         snprintf(name, sizeof name, "data/file-%05u.txt", files++);
         tar_header(h, name, '0', 0644, fsize);
-        write_all(fd, h, 512, path);
+        bench_write_all(fd, h, 512, path);
         total += 512;
         for (uint64_t left = fsize; left > 0;) {
             size_t n = left < CHUNK ? (size_t)left : CHUNK;
             for (size_t off = 0; off < n; off += 4096)
                 fill_block(buf + off, n - off < 4096 ? n - off : 4096);
-            write_all(fd, buf, n, path);
+            bench_write_all(fd, buf, n, path);
             left -= n;
         }
         total += fsize; /* a multiple of 512: no padding needed */
@@ -317,12 +184,12 @@ static uint64_t make_input(const char *path, uint64_t size, unsigned *files_out)
     memset(buf, 0, CHUNK);
     while (total < padded) {
         size_t n = padded - total < CHUNK ? (size_t)(padded - total) : CHUNK;
-        write_all(fd, buf, n, path);
+        bench_write_all(fd, buf, n, path);
         total += n;
     }
     free(buf);
     if (fsync(fd) < 0 || close(fd) < 0)
-        die("fsync %s: %s", path, strerror(errno));
+        bench_die("fsync %s: %s", path, strerror(errno));
     *files_out = files;
     return total;
 }
@@ -343,6 +210,7 @@ struct lib_result {
 };
 
 struct lib_op {
+    int compress; /* 1: compress the input, 0: decompress and verify a blob */
     const char *layout;
     const char *input;
     ocidir_compression_t compression;
@@ -365,7 +233,7 @@ static void child_compress(const struct lib_op *op, struct lib_result *res)
     }
     if ((res->rc = ocidir_open(AT_FDCWD, op->layout, 0, &d)) != 0)
         goto out;
-    double t0 = now();
+    double t0 = bench_now();
     if ((res->rc = ocidir_layer_writer_new(d, op->compression, op->level, op->threads, &w)) != 0)
         goto out;
     ssize_t n;
@@ -380,7 +248,7 @@ static void child_compress(const struct lib_op *op, struct lib_result *res)
     }
     res->rc = ocidir_layer_writer_commit(w, res->digest, &res->size, res->diff_id);
     w = NULL; /* freed by commit */
-    res->secs = now() - t0;
+    res->secs = bench_now() - t0;
 out:
     if (res->rc)
         snprintf(res->error, sizeof res->error, "%s", ocidir_last_error());
@@ -402,7 +270,7 @@ static void child_decompress(const struct lib_op *op, struct lib_result *res)
     }
     if ((res->rc = ocidir_open(AT_FDCWD, op->layout, OCIDIR_OPEN_RDONLY, &d)) != 0)
         goto out;
-    double t0 = now();
+    double t0 = bench_now();
     if ((res->rc = ocidir_layer_open(d, op->media_type, op->digest, op->size, op->diff_id, &r)) != 0)
         goto out;
     ssize_t n;
@@ -410,7 +278,7 @@ static void child_decompress(const struct lib_op *op, struct lib_result *res)
     while ((n = ocidir_layer_reader_read(r, buf, CHUNK)) > 0)
         total += (uint64_t)n;
     ocidir_layer_reader_close(r);
-    res->secs = now() - t0;
+    res->secs = bench_now() - t0;
     res->size = total;
     res->rc = (int)n; /* 0: the clean end, digest and diff_id verified */
 out:
@@ -420,48 +288,28 @@ out:
     free(buf);
 }
 
-/* Run a library operation in a forked child, so that its peak RSS is its own. */
-static struct lib_result run_lib(const struct lib_op *op, int compress, const char *what)
+/* In the child: the operation, then its own peak RSS. */
+static void child_run(const void *arg, void *out)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        die("pipe: %s", strerror(errno));
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(p[0]);
-        struct lib_result res;
-        memset(&res, 0, sizeof res);
-        if (compress)
-            child_compress(op, &res);
-        else
-            child_decompress(op, &res);
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        res.maxrss_kib = ru.ru_maxrss;
-        _exit(write(p[1], &res, sizeof res) == (ssize_t)sizeof res ? 0 : 1);
-    }
-    close(p[1]);
+    const struct lib_op *op = arg;
+    struct lib_result *res = out;
+    if (op->compress)
+        child_compress(op, res);
+    else
+        child_decompress(op, res);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    res->maxrss_kib = ru.ru_maxrss;
+}
+
+/* Run a library operation in a forked child, so that its peak RSS is its own. */
+static struct lib_result run_lib(const struct lib_op *op, const char *what)
+{
     struct lib_result res;
-    ssize_t n;
-    do
-        n = read(p[0], &res, sizeof res);
-    while (n < 0 && errno == EINTR);
-    close(p[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid: %s", strerror(errno));
-    if (n != (ssize_t)sizeof res || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("the child running %s died", what);
-    if (res.rc) {
-        fprintf(stderr, "bench_layer: %s: %s (%d): %s\n", what, ocidir_strerror(res.rc), res.rc,
-                res.error);
-        cleanup();
-        exit(1);
-    }
+    if (bench_in_child(child_run, op, &res, sizeof res) != 0)
+        bench_die("the child running %s died", what);
+    if (res.rc)
+        bench_die_lib_msg(what, res.rc, res.error);
     return res;
 }
 
@@ -471,25 +319,9 @@ static double run_tool(const char *script, const char *a1, const char *a2, const
                        long *maxrss_kib)
 {
     char *argv[] = {"/bin/sh", "-c", (char *)script, "sh", (char *)a1, (char *)a2, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path ? out_path : "/dev/null",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    double t0 = now();
-    int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err)
-        die("cannot run /bin/sh: %s", strerror(err));
-    int status;
-    struct rusage ru;
-    while (wait4(pid, &status, 0, &ru) < 0)
-        if (errno != EINTR)
-            die("wait4: %s", strerror(errno));
-    double secs = now() - t0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("`%s` (with %s %s) failed", script, a1, a2 ? a2 : "");
-    *maxrss_kib = ru.ru_maxrss;
+    double secs;
+    if (bench_run(argv, out_path, NULL, &secs, maxrss_kib) != 0)
+        bench_die("`%s` (with %s %s) failed", script, a1, a2 ? a2 : "");
     return secs;
 }
 
@@ -498,7 +330,7 @@ static void read_hex(const char *path, char hex[65])
 {
     FILE *f = fopen(path, "r");
     if (!f || fscanf(f, "%64[0-9a-f]", hex) != 1 || strlen(hex) != 64)
-        die("cannot read a sha256 from %s", path);
+        bench_die("cannot read a sha256 from %s", path);
     fclose(f);
 }
 
@@ -506,44 +338,8 @@ static uint64_t file_size(const char *path)
 {
     struct stat st;
     if (stat(path, &st) < 0)
-        die("stat %s: %s", path, strerror(errno));
+        bench_die("stat %s: %s", path, strerror(errno));
     return (uint64_t)st.st_size;
-}
-
-/* The first three fields of /proc/loadavg: other work on the machine skews
- * the figures, so the table says how busy it was. */
-static void load_average(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "unknown");
-    FILE *f = fopen("/proc/loadavg", "r");
-    double a, b, c;
-    if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
-        snprintf(buf, cap, "%.2f %.2f %.2f", a, b, c);
-    if (f)
-        fclose(f);
-}
-
-static void cpu_model(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *colon = strchr(line, ':');
-            if (colon) {
-                colon++;
-                while (*colon == ' ' || *colon == '\t')
-                    colon++;
-                colon[strcspn(colon, "\n")] = '\0';
-                snprintf(buf, cap, "%s", colon);
-            }
-            break;
-        }
-    }
-    fclose(f);
 }
 
 /* ---------------------------------------------------------------------------
@@ -564,38 +360,144 @@ struct row {
     uint64_t out_size; /* compressed output size (compression rows) */
 };
 
+/* One format, timed in each round: the library's compression and the tool's,
+ * then (when unlib_row >= 0) the library's decompression of its own blob with
+ * verification and the tool's decompression of that blob. */
+struct codec {
+    const char *label; /* "the LABEL layer's diff_id", "the library's LABEL blob" */
+    ocidir_compression_t compression;
+    int level, threads;
+    int lib_row, tool_row;
+    const char *tool_script; /* $1: the input, $2: the output file */
+    const char *tool_out;    /* the output file, in the work directory */
+    int unlib_row, untool_row;
+    const char *unlib_label;   /* "ocidir UNLIB_LABEL gave ..." */
+    const char *tool;          /* "TOOL -dc of the library's ..." */
+    const char *untool_script; /* $1: the library's blob */
+};
+
+static const struct codec codecs[] = {
+    {"gzip", OCIDIR_COMPRESSION_GZIP, 6, 0, LIB_GZ, TOOL_GZ,
+     "gzip -6 -c \"$1\" > \"$2\" && sync \"$2\"", "tool.tar.gz",
+     LIB_GUNZ, TOOL_GUNZ, "gunzip", "gzip", "gzip -dc \"$1\" | sha256sum"},
+    {"zstd", OCIDIR_COMPRESSION_ZSTD, 3, 0, LIB_ZST, TOOL_ZST,
+     "zstd -q -3 -c \"$1\" > \"$2\" && sync \"$2\"", "tool.tar.zst",
+     LIB_UNZST, TOOL_UNZST, "unzstd", "zstd", "zstd -q -dc \"$1\" | sha256sum"},
+    {"2-thread zstd", OCIDIR_COMPRESSION_ZSTD, 3, 2, LIB_ZST2, TOOL_ZST2,
+     "zstd -q -3 -T0 -c \"$1\" > \"$2\" && sync \"$2\"", "tool-T0.tar.zst",
+     -1, -1, NULL, NULL, NULL},
+};
+#define N_CODECS (sizeof codecs / sizeof codecs[0])
+
+/* What the timed rounds share. */
+struct bench {
+    const char *workdir, *layout, *input, *sums;
+    const char *input_hex, *input_digest;
+    uint64_t size;
+    struct row *rows;
+    char digests[N_CODECS][OCIDIR_DIGEST_MAX]; /* each codec's latest library blob, or "" */
+};
+
 /* Before a compression: no blob from an earlier run may be in place (a
  * commit that finds its blob present keeps it and skips the publishing). */
-static void remove_blobs(const char *layout, const char *a, const char *b, const char *c)
+static void remove_blobs(const struct bench *b)
 {
-    const char *digests[] = {a, b, c};
     ocidir_t *d = NULL;
-    int rc = ocidir_open(AT_FDCWD, layout, 0, &d);
+    int rc = ocidir_open(AT_FDCWD, b->layout, 0, &d);
     if (rc)
-        die_lib("ocidir_open", rc);
-    for (int i = 0; i < 3; i++) {
-        if (!*digests[i])
+        bench_die_lib("ocidir_open", rc);
+    for (size_t i = 0; i < N_CODECS; i++) {
+        if (!*b->digests[i])
             continue;
-        rc = ocidir_blob_remove(d, digests[i]);
+        rc = ocidir_blob_remove(d, b->digests[i]);
         if (rc && rc != OCIDIR_E_NOT_FOUND) /* two rows may have made the same blob */
-            die_lib("ocidir_blob_remove", rc);
+            bench_die_lib("ocidir_blob_remove", rc);
     }
     ocidir_close(d);
 }
 
+/* Record round r's time of a row, and its peak RSS if the largest so far. */
+static void record(struct row *row, int r, double secs, long maxrss_kib)
+{
+    row->secs[r] = secs;
+    if (maxrss_kib > row->maxrss_kib)
+        row->maxrss_kib = maxrss_kib;
+}
+
+/* Round r of one codec: every operation once, in order, each result checked. */
+static void time_codec(struct bench *b, size_t ci, int r)
+{
+    const struct codec *c = &codecs[ci];
+    struct row *rows = b->rows;
+    char *digest = b->digests[ci];
+    struct lib_result res;
+    long m;
+
+    /* the library compresses */
+    bench_check_interrupted();
+    remove_blobs(b);
+    sync();
+    struct lib_op op = {1, b->layout, b->input, c->compression, c->level, c->threads,
+                        NULL, NULL, NULL, -1};
+    res = run_lib(&op, rows[c->lib_row].name);
+    record(&rows[c->lib_row], r, res.secs, res.maxrss_kib);
+    rows[c->lib_row].out_size = res.size;
+    memcpy(digest, res.digest, OCIDIR_DIGEST_MAX);
+    if (strcmp(res.diff_id, b->input_digest) != 0)
+        bench_die("the %s layer's diff_id %s is not the input's sha256", c->label, res.diff_id);
+
+    /* the tool compresses */
+    bench_check_interrupted();
+    char out[PATH_MAX];
+    bench_mkpath(out, "%s/%s", b->workdir, c->tool_out);
+    unlink(out);
+    sync();
+    double secs = run_tool(c->tool_script, b->input, out, NULL, &m);
+    record(&rows[c->tool_row], r, secs, m);
+    rows[c->tool_row].out_size = file_size(out);
+
+    if (c->unlib_row < 0)
+        return;
+
+    /* the library decompresses its blob and verifies it */
+    bench_check_interrupted();
+    op.compress = 0;
+    op.media_type = ocidir_compression_media_type(c->compression);
+    op.digest = digest;
+    op.size = (int64_t)rows[c->lib_row].out_size;
+    op.diff_id = b->input_digest;
+    res = run_lib(&op, rows[c->unlib_row].name);
+    record(&rows[c->unlib_row], r, res.secs, res.maxrss_kib);
+    if (res.size != b->size)
+        bench_die("ocidir %s gave %" PRIu64 " bytes, expected %" PRIu64, c->unlib_label, res.size,
+                  b->size);
+
+    /* the tool decompresses the library's blob and hashes the result */
+    bench_check_interrupted();
+    char blob[PATH_MAX];
+    bench_mkpath(blob, "%s/blobs/sha256/%s", b->layout, strchr(digest, ':') + 1);
+    secs = run_tool(c->untool_script, blob, NULL, r == 0 ? b->sums : NULL, &m);
+    record(&rows[c->untool_row], r, secs, m);
+    if (r == 0) {
+        char hex[65];
+        read_hex(b->sums, hex);
+        if (strcmp(hex, b->input_hex) != 0)
+            bench_die("%s -dc of the library's %s blob does not give the input back", c->tool,
+                      c->label);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    bench_init("bench_layer");
     uint64_t size = 256ull << 20, requested;
     int rounds = 5;
     const char *dir = "/var/tmp";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-            size = parse_size(argv[++i]);
+            size = bench_parse_size(argv[++i], 64 * 1024, "at least 64K");
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-            char *end;
-            rounds = (int)strtol(argv[++i], &end, 10);
-            if (*end || rounds < 1 || rounds > MAX_ROUNDS)
-                die("--rounds takes 1..%d", MAX_ROUNDS);
+            rounds = (int)bench_parse_count(argv[++i], "--rounds", MAX_ROUNDS);
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];
         } else {
@@ -606,44 +508,14 @@ int main(int argc, char **argv)
 
     requested = size;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    bench_require_space(dir, 4, size);
+    const char *workdir = bench_make_workdir(dir, "ocidir-bench-layer"); /* removed at exit */
+    char input[PATH_MAX], layout[PATH_MAX], sums[PATH_MAX];
+    bench_mkpath(input, "%s/input.tar", workdir);
+    bench_mkpath(layout, "%s/layout", workdir);
+    bench_mkpath(sums, "%s/sha256sum.out", workdir);
 
-    struct statvfs vfs;
-    if (statvfs(dir, &vfs) < 0)
-        die("cannot stat %s: %s", dir, strerror(errno));
-    if ((uint64_t)vfs.f_bavail * vfs.f_frsize < 4 * size + (64u << 20))
-        die("not enough free space in %s: 4 x size needed", dir);
-
-    char tmpl[PATH_MAX];
-    mkpath(tmpl, "%s/ocidir-bench-layer.XXXXXX", dir);
-    if (!mkdtemp(tmpl))
-        die("cannot make a directory in %s: %s", dir, strerror(errno));
-    memcpy(workdir, tmpl, sizeof workdir); /* from now on, removed at exit */
-    char input[PATH_MAX], layout[PATH_MAX], out_gz[PATH_MAX], out_zst[PATH_MAX], out_zst2[PATH_MAX],
-        sums[PATH_MAX];
-    mkpath(input, "%s/input.tar", workdir);
-    mkpath(layout, "%s/layout", workdir);
-    mkpath(out_gz, "%s/tool.tar.gz", workdir);
-    mkpath(out_zst, "%s/tool.tar.zst", workdir);
-    mkpath(out_zst2, "%s/tool-T0.tar.zst", workdir);
-    mkpath(sums, "%s/sha256sum.out", workdir);
-
-    struct utsname u;
-    uname(&u);
-    char cpu[256], date[64];
-    cpu_model(cpu, sizeof cpu);
-    time_t t = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
-    printf("bench_layer: libocidir %s, hash backend %s\n", ocidir_version(), ocidir_hash_backend());
-    printf("machine: %ld CPUs (nproc), %s; kernel %s %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu,
-           u.release, u.machine);
-    char load[64];
-    load_average(load, sizeof load);
-    printf("date: %s; load average at start %s\n", date, load);
+    bench_print_header("bench_layer: ", 0);
     long rss;
     run_tool("gzip --version | head -1; zstd --version", NULL, NULL, sums, &rss);
     FILE *vf = fopen(sums, "r");
@@ -654,10 +526,10 @@ int main(int argc, char **argv)
         fclose(vf);
 
     unsigned files = 0;
-    double t0 = now();
+    double t0 = bench_now();
     size = make_input(input, size, &files);
     printf("input: %s, a tar of %u generated files, %" PRIu64 " bytes (%.1f MiB), made in %.1f s\n",
-           input, files, size, (double)size / (1 << 20), now() - t0);
+           input, files, size, (double)size / (1 << 20), bench_now() - t0);
     run_tool("sha256sum \"$1\"", input, NULL, sums, &rss); /* also brings it into the page cache */
     char input_hex[65];
     read_hex(sums, input_hex);
@@ -668,13 +540,13 @@ int main(int argc, char **argv)
     FILE *lf = fopen(sums, "r");
     unsigned listed = 0;
     if (!lf || fscanf(lf, "%u", &listed) != 1 || listed != files + 1)
-        die("tar -t lists %u entries in the input, expected %u", listed, files + 1);
+        bench_die("tar -t lists %u entries in the input, expected %u", listed, files + 1);
     fclose(lf);
 
     ocidir_t *d = NULL;
     int rc = ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_CREATE, &d);
     if (rc)
-        die_lib("ocidir_open(CREATE)", rc);
+        bench_die_lib("ocidir_open(CREATE)", rc);
     ocidir_close(d);
 
     static struct row rows[N_ROWS] = {
@@ -689,137 +561,21 @@ int main(int argc, char **argv)
         [LIB_UNZST] = {"ocidir unzstd + verify", {0}, 0, 0},
         [TOOL_UNZST] = {"zstd -dc | sha256sum", {0}, 0, 0},
     };
-    char gz_digest[OCIDIR_DIGEST_MAX] = "", zst_digest[OCIDIR_DIGEST_MAX] = "",
-         zst2_digest[OCIDIR_DIGEST_MAX] = "";
-    uint64_t gz_size = 0, zst_size = 0;
-    const char *gz_type = ocidir_compression_media_type(OCIDIR_COMPRESSION_GZIP);
-    const char *zst_type = ocidir_compression_media_type(OCIDIR_COMPRESSION_ZSTD);
+    static struct bench b; /* digests start empty */
+    b.workdir = workdir;
+    b.layout = layout;
+    b.input = input;
+    b.sums = sums;
+    b.input_hex = input_hex;
+    b.input_digest = input_digest;
+    b.size = size;
+    b.rows = rows;
 
     printf("timing %d interleaved rounds", rounds);
     fflush(stdout);
     for (int r = 0; r < rounds; r++) {
-        struct lib_result res;
-        struct lib_op op = {layout, input, OCIDIR_COMPRESSION_GZIP, 6, 0, NULL, NULL, NULL, -1};
-        char blob[PATH_MAX];
-        long m;
-
-        /* ---- gzip ---- */
-        check_interrupted();
-        remove_blobs(layout, gz_digest, zst_digest, zst2_digest);
-        sync();
-        res = run_lib(&op, 1, "ocidir gzip -6");
-        rows[LIB_GZ].secs[r] = res.secs;
-        if (res.maxrss_kib > rows[LIB_GZ].maxrss_kib)
-            rows[LIB_GZ].maxrss_kib = res.maxrss_kib;
-        rows[LIB_GZ].out_size = gz_size = res.size;
-        memcpy(gz_digest, res.digest, sizeof gz_digest);
-        if (strcmp(res.diff_id, input_digest) != 0)
-            die("the gzip layer's diff_id %s is not the input's sha256", res.diff_id);
-
-        check_interrupted();
-        unlink(out_gz);
-        sync();
-        rows[TOOL_GZ].secs[r] = run_tool("gzip -6 -c \"$1\" > \"$2\" && sync \"$2\"", input, out_gz, NULL, &m);
-        if (m > rows[TOOL_GZ].maxrss_kib)
-            rows[TOOL_GZ].maxrss_kib = m;
-        rows[TOOL_GZ].out_size = file_size(out_gz);
-
-        check_interrupted();
-        op.media_type = gz_type;
-        op.digest = gz_digest;
-        op.size = (int64_t)gz_size;
-        op.diff_id = input_digest;
-        res = run_lib(&op, 0, "ocidir gunzip + verify");
-        rows[LIB_GUNZ].secs[r] = res.secs;
-        if (res.maxrss_kib > rows[LIB_GUNZ].maxrss_kib)
-            rows[LIB_GUNZ].maxrss_kib = res.maxrss_kib;
-        if (res.size != size)
-            die("ocidir gunzip gave %" PRIu64 " bytes, expected %" PRIu64, res.size, size);
-
-        check_interrupted();
-        mkpath(blob, "%s/blobs/sha256/%s", layout, strchr(gz_digest, ':') + 1);
-        rows[TOOL_GUNZ].secs[r] =
-            run_tool("gzip -dc \"$1\" | sha256sum", blob, NULL, r == 0 ? sums : NULL, &m);
-        if (m > rows[TOOL_GUNZ].maxrss_kib)
-            rows[TOOL_GUNZ].maxrss_kib = m;
-        if (r == 0) {
-            char hex[65];
-            read_hex(sums, hex);
-            if (strcmp(hex, input_hex) != 0)
-                die("gzip -dc of the library's gzip blob does not give the input back");
-        }
-
-        /* ---- zstd, threads 0 ---- */
-        check_interrupted();
-        remove_blobs(layout, gz_digest, zst_digest, zst2_digest);
-        sync();
-        op = (struct lib_op){layout, input, OCIDIR_COMPRESSION_ZSTD, 3, 0, NULL, NULL, NULL, -1};
-        res = run_lib(&op, 1, "ocidir zstd -3 (threads 0)");
-        rows[LIB_ZST].secs[r] = res.secs;
-        if (res.maxrss_kib > rows[LIB_ZST].maxrss_kib)
-            rows[LIB_ZST].maxrss_kib = res.maxrss_kib;
-        rows[LIB_ZST].out_size = zst_size = res.size;
-        memcpy(zst_digest, res.digest, sizeof zst_digest);
-        if (strcmp(res.diff_id, input_digest) != 0)
-            die("the zstd layer's diff_id %s is not the input's sha256", res.diff_id);
-
-        check_interrupted();
-        unlink(out_zst);
-        sync();
-        rows[TOOL_ZST].secs[r] =
-            run_tool("zstd -q -3 -c \"$1\" > \"$2\" && sync \"$2\"", input, out_zst, NULL, &m);
-        if (m > rows[TOOL_ZST].maxrss_kib)
-            rows[TOOL_ZST].maxrss_kib = m;
-        rows[TOOL_ZST].out_size = file_size(out_zst);
-
-        check_interrupted();
-        op.media_type = zst_type;
-        op.digest = zst_digest;
-        op.size = (int64_t)zst_size;
-        op.diff_id = input_digest;
-        res = run_lib(&op, 0, "ocidir unzstd + verify");
-        rows[LIB_UNZST].secs[r] = res.secs;
-        if (res.maxrss_kib > rows[LIB_UNZST].maxrss_kib)
-            rows[LIB_UNZST].maxrss_kib = res.maxrss_kib;
-        if (res.size != size)
-            die("ocidir unzstd gave %" PRIu64 " bytes, expected %" PRIu64, res.size, size);
-
-        check_interrupted();
-        mkpath(blob, "%s/blobs/sha256/%s", layout, strchr(zst_digest, ':') + 1);
-        rows[TOOL_UNZST].secs[r] =
-            run_tool("zstd -q -dc \"$1\" | sha256sum", blob, NULL, r == 0 ? sums : NULL, &m);
-        if (m > rows[TOOL_UNZST].maxrss_kib)
-            rows[TOOL_UNZST].maxrss_kib = m;
-        if (r == 0) {
-            char hex[65];
-            read_hex(sums, hex);
-            if (strcmp(hex, input_hex) != 0)
-                die("zstd -dc of the library's zstd blob does not give the input back");
-        }
-
-        /* ---- zstd, 2 threads ---- */
-        check_interrupted();
-        remove_blobs(layout, gz_digest, zst_digest, zst2_digest);
-        sync();
-        op = (struct lib_op){layout, input, OCIDIR_COMPRESSION_ZSTD, 3, 2, NULL, NULL, NULL, -1};
-        res = run_lib(&op, 1, "ocidir zstd -3 (threads 2)");
-        rows[LIB_ZST2].secs[r] = res.secs;
-        if (res.maxrss_kib > rows[LIB_ZST2].maxrss_kib)
-            rows[LIB_ZST2].maxrss_kib = res.maxrss_kib;
-        rows[LIB_ZST2].out_size = res.size;
-        memcpy(zst2_digest, res.digest, sizeof zst2_digest);
-        if (strcmp(res.diff_id, input_digest) != 0)
-            die("the 2-thread zstd layer's diff_id %s is not the input's sha256", res.diff_id);
-
-        check_interrupted();
-        unlink(out_zst2);
-        sync();
-        rows[TOOL_ZST2].secs[r] =
-            run_tool("zstd -q -3 -T0 -c \"$1\" > \"$2\" && sync \"$2\"", input, out_zst2, NULL, &m);
-        if (m > rows[TOOL_ZST2].maxrss_kib)
-            rows[TOOL_ZST2].maxrss_kib = m;
-        rows[TOOL_ZST2].out_size = file_size(out_zst2);
-
+        for (size_t ci = 0; ci < N_CODECS; ci++)
+            time_codec(&b, ci, r);
         printf(".");
         fflush(stdout);
     }
@@ -833,7 +589,7 @@ int main(int argc, char **argv)
     printf("%-34s %9s %9s %13s %7s %10s %12s\n", "", "", "", "", "", "MiB", "tool speed");
     for (int k = 0; k < N_ROWS; k++) {
         int i = order[k];
-        double med = median(rows[i].secs, rounds);
+        double med = bench_median(rows[i].secs, rounds);
         printf("%-34s %9.3f %9.1f ", rows[i].name, med, (double)size / 1e6 / med);
         if (rows[i].out_size)
             printf("%13" PRIu64 " %7.3f ", rows[i].out_size, (double)rows[i].out_size / (double)size);
@@ -841,22 +597,19 @@ int main(int argc, char **argv)
             printf("%13s %7s ", "-", "-");
         printf("%10.1f ", (double)rows[i].maxrss_kib / 1024);
         if (k % 2 == 1) /* a tool row: compare with the library row above it */
-            printf("%11.2fx", median(rows[i].secs, rounds) / median(rows[order[k - 1]].secs, rounds));
+            printf("%11.2fx", med / bench_median(rows[order[k - 1]].secs, rounds));
         printf("\n");
         if (k % 2 == 1 && k + 1 < N_ROWS)
             printf("\n");
     }
     printf("\n(ratio: output / input size; lib speed / tool speed > 1 means the library is faster;\n"
            " library rows include hashing both streams and fsync; tool rows include `sync FILE`)\n");
-    printf("gzip blob %s\nzstd blob %s\ndiff_id   %s\n", gz_digest, zst_digest, input_digest);
-    load_average(load, sizeof load);
-    printf("load average at end %s\n", load);
+    printf("gzip blob %s\nzstd blob %s\ndiff_id   %s\n", b.digests[0], b.digests[1], input_digest);
+    bench_print_load_at_end();
     char self[PATH_MAX];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[sl > 0 ? sl : 0] = '\0';
-    printf("reproduce: %s --size %" PRIu64 " --rounds %d --dir %s\n", sl > 0 ? self : argv[0], requested,
-           rounds, dir);
+    printf("reproduce: %s --size %" PRIu64 " --rounds %d --dir %s\n",
+           bench_self_path(self) ? self : argv[0], requested, rounds, dir);
 
-    cleanup();
+    bench_cleanup();
     return 0;
 }
