@@ -419,27 +419,6 @@ static char *json_decode_string(const char *v, size_t n)
  * Helpers
  * ====================================================================== */
 
-static void assert_strv(char **got, const char *const *want)
-{
-    size_t i = 0;
-    int same = got != NULL;
-    if (got) {
-        for (; want[i] && got[i]; i++)
-            if (strcmp(got[i], want[i]) != 0)
-                same = 0;
-        if (want[i] || got[i])
-            same = 0;
-    }
-    if (!same) {
-        print_error("string vector differs:\n");
-        for (size_t k = 0; got && got[k]; k++)
-            print_error("  got[%zu]  = \"%s\"\n", k, got[k]);
-        for (size_t k = 0; want[k]; k++)
-            print_error("  want[%zu] = \"%s\"\n", k, want[k]);
-    }
-    assert_true(same);
-}
-
 static size_t strv_len(char **v)
 {
     size_t n = 0;
@@ -452,7 +431,7 @@ static void assert_config_strv(const ocidir_image_t *img, ocidir_config_field_t 
 {
     char **v = NULL;
     assert_ocidir(0, ocidir_image_config_strv(img, f, &v));
-    assert_strv(v, want);
+    tu_assert_strv(v, want);
     ocidir_strv_free(v);
 }
 
@@ -774,13 +753,13 @@ static void test_built_image_gives_back_every_value_through_accessors(void **sta
     char **kv = NULL;
     assert_ocidir(0, ocidir_image_config_labels(img, &kv));
     const char *labels[] = {"alpha", "first", "mid", "middle", "zeta", "last", NULL};
-    assert_strv(kv, labels);
+    tu_assert_strv(kv, labels);
     ocidir_strv_free(kv);
 
     kv = NULL;
     assert_ocidir(0, ocidir_image_annotations(img, OCIDIR_MANIFEST, &kv));
     const char *ann[] = {"com.example.b", "2", "org.opencontainers.image.title", "test image", NULL};
-    assert_strv(kv, ann);
+    tu_assert_strv(kv, ann);
     ocidir_strv_free(kv);
     kv = NULL;
     assert_ocidir(0, ocidir_image_annotations(img, 0, &kv));
@@ -954,7 +933,7 @@ static void test_hostile_strings_round_trip_exactly_through_config(void **state)
     assert_ocidir(0, ocidir_image_open(d, "esc", "linux/amd64", &img));
     char **kv = NULL;
     assert_ocidir(0, ocidir_image_config_labels(img, &kv));
-    assert_strv(kv, labels);
+    tu_assert_strv(kv, labels);
     ocidir_strv_free(kv);
     assert_config_strv(img, OCIDIR_CONFIG_ENV, env);
     assert_config_strv(img, OCIDIR_CONFIG_ENTRYPOINT, ep);
@@ -967,7 +946,7 @@ static void test_hostile_strings_round_trip_exactly_through_config(void **state)
     kv = NULL;
     assert_ocidir(0, ocidir_image_annotations(img, OCIDIR_MANIFEST, &kv));
     const char *ann[] = {"k\"\\\x01", "v\xe2\x9c\x93\n", NULL};
-    assert_strv(kv, ann);
+    tu_assert_strv(kv, ann);
     ocidir_strv_free(kv);
 
     /* The raw config is strict JSON (control characters escaped, valid
@@ -1062,7 +1041,7 @@ static void test_builder_from_keeps_layers_unknown_fields_and_old_tag(void **sta
     char **kv = NULL;
     assert_ocidir(0, ocidir_image_annotations(img, OCIDIR_MANIFEST, &kv));
     const char *ann[] = {"com.example.old", "yes", NULL};
-    assert_strv(kv, ann);
+    tu_assert_strv(kv, ann);
     ocidir_strv_free(kv);
 
     const char *craw;
@@ -1467,7 +1446,7 @@ static void test_artifact_with_subject_is_listed_as_referrer(void **state)
     /* Untagged: the only tag is still "app". */
     char **tags = NULL;
     assert_ocidir(0, ocidir_tag_list(d, &tags));
-    assert_strv(tags, (const char *const[]){"app", NULL});
+    tu_assert_strv(tags, (const char *const[]){"app", NULL});
     ocidir_strv_free(tags);
 
     ocidir_image_t *img = NULL;
@@ -1509,11 +1488,11 @@ static void test_artifact_with_subject_is_listed_as_referrer(void **state)
     /* Referrers. */
     char **refs = NULL;
     assert_ocidir(0, ocidir_referrers(d, image_dg, NULL, &refs));
-    assert_strv(refs, (const char *const[]){art_dg, NULL});
+    tu_assert_strv(refs, (const char *const[]){art_dg, NULL});
     ocidir_strv_free(refs);
     refs = NULL;
     assert_ocidir(0, ocidir_referrers(d, image_dg, SBOM_TYPE, &refs));
-    assert_strv(refs, (const char *const[]){art_dg, NULL});
+    tu_assert_strv(refs, (const char *const[]){art_dg, NULL});
     ocidir_strv_free(refs);
     refs = NULL;
     assert_ocidir(0, ocidir_referrers(d, image_dg, "application/vnd.example.signature", &refs));

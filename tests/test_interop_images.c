@@ -95,27 +95,6 @@ static void assert_file_content(const char *path, const void *want, size_t len)
     assert_memory_equal(got, want, len);
 }
 
-static void assert_strv(char **got, const char *const *want)
-{
-    size_t i = 0;
-    int same = got != NULL;
-    if (got) {
-        for (; want[i] && got[i]; i++)
-            if (strcmp(got[i], want[i]) != 0)
-                same = 0;
-        if (want[i] || got[i])
-            same = 0;
-    }
-    if (!same) {
-        print_error("string vector differs:\n");
-        for (size_t k = 0; got && got[k]; k++)
-            print_error("  got[%zu]  = \"%s\"\n", k, got[k]);
-        for (size_t k = 0; want[k]; k++)
-            print_error("  want[%zu] = \"%s\"\n", k, want[k]);
-    }
-    assert_true(same);
-}
-
 static int strv_has(char **v, const char *s)
 {
     for (size_t i = 0; v && v[i]; i++)
@@ -289,7 +268,7 @@ static void test_library_image_is_inspected_copied_and_unpacked_by_the_tools(voi
     }
     char **env = NULL;
     assert_ocidir(0, ocidir_image_config_strv(img, OCIDIR_CONFIG_ENV, &env));
-    assert_strv(env, ENV);
+    tu_assert_strv(env, ENV);
     ocidir_strv_free(env);
     ocidir_image_close(img);
     ocidir_close(o);
@@ -430,7 +409,7 @@ static void assert_umoci_image(ocidir_t *d, const char *ref, const char *scratch
     assert_int_equal(ocidir_image_config_is_empty(img), 0);
     char **v = NULL;
     assert_ocidir(0, ocidir_image_config_strv(img, OCIDIR_CONFIG_ENTRYPOINT, &v));
-    assert_strv(v, (const char *const[]){"/bin/sh", NULL});
+    tu_assert_strv(v, (const char *const[]){"/bin/sh", NULL});
     ocidir_strv_free(v);
     v = NULL;
     assert_ocidir(0, ocidir_image_config_strv(img, OCIDIR_CONFIG_ENV, &v));
@@ -454,7 +433,7 @@ static void assert_umoci_image(ocidir_t *d, const char *ref, const char *scratch
     ocidir_free(s);
     v = NULL;
     assert_ocidir(0, ocidir_image_config_labels(img, &v));
-    assert_strv(v, (const char *const[]){"a", "b", NULL});
+    tu_assert_strv(v, (const char *const[]){"a", "b", NULL});
     ocidir_strv_free(v);
 
     size_t n = ocidir_image_layer_count(img);
@@ -511,7 +490,7 @@ static void test_umoci_image_is_read_by_the_library(void **state)
     assert_ocidir(0, ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_RDONLY, &d));
     char **tags = NULL;
     assert_ocidir(0, ocidir_tag_list(d, &tags));
-    assert_strv(tags, (const char *const[]){"base", NULL});
+    tu_assert_strv(tags, (const char *const[]){"base", NULL});
     ocidir_strv_free(tags);
     char dg[OCIDIR_DIGEST_MAX], resolved[OCIDIR_DIGEST_MAX];
     assert_umoci_image(d, "base", scratch, dg);

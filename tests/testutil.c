@@ -480,3 +480,24 @@ void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expec
     assert_ocidir(expected, ocidir_blob_open_fd(d, digest, &fd));
     assert_int_equal(fd, -77);
 }
+
+void tu_assert_strv(char **got, const char *const *want)
+{
+    size_t i = 0;
+    int same = got != NULL;
+    if (got) {
+        for (; want[i] && got[i]; i++)
+            if (strcmp(got[i], want[i]) != 0)
+                same = 0;
+        if (want[i] || got[i])
+            same = 0;
+    }
+    if (!same) {
+        print_error("string vector differs:\n");
+        for (size_t k = 0; got && got[k]; k++)
+            print_error("  got[%zu]  = \"%s\"\n", k, got[k]);
+        for (size_t k = 0; want[k]; k++)
+            print_error("  want[%zu] = \"%s\"\n", k, want[k]);
+    }
+    assert_true(same);
+}

@@ -106,4 +106,8 @@ int tu_teardown_keep(void **state);
  * `expected`, and each leaves its out-parameters as they were. */
 void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expected);
 
+/* Assert that a NULL-terminated string vector equals `want` (NULL-terminated),
+ * printing both on a difference; a NULL `got` never matches. */
+void tu_assert_strv(char **got, const char *const *want);
+
 #endif
