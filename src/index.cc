@@ -61,35 +61,6 @@ bool valid_component(std::string_view c)
 
 std::string index_label(const ocidir &d) { return d.label + "/index.json"; }
 
-// The manifests array of a parsed index.json, after the top-level checks.
-simdjson::dom::array top_level(const json::Doc &doc)
-{
-    const std::string &w = doc.what();
-    auto obj = json::as_object(doc.root(), w, "");
-    auto sv = json::member(obj, "schemaVersion");
-    if (!sv)
-        throw Error(OCIDIR_E_FORMAT, w + ": schemaVersion is missing");
-    if (json::as_int64(*sv, w, "schemaVersion") != 2)
-        throw Error(OCIDIR_E_FORMAT, w + ": schemaVersion is not 2");
-    if (auto mt = json::member(obj, "mediaType")) {
-        auto s = json::as_string(*mt, w, "mediaType");
-        if (oci::kind_of_media_type(s) != oci::Kind::Index)
-            throw Error(OCIDIR_E_FORMAT, w + ": mediaType " + quote(s) + " is not an image index");
-    }
-    if (json::member(obj, "config") || json::member(obj, "layers"))
-        throw Error(OCIDIR_E_FORMAT, w + ": an image index must not have \"config\" or \"layers\" (media-type confusion)");
-    if (auto a = json::member(obj, "annotations"))
-        for (auto kv : json::as_object(*a, w, "annotations"))
-            if (kv.value.type() != simdjson::dom::element_type::STRING)
-                json::as_string(kv.value, w, "annotations." + std::string(kv.key));  // throws
-    if (auto sub = json::member(obj, "subject"))
-        oci::parse_descriptor(*sub, w + ": subject");
-    auto ms = json::member(obj, "manifests");
-    if (!ms)
-        throw Error(OCIDIR_E_FORMAT, w + ": manifests is missing");
-    return json::as_array(*ms, w, "manifests");
-}
-
 // The ref.name of an entry, if it has one (throws FORMAT when mistyped).
 // Runs once per entry on every lookup: messages are built only on failure.
 std::optional<std::string_view> entry_tag(json::Element e, const std::string &w, size_t i)
@@ -130,7 +101,7 @@ std::string_view value_tag(const json::Value &entry)
 json::Array &value_manifests(json::Value &index)
 {
     json::Value *m = index.find("manifests");
-    return m->arr();  // top_level() checked it before the value was made
+    return m->arr();  // oci::index_manifests() checked it before the value was made
 }
 
 std::vector<size_t> find_tag(json::Array &entries, std::string_view tag)
@@ -289,7 +260,7 @@ json::Doc read_index_doc(const ocidir &d)
     std::string bytes = read_small_file(d.root.get(), "index.json", d.json_limit.load(std::memory_order_relaxed), label,
                                         json::Doc::kPadding);
     json::Doc doc = json::Doc::parse_padded(std::string_view(bytes.data(), bytes.size() - json::Doc::kPadding), label);
-    top_level(doc);
+    oci::index_manifests(doc);
     return doc;
 }
 
@@ -299,7 +270,7 @@ std::vector<std::string> list_tags(const ocidir &d)
     std::vector<std::string> out;
     std::unordered_set<std::string_view> seen;
     size_t i = 0;
-    for (json::Element e : top_level(doc)) {
+    for (json::Element e : oci::index_manifests(doc)) {
         oci::parse_descriptor(e, entry_where(doc, i));
         if (auto t = entry_tag(e, doc.what(), i))
             if (seen.insert(*t).second)
@@ -314,7 +285,7 @@ std::vector<oci::Descriptor> entries(const ocidir &d)
     json::Doc doc = read_index_doc(d);
     std::vector<oci::Descriptor> out;
     size_t i = 0;
-    for (json::Element e : top_level(doc)) {
+    for (json::Element e : oci::index_manifests(doc)) {
         out.push_back(oci::parse_descriptor(e, entry_where(doc, i)));
         i++;
     }
@@ -335,7 +306,7 @@ oci::Descriptor resolve(const ocidir &d, std::string_view ref)
     std::vector<size_t> hits;
     std::vector<json::Element> found;
     size_t i = 0;
-    for (json::Element e : top_level(doc)) {
+    for (json::Element e : oci::index_manifests(doc)) {
         auto t = entry_tag(e, doc.what(), i);
         if (t && *t == ref) {
             hits.push_back(i);

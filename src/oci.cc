@@ -277,19 +277,60 @@ Kind kind_of_media_type(std::string_view mt) noexcept
     return Kind::Unknown;
 }
 
-Manifest parse_manifest(const json::Doc &doc)
+namespace {
+
+// What manifests and indexes share.
+struct Common {
+    std::string media_type;
+    std::optional<Descriptor> subject;
+    Annotations annotations;
+};
+
+// schemaVersion 2; a mediaType, when present, of `kind`; none of the members
+// that belong to the other kind (media-type confusion, CVE-2021-41190);
+// subject and annotations.
+simdjson::dom::object check_common(const json::Doc &doc, Kind kind, Common &c)
 {
     const std::string &w = doc.what();
     auto obj = json::as_object(doc.root(), w, "");
     check_schema_version(obj, w);
-    Manifest m;
+    const char *noun = kind == Kind::Index ? "image index" : "image manifest";
     if (auto mt = json::member(obj, "mediaType")) {
-        m.media_type = json::as_string(*mt, w, "mediaType");
-        if (kind_of_media_type(m.media_type) != Kind::Manifest)
-            bad(w, "mediaType " + quote(m.media_type) + " is not an image manifest");
+        c.media_type = json::as_string(*mt, w, "mediaType");
+        if (kind_of_media_type(c.media_type) != kind)
+            bad(w, "mediaType " + quote(c.media_type) + " is not an " + noun);
     }
-    if (json::member(obj, "manifests"))
+    if (kind == Kind::Manifest && json::member(obj, "manifests"))
         bad(w, "an image manifest must not have \"manifests\" (media-type confusion)");
+    if (kind == Kind::Index && (json::member(obj, "config") || json::member(obj, "layers")))
+        bad(w, "an image index must not have \"config\" or \"layers\" (media-type confusion)");
+    if (auto sub = json::member(obj, "subject"))
+        c.subject = parse_descriptor(*sub, w + ": subject");
+    if (auto a = json::member(obj, "annotations"))
+        c.annotations = parse_string_map(*a, w, "annotations");
+    return obj;
+}
+
+simdjson::dom::array manifests_of(const json::Doc &doc, Common &c)
+{
+    auto obj = check_common(doc, Kind::Index, c);
+    auto ms = json::member(obj, "manifests");
+    if (!ms)
+        bad(doc.what(), "manifests is missing");
+    return json::as_array(*ms, doc.what(), "manifests");
+}
+
+}  // namespace
+
+Manifest parse_manifest(const json::Doc &doc)
+{
+    const std::string &w = doc.what();
+    Common c;
+    auto obj = check_common(doc, Kind::Manifest, c);
+    Manifest m;
+    m.media_type = std::move(c.media_type);
+    m.subject = std::move(c.subject);
+    m.annotations = std::move(c.annotations);
     auto cfg = json::member(obj, "config");
     if (!cfg)
         bad(w, "config is missing");
@@ -299,10 +340,6 @@ Manifest parse_manifest(const json::Doc &doc)
         for (Element l : json::as_array(*layers, w, "layers"))
             m.layers.push_back(parse_descriptor(l, w + ": layers[" + std::to_string(i++) + "]"));
     }  // absent layers read as none: image-spec 1.1 only says SHOULD have one
-    if (auto s = json::member(obj, "subject"))
-        m.subject = parse_descriptor(*s, w + ": subject");
-    if (auto a = json::member(obj, "annotations"))
-        m.annotations = parse_string_map(*a, w, "annotations");
     if (auto at = json::member(obj, "artifactType")) {
         m.artifact_type = std::string(json::as_string(*at, w, "artifactType"));
         if (!valid_media_type(*m.artifact_type))
@@ -311,29 +348,25 @@ Manifest parse_manifest(const json::Doc &doc)
     return m;
 }
 
+simdjson::dom::array index_manifests(const json::Doc &doc)
+{
+    Common c;
+    return manifests_of(doc, c);
+}
+
 Index parse_index(const json::Doc &doc)
 {
     const std::string &w = doc.what();
-    auto obj = json::as_object(doc.root(), w, "");
-    check_schema_version(obj, w);
+    Common c;
+    simdjson::dom::array ms = manifests_of(doc, c);
     Index x;
-    if (auto mt = json::member(obj, "mediaType")) {
-        x.media_type = json::as_string(*mt, w, "mediaType");
-        if (kind_of_media_type(x.media_type) != Kind::Index)
-            bad(w, "mediaType " + quote(x.media_type) + " is not an image index");
-    }
-    if (json::member(obj, "config") || json::member(obj, "layers"))
-        bad(w, "an image index must not have \"config\" or \"layers\" (media-type confusion)");
-    auto ms = json::member(obj, "manifests");
-    if (!ms)
-        bad(w, "manifests is missing");
+    x.media_type = std::move(c.media_type);
+    x.subject = std::move(c.subject);
+    x.annotations = std::move(c.annotations);
     size_t i = 0;
-    for (Element e : json::as_array(*ms, w, "manifests"))
+    for (Element e : ms)
         x.manifests.push_back(parse_descriptor(e, w + ": manifests[" + std::to_string(i++) + "]"));
-    if (auto s = json::member(obj, "subject"))
-        x.subject = parse_descriptor(*s, w + ": subject");
-    if (auto a = json::member(obj, "annotations"))
-        x.annotations = parse_string_map(*a, w, "annotations");
+    auto obj = doc.root().get_object().value_unsafe();
     if (auto at = json::member(obj, "artifactType"))
         x.artifact_type = std::string(json::as_string(*at, w, "artifactType"));
     return x;

@@ -103,6 +103,10 @@ Manifest parse_manifest(const json::Doc &doc);
 // `config` or `layers` member (media-type confusion), manifests that are not
 // an array of descriptors.
 Index parse_index(const json::Doc &doc);
+// The checks of parse_index() on everything but the entries; returns the
+// `manifests` array unparsed (index.json lookups validate only the entries
+// they use).
+simdjson::dom::array index_manifests(const json::Doc &doc);
 // What a document is by its mediaType, else by its shape (`manifests` →
 // index, `config` → manifest).
 Kind sniff(const json::Doc &doc);
