@@ -14,21 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        print_error("command failed (%d): %s\n", rc, cmd);
-    free(cmd);
-    return rc;
-}
-
 struct image {
     char layer[OCIDIR_DIGEST_MAX], config[OCIDIR_DIGEST_MAX], manifest[OCIDIR_DIGEST_MAX];
     uint64_t layer_size;
@@ -41,7 +26,7 @@ static void write_image(ocidir_t *d, const char *scratch, struct image *img)
 {
     char *tree = tu_join(scratch, "tree");
     char *tar = tu_join(scratch, "layer.tar");
-    assert_int_equal(sh("mkdir -p '%s/etc' && printf 'hello from libocidir\\n' > '%s/hello.txt' && "
+    assert_int_equal(tu_sh("mkdir -p '%s/etc' && printf 'hello from libocidir\\n' > '%s/hello.txt' && "
                         "printf 'x:x:0:0::/:/bin/sh\\n' > '%s/etc/passwd' && "
                         "tar --sort=name --mtime=@0 --owner=0 --group=0 -C '%s' -cf '%s' .",
                         tree, tree, tree, tree, tar),
@@ -102,7 +87,7 @@ static void test_blobs_written_through_lxc_cache_are_read_by_skopeo_and_umoci(vo
     char *scratch = tu_mkdtemp("interop");
     char *cache = tu_join(scratch, "cache");
     char *layout = tu_join(scratch, "oci");
-    assert_int_equal(sh("mkdir -p '%s/sha256' '%s/blobs' && ln -s '%s/sha256' '%s/blobs/sha256' && "
+    assert_int_equal(tu_sh("mkdir -p '%s/sha256' '%s/blobs' && ln -s '%s/sha256' '%s/blobs/sha256' && "
                         "printf '{\"imageLayoutVersion\":\"1.0.0\"}' > '%s/oci-layout' && "
                         "printf '{\"schemaVersion\":2,\"manifests\":[]}' > '%s/index.json'",
                         cache, layout, cache, layout, layout, layout),
@@ -121,14 +106,14 @@ static void test_blobs_written_through_lxc_cache_are_read_by_skopeo_and_umoci(vo
     assert_true(tu_exists(path));
 
     /* skopeo reads the manifest and config and agrees on the layer digest. */
-    assert_int_equal(sh("skopeo inspect 'oci:%s:c1' > '%s/inspect.json'", layout, scratch), 0);
-    assert_int_equal(sh("grep -q '%s' '%s/inspect.json'", img.layer, scratch), 0);
+    assert_int_equal(tu_sh("skopeo inspect 'oci:%s:c1' > '%s/inspect.json'", layout, scratch), 0);
+    assert_int_equal(tu_sh("grep -q '%s' '%s/inspect.json'", img.layer, scratch), 0);
     /* skopeo copies it (verifying every digest, keeping every byte) into a
      * second layout. */
     char *copy = tu_join(scratch, "copy");
-    assert_int_equal(sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers 'oci:%s:c1' 'oci:%s:c1'", layout, copy), 0);
+    assert_int_equal(tu_sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers 'oci:%s:c1' 'oci:%s:c1'", layout, copy), 0);
     /* umoci unpacks the layer the library wrote. */
-    assert_int_equal(sh("umoci unpack --image '%s:c1' '%s/bundle' >/dev/null", layout, scratch), 0);
+    assert_int_equal(tu_sh("umoci unpack --image '%s:c1' '%s/bundle' >/dev/null", layout, scratch), 0);
     snprintf(path, sizeof path, "%s/bundle/rootfs/hello.txt", scratch);
     void *content = NULL;
     ssize_t n = tu_read_file(path, &content);
@@ -166,7 +151,7 @@ static void test_skopeo_shared_blob_dir_is_read_through_blobdir_fd(void **state)
     ocidir_close(d);
     write_index(src, &img, "latest");
 
-    assert_int_equal(sh("mkdir -p '%s' && skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers --dest-shared-blob-dir '%s' 'oci:%s:latest' 'oci:%s:latest'",
+    assert_int_equal(tu_sh("mkdir -p '%s' && skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers --dest-shared-blob-dir '%s' 'oci:%s:latest' 'oci:%s:latest'",
                         shared, shared, src, dst),
                      0);
     char path[4096];

@@ -20,21 +20,6 @@
 
 #define TEARDOWN(f) cmocka_unit_test_teardown(f, tu_teardown_keep)
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        print_error("command failed (%d): %s\n", rc, cmd);
-    free(cmd);
-    return rc;
-}
-
 static char *path_of(const char *dir, const char *name) { return tu_keep(tu_join(dir, name)); }
 
 /* A file's content as a NUL-terminated malloc'd string (kept until teardown). */
@@ -144,7 +129,7 @@ static void make_tars(const char *scratch, struct built *b)
     char *t1 = path_of(scratch, "tree1"), *t2 = path_of(scratch, "tree2");
     b->tar[0] = path_of(scratch, "layer1.tar");
     b->tar[1] = path_of(scratch, "layer2.tar");
-    assert_int_equal(sh("mkdir -p '%s/etc' '%s/data' '%s/etc' && printf '" HELLO "' > '%s/hello.txt' && "
+    assert_int_equal(tu_sh("mkdir -p '%s/etc' '%s/data' '%s/etc' && printf '" HELLO "' > '%s/hello.txt' && "
                         "printf 'root:x:0:0::/root:/bin/sh\\n' > '%s/etc/passwd' && "
                         "printf '" SECOND "' > '%s/second.txt' && printf 'motd\\n' > '%s/etc/motd'",
                         t1, t1, t2, t1, t1, t2, t2),
@@ -153,7 +138,7 @@ static void make_tars(const char *scratch, struct built *b)
     char *blob = path_of(t1, "data/blob.bin");
     tu_write_file(blob, b->blob, sizeof b->blob);
     for (int i = 0; i < 2; i++)
-        assert_int_equal(sh("tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C '%s' -cf '%s' .",
+        assert_int_equal(tu_sh("tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C '%s' -cf '%s' .",
                             i == 0 ? t1 : t2, b->tar[i]),
                          0);
 }
@@ -230,7 +215,7 @@ static void test_library_image_is_inspected_copied_and_unpacked_by_the_tools(voi
 
     /* skopeo inspect: the layers' digests and the Env. */
     char *inspect = path_of(scratch, "inspect.json");
-    assert_int_equal(sh("skopeo inspect 'oci:%s:v1' > '%s'", dir, inspect), 0);
+    assert_int_equal(tu_sh("skopeo inspect 'oci:%s:v1' > '%s'", dir, inspect), 0);
     char *js = minify(slurp(inspect, NULL));
     assert_contains(js, b->layer[0], "skopeo inspect");
     assert_contains(js, b->layer[1], "skopeo inspect");
@@ -239,7 +224,7 @@ static void test_library_image_is_inspected_copied_and_unpacked_by_the_tools(voi
     assert_contains(js, "\"Os\":\"linux\"", "skopeo inspect");
     /* skopeo inspect --raw: the manifest bytes the library wrote. */
     char *raw = path_of(scratch, "raw.json");
-    assert_int_equal(sh("skopeo inspect --raw 'oci:%s:v1' > '%s'", dir, raw), 0);
+    assert_int_equal(tu_sh("skopeo inspect --raw 'oci:%s:v1' > '%s'", dir, raw), 0);
     size_t rlen = 0;
     char *rawbuf = slurp(raw, &rlen);
     while (rlen > 0 && rawbuf[rlen - 1] == '\n')
@@ -250,7 +235,7 @@ static void test_library_image_is_inspected_copied_and_unpacked_by_the_tools(voi
     /* skopeo copy keeps every digest; the copy resolves to our manifest and
      * the library reads it back, layers verified. */
     char *other = path_of(scratch, "other");
-    assert_int_equal(sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
+    assert_int_equal(tu_sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
                         "'oci:%s:v1' 'oci:%s:v1'",
                         dir, other),
                      0);
@@ -264,7 +249,7 @@ static void test_library_image_is_inspected_copied_and_unpacked_by_the_tools(voi
     for (size_t i = 0; i < 2; i++) {
         char *out = path_of(scratch, i == 0 ? "copy1.tar" : "copy2.tar");
         layer_to_file(img, i, out);
-        assert_int_equal(sh("cmp -s '%s' '%s'", out, b->tar[i]), 0);
+        assert_int_equal(tu_sh("cmp -s '%s' '%s'", out, b->tar[i]), 0);
     }
     char **env = NULL;
     assert_ocidir(0, ocidir_image_config_strv(img, OCIDIR_CONFIG_ENV, &env));
@@ -275,7 +260,7 @@ static void test_library_image_is_inspected_copied_and_unpacked_by_the_tools(voi
 
     /* umoci unpacks it: the files that went in, the config we set. */
     char *bundle = path_of(scratch, "bundle");
-    assert_int_equal(sh("umoci unpack --rootless --image '%s:v1' '%s' >/dev/null", dir, bundle), 0);
+    assert_int_equal(tu_sh("umoci unpack --rootless --image '%s:v1' '%s' >/dev/null", dir, bundle), 0);
     assert_bundle(bundle, b);
 }
 
@@ -298,19 +283,19 @@ static void test_zstd_layer_image_is_accepted_by_skopeo(void **state)
     ocidir_close(d);
     /* The zstd stream is a real one: zstd decompresses it to the tar. */
     char *blob = tu_keep(tu_blob_path(dir, layer));
-    assert_int_equal(sh("zstd -q -d -c '%s' | cmp -s - '%s'", blob, b->tar[0]), 0);
+    assert_int_equal(tu_sh("zstd -q -d -c '%s' | cmp -s - '%s'", blob, b->tar[0]), 0);
 
     char *inspect = path_of(scratch, "inspect.json");
-    assert_int_equal(sh("skopeo inspect 'oci:%s:z1' > '%s'", dir, inspect), 0);
+    assert_int_equal(tu_sh("skopeo inspect 'oci:%s:z1' > '%s'", dir, inspect), 0);
     char *js = minify(slurp(inspect, NULL));
     assert_contains(js, layer, "skopeo inspect");
     /* (skopeo 1.9.3's inspect shows no media types: the raw manifest does.) */
     char *raw = path_of(scratch, "raw.json");
-    assert_int_equal(sh("skopeo inspect --raw 'oci:%s:z1' > '%s'", dir, raw), 0);
+    assert_int_equal(tu_sh("skopeo inspect --raw 'oci:%s:z1' > '%s'", dir, raw), 0);
     assert_contains(minify(slurp(raw, NULL)), "\"application/vnd.oci.image.layer.v1.tar+zstd\"", "skopeo inspect --raw");
 
     char *other = path_of(scratch, "other");
-    assert_int_equal(sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
+    assert_int_equal(tu_sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
                         "'oci:%s:z1' 'oci:%s:z1'",
                         dir, other),
                      0);
@@ -323,7 +308,7 @@ static void test_zstd_layer_image_is_accepted_by_skopeo(void **state)
     assert_ocidir(0, ocidir_image_open(o, "z1", "linux/amd64", &img));
     char *out = path_of(scratch, "copy.tar");
     layer_to_file(img, 0, out);
-    assert_int_equal(sh("cmp -s '%s' '%s'", out, b->tar[0]), 0);
+    assert_int_equal(tu_sh("cmp -s '%s' '%s'", out, b->tar[0]), 0);
     ocidir_image_close(img);
     ocidir_close(o);
 }
@@ -337,7 +322,7 @@ static void test_library_writes_into_lxc_cache_and_umoci_unpacks_it(void **state
     char *scratch = tu_keep(tu_scratch_dir("interop-lxc"));
     char *cache = path_of(scratch, "cache");
     char *dir = path_of(scratch, "oci");
-    assert_int_equal(sh("mkdir -p '%s/sha256' '%s/blobs' && ln -s '%s/sha256' '%s/blobs/sha256' && "
+    assert_int_equal(tu_sh("mkdir -p '%s/sha256' '%s/blobs' && ln -s '%s/sha256' '%s/blobs/sha256' && "
                         "printf '{\"imageLayoutVersion\":\"1.0.0\"}' > '%s/oci-layout' && "
                         "printf '{\"schemaVersion\":2,\"manifests\":[]}' > '%s/index.json'",
                         cache, dir, cache, dir, dir, dir),
@@ -372,9 +357,9 @@ static void test_library_writes_into_lxc_cache_and_umoci_unpacks_it(void **state
     assert_true(S_ISLNK(st.st_mode));
 
     char *bundle = path_of(scratch, "bundle");
-    assert_int_equal(sh("umoci unpack --rootless --image '%s:lxc' '%s' >/dev/null", dir, bundle), 0);
+    assert_int_equal(tu_sh("umoci unpack --rootless --image '%s:lxc' '%s' >/dev/null", dir, bundle), 0);
     assert_bundle(bundle, b);
-    assert_int_equal(sh("skopeo inspect 'oci:%s:lxc' > /dev/null", dir), 0);
+    assert_int_equal(tu_sh("skopeo inspect 'oci:%s:lxc' > /dev/null", dir), 0);
 }
 
 /* ---- Images built by umoci, copied by skopeo ------------------------------- */
@@ -452,10 +437,10 @@ static void assert_umoci_image(ocidir_t *d, const char *ref, const char *scratch
         char *out = path_of(scratch, name);
         layer_to_file(img, i, out);
         /* The decompressed stream is a tar (`tar -t` lists it). */
-        assert_int_equal(sh("tar -tf '%s' > /dev/null", out), 0);
-        if (sh("tar -tf '%s' | grep -qx -e added.txt -e ./added.txt -e /added.txt", out) == 0) {
+        assert_int_equal(tu_sh("tar -tf '%s' > /dev/null", out), 0);
+        if (tu_sh("tar -tf '%s' | grep -qx -e added.txt -e ./added.txt -e /added.txt", out) == 0) {
             char *content = path_of(scratch, "added.out");
-            assert_int_equal(sh("tar -xOf '%s' --wildcards '*added.txt' > '%s'", out, content), 0);
+            assert_int_equal(tu_sh("tar -xOf '%s' --wildcards '*added.txt' > '%s'", out, content), 0);
             assert_file_content(content, ADDED, strlen(ADDED));
             found = 1;
         }
@@ -469,7 +454,7 @@ static void assert_umoci_image(ocidir_t *d, const char *ref, const char *scratch
 static void make_umoci_image(const char *scratch, const char *layout)
 {
     char *bundle = path_of(scratch, "umoci-bundle");
-    assert_int_equal(sh("umoci init --layout '%s' && umoci new --image '%s:base' && "
+    assert_int_equal(tu_sh("umoci init --layout '%s' && umoci new --image '%s:base' && "
                         "umoci unpack --rootless --image '%s:base' '%s' >/dev/null && "
                         "printf '" ADDED "' > '%s/rootfs/added.txt' && mkdir -p '%s/rootfs/srv' && "
                         "umoci repack --image '%s:base' '%s' && "
@@ -507,7 +492,7 @@ static void test_umoci_image_is_read_by_the_library(void **state)
     ocidir_builder_free(b);
     ocidir_close(d);
     char *bundle = path_of(scratch, "derived-bundle");
-    assert_int_equal(sh("umoci unpack --rootless --image '%s:derived' '%s' >/dev/null", layout, bundle), 0);
+    assert_int_equal(tu_sh("umoci unpack --rootless --image '%s:derived' '%s' >/dev/null", layout, bundle), 0);
     assert_file_content(path_of(bundle, "rootfs/added.txt"), ADDED, strlen(ADDED));
     char *cfg = minify(slurp(path_of(bundle, "config.json"), NULL));
     assert_contains(cfg, "\"args\":[\"/bin/sh\",\"-c\",\"true\"]", "umoci's config.json");
@@ -528,7 +513,7 @@ static void test_skopeo_copies_of_umoci_image_are_read_by_the_library(void **sta
 
     /* A plain copy. */
     char *s = path_of(scratch, "S");
-    assert_int_equal(sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
+    assert_int_equal(tu_sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
                         "'oci:%s:base' 'oci:%s:copy'",
                         layout, s),
                      0);
@@ -541,7 +526,7 @@ static void test_skopeo_copies_of_umoci_image_are_read_by_the_library(void **sta
     /* A copy whose blobs all went to a shared blob directory. */
     char *s2 = path_of(scratch, "S2");
     char *cache = path_of(scratch, "CACHE");
-    assert_int_equal(sh("mkdir -p '%s' && skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
+    assert_int_equal(tu_sh("mkdir -p '%s' && skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
                         "--dest-shared-blob-dir '%s' 'oci:%s:base' 'oci:%s:copy'",
                         cache, cache, layout, s2),
                      0);

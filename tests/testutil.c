@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -500,4 +501,18 @@ void tu_assert_strv(char **got, const char *const *want)
             print_error("  want[%zu] = \"%s\"\n", k, want[k]);
     }
     assert_true(same);
+}
+
+int tu_sh(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&cmd, fmt, ap) >= 0);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc != 0)
+        print_error("command failed (%d): %s\n", rc, cmd);
+    free(cmd);
+    return rc;
 }

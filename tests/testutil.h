@@ -110,4 +110,8 @@ void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expec
  * printing both on a difference; a NULL `got` never matches. */
 void tu_assert_strv(char **got, const char *const *want);
 
+/* Run a shell command built from a printf format; returns system()'s status
+ * and prints the command when it fails. */
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif
