@@ -33,6 +33,8 @@
  *      both.
  *   9. Building images: a builder that writes config, manifest and tag in an
  *      order that a crash cannot break; artifacts and referrers.
+ *  10. Housekeeping: fsck, gc (of a layout and of a shared cache), clone,
+ *      removing an image.
  *
  * Conventions
  * -----------
@@ -94,7 +96,7 @@ extern "C" {
 #endif
 
 #define OCIDIR_VERSION_MAJOR 0
-#define OCIDIR_VERSION_MINOR 2
+#define OCIDIR_VERSION_MINOR 3
 #define OCIDIR_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH */
 #define OCIDIR_VERSION_NUMBER \
@@ -908,6 +910,198 @@ OCIDIR_API int ocidir_builder_commit(ocidir_builder_t *b, const char *tag, unsig
 
 /** Free a builder.  NULL is accepted. */
 OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b);
+
+/* ======================================================================
+ * 10. Housekeeping: fsck, gc, clone, removing an image
+ * ====================================================================== */
+
+/*
+ * The graph these functions walk: every `index.json` entry (tagged or not),
+ * and from each manifest or index blob its `manifests`, `config`, `layers`
+ * and `subject` descriptors, recursively (nested indexes to any depth, each
+ * blob visited once).  Blobs are looked up as reads are: the layout's own
+ * `blobs/` first, then the added blob directories.
+ *
+ * Results come in a report: a list of findings, each with a kind, a subject
+ * (a digest, or a path relative to the directory it was found in) and a
+ * message naming what is wrong and where it was referenced from.  Kinds up
+ * to OCIDIR_FIND_IO are damage; the others are notices.
+ *
+ * Progress callbacks are called from the calling thread only, with the bytes
+ * done so far and the total expected (the total may grow while the graph is
+ * being walked), at most a few times per second and once at the end.
+ */
+
+/** A finished report.  Opaque; freed with ocidir_report_free(). */
+typedef struct ocidir_report ocidir_report_t;
+
+/** Progress: `done` of `total` bytes.  Must not call back into the handle. */
+typedef void (*ocidir_progress_fn)(uint64_t done, uint64_t total, void *user);
+
+/* Kinds of finding.  Values are fixed and part of the ABI. */
+typedef enum {
+    /* Damage: */
+    OCIDIR_FIND_LAYOUT = 0,      /* oci-layout or index.json unreadable or invalid */
+    OCIDIR_FIND_MISSING = 1,     /* a referenced blob exists nowhere */
+    OCIDIR_FIND_DIGEST = 2,      /* a blob's content does not hash to its name */
+    OCIDIR_FIND_SIZE = 3,        /* a blob's length is not its descriptor's size */
+    OCIDIR_FIND_FORMAT = 4,      /* a manifest/index/config is not valid JSON of its
+                                    kind, or a blob is not a regular file */
+    OCIDIR_FIND_MEDIA_TYPE = 5,  /* a descriptor's media type disagrees with the blob */
+    OCIDIR_FIND_IO = 6,          /* a blob could not be read (OS error in the message) */
+    /* Notices: */
+    OCIDIR_FIND_UNSUPPORTED = 7, /* a descriptor of an unregistered algorithm (not checked) */
+    OCIDIR_FIND_UNREFERENCED = 8,/* a blob in the layout's own blobs/ that nothing references
+                                    (gc: would be / was not removed) */
+    OCIDIR_FIND_TEMP = 9,        /* a temporary file no live writer owns */
+    OCIDIR_FIND_REMOVED = 10,    /* gc removed this blob or temporary file */
+    OCIDIR_FIND_KEPT_RECENT = 11,/* gc kept an unreferenced blob younger than the grace period */
+    OCIDIR_FIND_COPIED = 12,     /* clone copied this blob */
+    OCIDIR_FIND_LINKED = 13,     /* clone hard-linked this blob */
+    OCIDIR_FIND_REFLINKED = 14   /* clone reflinked (FICLONE) this blob */
+} ocidir_find_kind_t;
+
+/** Static name of a finding kind ("missing", "digest", ...); never NULL. */
+OCIDIR_API const char *ocidir_find_kind_name(int kind);
+
+/** Number of findings in a report (0 for NULL). */
+OCIDIR_API size_t ocidir_report_count(const ocidir_report_t *r);
+
+/** Number of findings that are damage (kind <= OCIDIR_FIND_IO). */
+OCIDIR_API size_t ocidir_report_damage(const ocidir_report_t *r);
+
+/**
+ * One finding.  Strings stay valid until the report is freed.
+ * @param kind_out    may be NULL.  @param subject_out may be NULL.
+ * @param size_out    the blob's size where known, else 0; may be NULL.
+ * @param message_out may be NULL.
+ * @return 0, or OCIDIR_E_INVALID (r NULL or i out of range).
+ */
+OCIDIR_API int ocidir_report_get(const ocidir_report_t *r, size_t i, ocidir_find_kind_t *kind_out,
+                                 const char **subject_out, uint64_t *size_out,
+                                 const char **message_out);
+
+/**
+ * Totals of the run: blobs visited (checked, kept or copied) and their bytes.
+ * Either out-parameter may be NULL.
+ */
+OCIDIR_API void ocidir_report_totals(const ocidir_report_t *r, uint64_t *blobs_out,
+                                     uint64_t *bytes_out);
+
+/** Free a report.  NULL is accepted. */
+OCIDIR_API void ocidir_report_free(ocidir_report_t *r);
+
+/**
+ * Check a layout completely: `oci-layout`, `index.json`, every reachable
+ * descriptor (media type, size, and each blob's full hash), missing blobs,
+ * and — as notices — unreferenced blobs in the layout's own `blobs/` and
+ * stray temporary files.  Every finding is reported, not only the first.
+ * Blobs are hashed in parallel.  Never writes anything.
+ *
+ * @param flags    0 (no flags yet; others are OCIDIR_E_INVALID).
+ * @param threads  hashing threads; 0 means one per online CPU.
+ * @param progress may be NULL.
+ * @param out      receives the report; must not be NULL.
+ * @return 0 when the check ran to the end, whatever it found (look at
+ *         ocidir_report_damage()); OCIDIR_E_INVALID, OCIDIR_E_NOMEM, or
+ *         OCIDIR_E_IO when the check itself could not run.
+ */
+OCIDIR_API int ocidir_fsck(ocidir_t *d, unsigned flags, unsigned threads,
+                           ocidir_progress_fn progress, void *user, ocidir_report_t **out);
+
+/* Report what would be removed, remove nothing. */
+#define OCIDIR_GC_DRY_RUN (1u << 0)
+
+/* The default grace period of gc, in seconds. */
+#define OCIDIR_GC_GRACE_DEFAULT 3600
+
+/**
+ * Set the grace period of gc on this handle: an unreferenced blob whose
+ * file was modified less than `seconds` ago is kept (OCIDIR_FIND_KEPT_RECENT),
+ * because a writer may be about to reference it.  Committing a blob that
+ * already exists refreshes its modification time, so the period counts from
+ * the last commit.  0 turns the grace period off; -1 restores the default.
+ */
+OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds);
+
+/**
+ * Remove what nothing references.  Marks from every `index.json` entry
+ * (tagged or not) through the graph above, then sweeps the layout's own
+ * `blobs/<alg>/` only: never an added blob directory, never a `blobs/<alg>`
+ * reached through OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK.  Temporary files no live
+ * writer owns are removed too.
+ *
+ * Safety against writers in other processes: gc holds the index lock
+ * (`.ocidir.lock`) from the mark to the end of the sweep, so no tag moves
+ * meanwhile; ocidir_builder_commit() checks under that lock that every blob
+ * it references is still present; and blobs younger than the grace period
+ * (ocidir_set_gc_grace()) are kept.
+ *
+ * A layout whose graph is damaged (a missing manifest, an unreadable index)
+ * is not swept: gc fails with the code of the damage, because what the
+ * missing part references cannot be known.
+ *
+ * @param flags 0 or OCIDIR_GC_DRY_RUN.
+ * @param out   receives the report (OCIDIR_FIND_REMOVED, or
+ *              OCIDIR_FIND_UNREFERENCED in a dry run); may be NULL.
+ * @return 0, OCIDIR_E_READONLY (without DRY_RUN), OCIDIR_E_INVALID,
+ *         OCIDIR_E_FORMAT / OCIDIR_E_NOT_FOUND / OCIDIR_E_DIGEST (damaged
+ *         graph), OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_gc(ocidir_t *d, unsigned flags, ocidir_progress_fn progress, void *user,
+                         ocidir_report_t **out);
+
+/**
+ * Garbage-collect a shared blob directory (laid out as `sha256/<hex>`,
+ * `sha512/<hex>`) used by several layouts: report — and without
+ * OCIDIR_GC_DRY_RUN remove — the blobs none of `layouts` references, under
+ * the same safety as ocidir_gc() (every layout's index lock held, the grace
+ * period of layouts[0]).  Only the caller knows which layouts use the cache:
+ * a layout left out loses its blobs.
+ *
+ * @param cache_fd an open directory fd (not closed, not kept).
+ * @param layouts  n open handles (n >= 1).
+ * @return as ocidir_gc().
+ */
+OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n, unsigned flags,
+                               ocidir_progress_fn progress, void *user, ocidir_report_t **out);
+
+/* Never hard-link: reflink or copy only. */
+#define OCIDIR_CLONE_NO_HARDLINK (1u << 0)
+
+/**
+ * Make a new layout at `path` with the same `index.json` (byte for byte) and
+ * every reachable blob in its own `blobs/`, each reflinked (FICLONE) where
+ * the filesystem can, hard-linked where it can (unless
+ * OCIDIR_CLONE_NO_HARDLINK), copied otherwise; each blob is verified (hash
+ * and size) as it is taken.  The destination must not exist, or be an empty
+ * directory.  Nothing is published under the destination's `index.json`
+ * until every blob is in place, so an interrupted clone never looks whole.
+ *
+ * @param out receives the new layout opened writable; may be NULL.
+ * @param report_out receives a report (COPIED / LINKED / REFLINKED); may be NULL.
+ * @return 0, OCIDIR_E_EXISTS (destination not empty), OCIDIR_E_NOT_FOUND /
+ *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE (a source blob missing or damaged;
+ *         the message names it), OCIDIR_E_IO.
+ */
+OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, unsigned flags,
+                            ocidir_progress_fn progress, void *user, ocidir_t **out,
+                            ocidir_report_t **report_out);
+
+/* Also run gc (with the handle's grace period) after removing the tag. */
+#define OCIDIR_REMOVE_GC (1u << 0)
+
+/**
+ * Remove an image: drop `tag` from `index.json` (as ocidir_tag_remove()), and
+ * with OCIDIR_REMOVE_GC then collect what became unreferenced.  The index is
+ * rewritten before any blob is removed, so a crash never leaves a tag naming
+ * a missing blob.
+ * @param report_out the gc report; may be NULL.
+ * @return 0, OCIDIR_E_NOT_FOUND (no such tag), the codes of ocidir_tag_remove()
+ *         and ocidir_gc().
+ */
+OCIDIR_API int ocidir_image_remove(ocidir_t *d, const char *tag, unsigned flags,
+                                   ocidir_report_t **report_out);
 
 #ifdef __cplusplus
 }
