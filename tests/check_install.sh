@@ -1,6 +1,10 @@
 #!/bin/bash
-# Installs the built library into a scratch prefix and builds a consumer
-# against it twice: with pkg-config (as cgo does) and with find_package.
+# Installs the built library into a scratch prefix and builds the consumer
+# example (examples/pkgconfig-consumer) against it twice: as an outside
+# project does, by its own Makefile with nothing but pkg-config (as cgo does
+# too), and with CMake's find_package (tests/install_consumer).  Each build
+# runs: it creates a layout, commits an image and reads it back, and skopeo
+# reads what the pkg-config build wrote.
 # Usage: check_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
@@ -16,11 +20,21 @@ test -f "$libdir/cmake/ocidir/ocidirConfig.cmake"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 test "$(pkg-config --modversion ocidir)" = "$(sed -n 's/^#define OCIDIR_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$src/include/ocidir.h" | paste -sd.)"
-cc -o "$prefix/consumer-pc" "$src/tests/install_consumer/main.c" $(pkg-config --cflags --libs ocidir) -Wl,-rpath,"$libdir"
-"$prefix/consumer-pc"
 
+# pkg-config: the example's own Makefile, in a copy outside the source tree
+# (so it can reach nothing there), against the scratch prefix only.
+cp -r "$src/examples/pkgconfig-consumer" "$prefix/consumer-src"
+rm -f "$prefix/consumer-src/ocidir-consumer"
+make -s -C "$prefix/consumer-src" LDFLAGS="-Wl,-rpath,$libdir" >/dev/null
+# It was linked with the installed library, not one from the build tree.
+ldd "$prefix/consumer-src/ocidir-consumer" | grep -qF "$libdir/libocidir.so" ||
+    { ldd "$prefix/consumer-src/ocidir-consumer"; echo "not linked with $libdir" >&2; exit 1; }
+"$prefix/consumer-src/ocidir-consumer" "$prefix/layout-pc"
+skopeo inspect --config "oci:$prefix/layout-pc:hello" | tr -d ' \n' | grep -qF '"Cmd":["/bin/echo","hello"]'
+
+# find_package: the same program, built by CMake.
 cmake -S "$src/tests/install_consumer" -B "$prefix/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_BUILD_RPATH="$libdir" >/dev/null
 cmake --build "$prefix/consumer-build" >/dev/null
-"$prefix/consumer-build/consumer"
+"$prefix/consumer-build/consumer" "$prefix/layout-cmake"
 echo "install check: pkg-config and find_package consumers built and ran"
