@@ -1,0 +1,480 @@
+"""Python binding of libocidir: read and write OCI image layout directories safely.
+
+Pure ctypes; the shared library is found through OCIDIR_LIBRARY, next to this
+package, or ctypes.util.find_library("ocidir") (see ocidir._lib).
+
+    import ocidir
+
+    with ocidir.OciDir("/tmp/layout", create=True) as layout:
+        digest = layout.put(b"hello")
+        assert layout.read(digest) == b"hello"
+
+Every failure raises a subclass of ocidir.Error (see ocidir.errors).
+"""
+
+import ctypes
+import io
+import os
+import weakref
+
+from . import _lib
+from ._lib import fn, digest_buffer, take_string, take_strv
+from ._io import BlobReader, BlobWriter, LayerReader, LayerWriter, c_buffer
+from ._image import Descriptor, Image, Builder
+from ._report import FindKind, Finding, Report, run_with_report
+from .errors import *  # noqa: F401,F403  (the exception classes and E_* codes)
+from .errors import __all__ as _errors_all
+
+__all__ = [
+    "OciDir", "BlobReader", "BlobWriter", "LayerReader", "LayerWriter", "Image",
+    "Builder", "Descriptor", "Report", "Finding", "FindKind",
+    "version", "version_number", "hash_backend", "digest", "validate_digest",
+    "validate_tag", "platform_default", "compression_media_type",
+    "resolver_uses_openat2", "strerror", "cache_gc", "library_path",
+    "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT",
+] + list(_errors_all)
+
+__version__ = "0.3.0"
+
+#: The path of the loaded shared library.
+library_path = _lib.path
+
+SHA256, SHA512 = "sha256", "sha512"
+_ALGS = {SHA256: 0, SHA512: 1}
+_COMPRESSIONS = {"none": 0, "gzip": 1, "zstd": 2}
+DIGEST_MAX = _lib.DIGEST_MAX
+GC_GRACE_DEFAULT = 3600
+
+_AT_FDCWD = -100
+_OPEN_CREATE, _OPEN_RDONLY, _OPEN_FOLLOW_BLOB_SYMLINK = 1, 2, 4
+_BLOBDIR_WRITE = 1
+_TAG_NOREPLACE = 1
+_GC_DRY_RUN = 1
+_CLONE_NO_HARDLINK = 1
+_REMOVE_GC = 1
+_SIZE_MAX = ctypes.c_size_t(-1).value
+
+
+def _enc(s):
+    return None if s is None else s.encode("utf-8")
+
+
+def _alg(alg):
+    try:
+        return _ALGS[alg]
+    except KeyError:
+        raise ValueError("unknown digest algorithm %r (use 'sha256' or 'sha512')" % (alg,)) from None
+
+
+def _size_arg(size):
+    return -1 if size is None else int(size)
+
+
+class _DirFd:
+    """An fd for a directory given as a path (opened and closed here) or as an
+    fd (borrowed)."""
+
+    def __init__(self, path_or_fd):
+        if isinstance(path_or_fd, int):
+            self.fd, self._own = path_or_fd, False
+        else:
+            self.fd = os.open(path_or_fd, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._own = True
+
+    def __enter__(self):
+        return self.fd
+
+    def __exit__(self, *exc):
+        if self._own:
+            os.close(self.fd)
+        return False
+
+
+# ---------------------------------------------------------------------------
+# Module-level functions
+
+
+def version():
+    """The version of the loaded library, "MAJOR.MINOR.PATCH"."""
+    return fn.version().decode()
+
+
+def version_number():
+    """MAJOR * 10000 + MINOR * 100 + PATCH of the loaded library."""
+    return fn.version_number()
+
+
+def hash_backend():
+    """The hash implementation compiled into the library ("libsodium", ...)."""
+    return fn.hash_backend().decode()
+
+
+def strerror(code):
+    """The library's text for an error code."""
+    return fn.strerror(code).decode()
+
+
+def digest(data, alg=SHA256):
+    """The digest ("sha256:<hex>") of a bytes-like object."""
+    buf, n = c_buffer(data, writable=False)
+    out = digest_buffer()
+    fn.digest_buffer(_alg(alg), buf, n, out)
+    return out.value.decode()
+
+
+def validate_digest(d):
+    """Raise BadDigest for a malformed digest, Unsupported for a grammatical
+    one of an unregistered algorithm; return None for a valid one."""
+    fn.digest_validate(d.encode("utf-8"))
+
+
+def validate_tag(tag):
+    """Raise InvalidArgument unless `tag` fits the ref.name grammar."""
+    fn.tag_validate(tag.encode("utf-8"))
+
+
+def platform_default():
+    """This machine's platform in Go's names ("linux/amd64", ...)."""
+    return fn.platform_default().decode()
+
+
+def compression_media_type(compression):
+    """The layer media type for "none", "gzip" or "zstd"."""
+    return fn.compression_media_type(_COMPRESSIONS[compression]).decode()
+
+
+def resolver_uses_openat2():
+    """True when the library resolves paths with openat2(2) in this process."""
+    return bool(fn.resolver_uses_openat2())
+
+
+def cache_gc(cache, layouts, *, dry_run=False, progress=None):
+    """Collect the blobs of a shared blob directory (a path or an fd) that none
+    of `layouts` (open OciDir objects, at least one) references; returns a
+    Report.  A layout left out loses its blobs."""
+    layouts = list(layouts)
+    if not layouts:
+        raise ValueError("cache_gc() needs at least one layout")
+    arr = (_lib.layout_p * len(layouts))(*[l._p() for l in layouts])
+    with _DirFd(cache) as fd:
+        return run_with_report(
+            lambda p, out: fn.cache_gc(fd, arr, len(layouts), _GC_DRY_RUN if dry_run else 0, p, None, out),
+            progress)
+
+
+# ---------------------------------------------------------------------------
+# The layout
+
+
+class OciDir:
+    """An open OCI image layout.
+
+    OciDir(path, *, create=False, readonly=False, follow_blob_symlink=False,
+    dir_fd=None): `path` is relative to `dir_fd` (an open directory fd) when
+    given; path None means dir_fd itself.  Use it as a context manager or call
+    close().  Readers, writers, images and builders made from it keep it
+    alive; closing it first closes (or, for writers, aborts) them.
+
+    One OciDir may be used from many threads at once; each reader, writer,
+    image or builder belongs to one thread at a time.
+    """
+
+    _ptr = None
+
+    def __init__(self, path, *, create=False, readonly=False, follow_blob_symlink=False, dir_fd=None):
+        flags = ((_OPEN_CREATE if create else 0) | (_OPEN_RDONLY if readonly else 0)
+                 | (_OPEN_FOLLOW_BLOB_SYMLINK if follow_blob_symlink else 0))
+        self._children = weakref.WeakSet()
+        self.path = None if path is None else os.fspath(path)
+        p = _lib.layout_p()
+        fn.open(_AT_FDCWD if dir_fd is None else dir_fd,
+                None if path is None else os.fsencode(path), flags, ctypes.byref(p))
+        self._ptr = p
+
+    @classmethod
+    def _wrap(cls, ptr, path):
+        self = cls.__new__(cls)
+        self._children = weakref.WeakSet()
+        self.path = path
+        self._ptr = ptr
+        return self
+
+    def _p(self):
+        if not self._ptr:
+            raise ValueError("operation on closed OciDir")
+        return self._ptr
+
+    @property
+    def closed(self):
+        return not self._ptr
+
+    def close(self):
+        """Close the layout, after closing what was made from it (writers are aborted)."""
+        if not self._ptr:
+            return
+        for child in list(self._children):
+            child._release()
+        ptr, self._ptr = self._ptr, None
+        fn.close(ptr)
+
+    def __enter__(self):
+        self._p()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "<ocidir.OciDir %r%s>" % (self.path, " closed" if self.closed else "")
+
+    @property
+    def readonly(self):
+        return bool(fn.is_readonly(self._p()))
+
+    # -- shared cache ---------------------------------------------------------
+
+    def add_blobdir(self, path_or_fd, write=False):
+        """Add an external blob directory (``sha256/<hex>``...) for reads, and
+        with write=True as the place new blobs are written.  A path is opened
+        here; an fd is duplicated by the library, never closed."""
+        with _DirFd(path_or_fd) as fd:
+            fn.add_blobdir_fd(self._p(), fd, _BLOBDIR_WRITE if write else 0)
+
+    # -- blobs ----------------------------------------------------------------
+
+    def put(self, data):
+        """Store a bytes-like object as a sha256 blob; returns its digest."""
+        buf, n = c_buffer(data, writable=False)
+        out = digest_buffer()
+        fn.blob_put(self._p(), buf, n, out)
+        return out.value.decode()
+
+    def put_file(self, file):
+        """Store a file's content (from its current position to its end) as a
+        sha256 blob; returns its digest.  `file` is a path, an fd, or a file
+        object (one with a usable fileno() is copied by the library, with
+        copy_file_range where possible; others are read here)."""
+        if isinstance(file, int):
+            return self._put_fd(file)
+        if isinstance(file, (str, bytes, os.PathLike)):
+            fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                return self._put_fd(fd)
+            finally:
+                os.close(fd)
+        if isinstance(file, io.TextIOBase):
+            raise TypeError("put_file() needs a binary file object")
+        fd = None
+        try:
+            fd = file.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            pass
+        seekable = fd is not None and getattr(file, "seekable", lambda: False)()
+        if fd is not None and (seekable or isinstance(file, io.FileIO)):
+            if seekable:
+                # The file object may have read ahead; start from its position.
+                os.lseek(fd, file.tell(), os.SEEK_SET)
+            d = self._put_fd(fd)
+            if seekable:
+                file.seek(os.lseek(fd, 0, os.SEEK_CUR))
+            return d
+        with self.open_writer() as w:
+            while True:
+                chunk = file.read(1 << 20)
+                if not chunk:
+                    break
+                w.write(chunk)
+        return w.digest
+
+    def _put_fd(self, fd):
+        out = digest_buffer()
+        fn.blob_put_fd(self._p(), fd, out, None)
+        return out.value.decode()
+
+    def open_writer(self, alg=SHA256, *, digest=None, size=None):
+        """A BlobWriter: write, then close() commits (returning nothing; see
+        .digest) or commit() returns the digest.  `digest` / `size` are
+        expectations checked at commit."""
+        w = _lib.blob_writer_p()
+        fn.blob_writer_new(self._p(), _alg(alg), ctypes.byref(w))
+        writer = BlobWriter(self, w)
+        if digest is not None or size is not None:
+            try:
+                writer.expect(digest, size)
+            except BaseException:
+                writer.abort()
+                raise
+        return writer
+
+    def open_blob(self, digest, size=None):
+        """A verified BlobReader (an io.RawIOBase).  `size` is the expected
+        size (SizeMismatch at once otherwise).  Reading to the end raises
+        DigestMismatch for content that does not match."""
+        r = _lib.blob_reader_p()
+        fn.blob_open(self._p(), digest.encode("utf-8"), _size_arg(size), ctypes.byref(r))
+        return BlobReader(self, r)
+
+    def read(self, digest, size=None, max_len=None):
+        """A whole blob, verified, as bytes.  A blob larger than `max_len`
+        raises TooLarge before anything is read."""
+        buf, n = ctypes.c_void_p(), ctypes.c_size_t()
+        fn.blob_read_all(self._p(), digest.encode("utf-8"), _size_arg(size),
+                         _SIZE_MAX if max_len is None else max_len, ctypes.byref(buf), ctypes.byref(n))
+        try:
+            return ctypes.string_at(buf.value, n.value)
+        finally:
+            fn.free(buf)
+
+    def stat(self, digest):
+        """The size of a blob (not verified)."""
+        size = ctypes.c_uint64()
+        fn.blob_stat(self._p(), digest.encode("utf-8"), ctypes.byref(size))
+        return size.value
+
+    def __contains__(self, digest):
+        """True when the blob is present (in the layout or an added directory)."""
+        try:
+            self.stat(digest)
+        except KeyError:
+            return False
+        return True
+
+    def open_blob_fd(self, digest):
+        """A raw, read-only fd of a blob (NOT verified); the caller closes it."""
+        fd = ctypes.c_int(-1)
+        fn.blob_open_fd(self._p(), digest.encode("utf-8"), ctypes.byref(fd))
+        return fd.value
+
+    def remove(self, digest):
+        """Remove a blob from the layout's own blobs/ (never from an added directory)."""
+        fn.blob_remove(self._p(), digest.encode("utf-8"))
+
+    # -- index and tags -------------------------------------------------------
+
+    def set_json_limit(self, max_bytes):
+        """Bound every JSON document read (0 restores the default, 64 MiB)."""
+        fn.set_json_limit(self._p(), max_bytes)
+
+    def tags(self):
+        """The tags in index.json, in file order."""
+        v = _lib.strv()
+        fn.tag_list(self._p(), ctypes.byref(v))
+        return take_strv(v) or []
+
+    def resolve(self, ref):
+        """The Descriptor of the manifest or index a tag or digest names."""
+        d, mt, size = digest_buffer(), ctypes.c_void_p(), ctypes.c_uint64()
+        fn.resolve(self._p(), ref.encode("utf-8"), d, ctypes.byref(mt), ctypes.byref(size))
+        return Descriptor(take_string(mt.value), d.value.decode(), size.value)
+
+    def tag(self, tag, digest, *, replace=True):
+        """Point `tag` at a manifest or index blob; replace=False raises
+        AlreadyExists for an existing tag."""
+        fn.tag_set(self._p(), tag.encode("utf-8"), digest.encode("utf-8"), 0 if replace else _TAG_NOREPLACE)
+
+    def untag(self, tag):
+        """Remove the index.json entry carrying `tag` (blobs are kept)."""
+        fn.tag_remove(self._p(), tag.encode("utf-8"))
+
+    def index_add(self, digest):
+        """Add an untagged index.json entry for a manifest or index blob."""
+        fn.index_add(self._p(), digest.encode("utf-8"))
+
+    # -- images ---------------------------------------------------------------
+
+    def image(self, ref, platform=None):
+        """The Image that `ref` (a tag or digest) names for `platform`
+        ("os/arch[/variant]", default this machine's)."""
+        img = _lib.image_p()
+        fn.image_open(self._p(), ref.encode("utf-8"), _enc(platform), ctypes.byref(img))
+        return Image(self, img)
+
+    def referrers(self, digest, artifact_type=None):
+        """Digests of the manifests whose subject is `digest`."""
+        v = _lib.strv()
+        fn.referrers(self._p(), digest.encode("utf-8"), _enc(artifact_type), ctypes.byref(v))
+        return take_strv(v) or []
+
+    # -- layers ---------------------------------------------------------------
+
+    def layer_writer(self, compression="gzip", level=0, threads=0):
+        """A LayerWriter compressing with "none", "gzip" or "zstd"."""
+        try:
+            c = _COMPRESSIONS[compression]
+        except KeyError:
+            raise ValueError("unknown compression %r (use 'none', 'gzip' or 'zstd')" % (compression,)) from None
+        w = _lib.layer_writer_p()
+        fn.layer_writer_new(self._p(), c, level, threads, ctypes.byref(w))
+        return LayerWriter(self, w)
+
+    def open_layer(self, media_type, digest, size=None, diff_id=None):
+        """A decompressing, verifying LayerReader for a layer blob."""
+        r = _lib.layer_reader_p()
+        fn.layer_open(self._p(), media_type.encode("utf-8"), digest.encode("utf-8"), _size_arg(size),
+                      _enc(diff_id), ctypes.byref(r))
+        return LayerReader(self, r)
+
+    # -- building -------------------------------------------------------------
+
+    def builder(self, platform=None):
+        """A Builder for an image with no layers, for `platform`."""
+        b = _lib.builder_p()
+        fn.builder_new(self._p(), _enc(platform), ctypes.byref(b))
+        return Builder(self, b)
+
+    def artifact_builder(self, artifact_type):
+        """A Builder for an artifact (empty config, `artifactType`)."""
+        b = _lib.builder_p()
+        fn.builder_new_artifact(self._p(), artifact_type.encode("utf-8"), ctypes.byref(b))
+        return Builder(self, b)
+
+    def builder_from(self, ref, platform=None):
+        """A Builder starting from an existing image."""
+        b = _lib.builder_p()
+        fn.builder_from(self._p(), ref.encode("utf-8"), _enc(platform), ctypes.byref(b))
+        return Builder(self, b)
+
+    # -- housekeeping ---------------------------------------------------------
+
+    def fsck(self, threads=0, progress=None):
+        """Check the layout completely; returns a Report (report.ok when
+        nothing is damaged).  progress(done, total) is called with bytes."""
+        p = self._p()
+        return run_with_report(lambda cb, out: fn.fsck(p, 0, threads, cb, None, out), progress)
+
+    def set_gc_grace(self, seconds):
+        """gc keeps unreferenced blobs younger than this; 0 turns it off, -1
+        restores the default (GC_GRACE_DEFAULT)."""
+        fn.set_gc_grace(self._p(), seconds)
+
+    def gc(self, dry_run=False, progress=None):
+        """Remove the unreferenced blobs of the layout's own blobs/; returns a Report."""
+        p = self._p()
+        return run_with_report(
+            lambda cb, out: fn.gc(p, _GC_DRY_RUN if dry_run else 0, cb, None, out), progress)
+
+    def clone(self, path, *, no_hardlink=False, progress=None, dir_fd=None):
+        """Make a new layout at `path` with every reachable blob; returns
+        (OciDir of the clone, Report)."""
+        p = self._p()
+        new = _lib.layout_p()
+        rep = run_with_report(
+            lambda cb, out: fn.clone(p, _AT_FDCWD if dir_fd is None else dir_fd, os.fsencode(path),
+                                     _CLONE_NO_HARDLINK if no_hardlink else 0, cb, None,
+                                     ctypes.byref(new), out),
+            progress)
+        return OciDir._wrap(new, os.fspath(path)), rep
+
+    def remove_image(self, tag, gc=False):
+        """Drop `tag` from index.json and, with gc=True, collect what became
+        unreferenced; returns the gc Report (empty without gc)."""
+        p = self._p()
+        return run_with_report(
+            lambda _cb, out: fn.image_remove(p, tag.encode("utf-8"), _REMOVE_GC if gc else 0, out), None)

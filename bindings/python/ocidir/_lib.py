@@ -1,0 +1,349 @@
+"""Loading libocidir and the one table declaring every symbol the binding uses.
+
+The library is found, in this order, at the path in the environment variable
+OCIDIR_LIBRARY, next to this package (a ``libocidir.so*`` installed into the
+package directory), then through ``ctypes.util.find_library("ocidir")``.
+
+Each handle type of the C API is its own opaque ``ctypes.Structure``, so that
+passing an image where a layout is expected fails in ctypes, not in C.
+Functions returning a status (``int`` or ``ssize_t``) get an errcheck that
+turns a negative result into the matching :mod:`ocidir.errors` exception,
+reading the thread-local message and errno right after the call, on the
+calling thread.
+"""
+
+import ctypes
+import ctypes.util
+import glob
+import os
+
+from . import errors
+
+__all__ = ["lib", "path", "DIGEST_MAX"]
+
+_MIN_VERSION = 300  # 0.3.0: the API this binding is written against
+_MAJOR = 0
+
+
+def _candidates():
+    env = os.environ.get("OCIDIR_LIBRARY")
+    if env:
+        yield env, "OCIDIR_LIBRARY"
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("libocidir.so.%d" % _MAJOR, "libocidir.so"):
+        p = os.path.join(here, name)
+        if os.path.exists(p):
+            yield p, "the package directory"
+    for p in sorted(glob.glob(os.path.join(here, "libocidir.so.%d.*" % _MAJOR))):
+        yield p, "the package directory"
+    found = ctypes.util.find_library("ocidir")
+    if found:
+        yield found, 'ctypes.util.find_library("ocidir")'
+
+
+def _load():
+    tried = []
+    for candidate, source in _candidates():
+        try:
+            return ctypes.CDLL(candidate, use_errno=False), candidate
+        except OSError as e:
+            tried.append("%s (from %s): %s" % (candidate, source, e))
+    if os.environ.get("OCIDIR_LIBRARY"):
+        raise ImportError("cannot load libocidir: " + "; ".join(tried))
+    raise ImportError(
+        "cannot find libocidir: set OCIDIR_LIBRARY to the path of libocidir.so, "
+        "install libocidir.so.%d next to the ocidir package, or install it where "
+        'ctypes.util.find_library("ocidir") finds it (ldconfig)%s'
+        % (_MAJOR, (": " + "; ".join(tried)) if tried else ""))
+
+
+lib, path = _load()
+
+
+# Opaque handle types, one per C typedef.
+class Layout(ctypes.Structure):
+    """struct ocidir (ocidir_t)."""
+
+
+class BlobWriter(ctypes.Structure):
+    """struct ocidir_blob_writer."""
+
+
+class BlobReader(ctypes.Structure):
+    """struct ocidir_blob_reader."""
+
+
+class Image(ctypes.Structure):
+    """struct ocidir_image."""
+
+
+class LayerWriter(ctypes.Structure):
+    """struct ocidir_layer_writer."""
+
+
+class LayerReader(ctypes.Structure):
+    """struct ocidir_layer_reader."""
+
+
+class Builder(ctypes.Structure):
+    """struct ocidir_builder."""
+
+
+class Report(ctypes.Structure):
+    """struct ocidir_report."""
+
+
+layout_p = ctypes.POINTER(Layout)
+blob_writer_p = ctypes.POINTER(BlobWriter)
+blob_reader_p = ctypes.POINTER(BlobReader)
+image_p = ctypes.POINTER(Image)
+layer_writer_p = ctypes.POINTER(LayerWriter)
+layer_reader_p = ctypes.POINTER(LayerReader)
+builder_p = ctypes.POINTER(Builder)
+report_p = ctypes.POINTER(Report)
+
+strv = ctypes.POINTER(ctypes.c_char_p)      # char ** (NULL-terminated)
+strv_out = ctypes.POINTER(strv)             # char ***
+str_out = ctypes.POINTER(ctypes.c_void_p)   # char ** freed with ocidir_free (kept as an address)
+buf_out = ctypes.POINTER(ctypes.c_void_p)   # const void ** / void **
+u64_out = ctypes.POINTER(ctypes.c_uint64)
+size_out = ctypes.POINTER(ctypes.c_size_t)
+digest_buf = ctypes.c_char_p                # char[OCIDIR_DIGEST_MAX], filled by the library
+
+progress_fn = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p)
+
+_c_int, _c_uint, _c_size_t = ctypes.c_int, ctypes.c_uint, ctypes.c_size_t
+_c_char_p, _c_void_p = ctypes.c_char_p, ctypes.c_void_p
+_c_int64, _c_uint64 = ctypes.c_int64, ctypes.c_uint64
+
+
+def raise_last(code, func_name=None):
+    """Raise the exception for `code` with this thread's last message and errno."""
+    msg = lib.ocidir_last_error()
+    msg = msg.decode("utf-8", "replace") if msg else ""
+    err = lib.ocidir_last_errno()
+    if not msg and func_name:
+        msg = "%s failed: %s" % (func_name, lib.ocidir_strerror(code).decode())
+    raise errors.make_error(code, msg, err)
+
+
+def _check_status(result, func, args):
+    if result < 0:
+        raise_last(result, func.__name__)
+    return result
+
+
+class _Missing:
+    """Stands in for a symbol the loaded library does not export."""
+
+    def __init__(self, name):
+        self.__name__ = name
+
+    def __call__(self, *args):
+        raise errors.Unsupported(
+            errors.E_UNSUPPORTED,
+            "%s: not exported by the loaded libocidir %s (%s)"
+            % (self.__name__, lib.ocidir_version().decode(), path))
+
+
+# The declaration table: (name, argtypes, restype, checked).  A checked
+# function returns a status; a negative status raises.  `optional` symbols
+# (the housekeeping tier) may be absent from an older library; calling one
+# then raises Unsupported.
+S, N = True, False
+_DECLARATIONS = [
+    # 1. Conventions
+    ("ocidir_version", [], _c_char_p, N),
+    ("ocidir_version_number", [], _c_uint, N),
+    ("ocidir_strerror", [_c_int], _c_char_p, N),
+    ("ocidir_last_error", [], _c_char_p, N),
+    ("ocidir_last_errno", [], _c_int, N),
+    ("ocidir_free", [_c_void_p], None, N),
+    ("ocidir_strv_free", [strv], None, N),
+    # 2. Digests
+    ("ocidir_digest_max", [], _c_size_t, N),
+    ("ocidir_digest_validate", [_c_char_p], _c_int, S),
+    ("ocidir_digest_buffer", [_c_int, _c_void_p, _c_size_t, digest_buf], _c_int, S),
+    ("ocidir_hash_backend", [], _c_char_p, N),
+    # 3. Layout
+    ("ocidir_open", [_c_int, _c_char_p, _c_uint, ctypes.POINTER(layout_p)], _c_int, S),
+    ("ocidir_close", [layout_p], None, N),
+    ("ocidir_is_readonly", [layout_p], _c_int, N),
+    ("ocidir_resolver_uses_openat2", [], _c_int, N),
+    # 4. Shared cache
+    ("ocidir_add_blobdir_fd", [layout_p, _c_int, _c_uint], _c_int, S),
+    # 5. Blobs
+    ("ocidir_blob_writer_new", [layout_p, _c_int, ctypes.POINTER(blob_writer_p)], _c_int, S),
+    ("ocidir_blob_writer_expect", [blob_writer_p, _c_char_p, _c_int64], _c_int, S),
+    ("ocidir_blob_writer_write", [blob_writer_p, _c_void_p, _c_size_t], _c_int, S),
+    ("ocidir_blob_writer_commit", [blob_writer_p, digest_buf, u64_out], _c_int, S),
+    ("ocidir_blob_writer_abort", [blob_writer_p], None, N),
+    ("ocidir_blob_put", [layout_p, _c_void_p, _c_size_t, digest_buf], _c_int, S),
+    ("ocidir_blob_put_fd", [layout_p, _c_int, digest_buf, u64_out], _c_int, S),
+    ("ocidir_blob_stat", [layout_p, _c_char_p, u64_out], _c_int, S),
+    ("ocidir_blob_open", [layout_p, _c_char_p, _c_int64, ctypes.POINTER(blob_reader_p)], _c_int, S),
+    ("ocidir_blob_reader_read", [blob_reader_p, _c_void_p, _c_size_t], ctypes.c_ssize_t, S),
+    ("ocidir_blob_reader_size", [blob_reader_p], _c_uint64, N),
+    ("ocidir_blob_reader_close", [blob_reader_p], None, N),
+    ("ocidir_blob_read_all", [layout_p, _c_char_p, _c_int64, _c_size_t, buf_out, size_out], _c_int, S),
+    ("ocidir_blob_open_fd", [layout_p, _c_char_p, ctypes.POINTER(_c_int)], _c_int, S),
+    ("ocidir_blob_remove", [layout_p, _c_char_p], _c_int, S),
+    # 6. Index and tags
+    ("ocidir_tag_validate", [_c_char_p], _c_int, S),
+    ("ocidir_set_json_limit", [layout_p, _c_size_t], _c_int, S),
+    ("ocidir_tag_list", [layout_p, strv_out], _c_int, S),
+    ("ocidir_resolve", [layout_p, _c_char_p, digest_buf, str_out, u64_out], _c_int, S),
+    ("ocidir_tag_set", [layout_p, _c_char_p, _c_char_p, _c_uint], _c_int, S),
+    ("ocidir_tag_remove", [layout_p, _c_char_p], _c_int, S),
+    ("ocidir_index_add", [layout_p, _c_char_p], _c_int, S),
+    # 7. Images
+    ("ocidir_platform_default", [], _c_char_p, N),
+    ("ocidir_image_open", [layout_p, _c_char_p, _c_char_p, ctypes.POINTER(image_p)], _c_int, S),
+    ("ocidir_image_close", [image_p], None, N),
+    ("ocidir_image_manifest", [image_p, digest_buf, buf_out, size_out], _c_int, S),
+    ("ocidir_image_config_descriptor", [image_p, str_out, digest_buf, u64_out], _c_int, S),
+    ("ocidir_image_config_is_empty", [image_p], _c_int, N),
+    ("ocidir_image_artifact_type", [image_p], _c_char_p, N),
+    ("ocidir_image_layer_count", [image_p], _c_size_t, N),
+    ("ocidir_image_layer", [image_p, _c_size_t, str_out, digest_buf, u64_out], _c_int, S),
+    ("ocidir_image_annotations", [image_p, _c_size_t, strv_out], _c_int, S),
+    ("ocidir_image_config_strv", [image_p, _c_int, strv_out], _c_int, S),
+    ("ocidir_image_config_string", [image_p, _c_int, str_out], _c_int, S),
+    ("ocidir_image_config_labels", [image_p, strv_out], _c_int, S),
+    ("ocidir_image_config_raw", [image_p, buf_out, size_out], _c_int, S),
+    ("ocidir_referrers", [layout_p, _c_char_p, _c_char_p, strv_out], _c_int, S),
+    # 8. Layers
+    ("ocidir_compression_media_type", [_c_int], _c_char_p, N),
+    ("ocidir_layer_writer_new", [layout_p, _c_int, _c_int, _c_int, ctypes.POINTER(layer_writer_p)], _c_int, S),
+    ("ocidir_layer_writer_write", [layer_writer_p, _c_void_p, _c_size_t], _c_int, S),
+    ("ocidir_layer_writer_commit", [layer_writer_p, digest_buf, u64_out, digest_buf], _c_int, S),
+    ("ocidir_layer_writer_media_type", [layer_writer_p], _c_char_p, N),
+    ("ocidir_layer_writer_abort", [layer_writer_p], None, N),
+    ("ocidir_layer_open", [layout_p, _c_char_p, _c_char_p, _c_int64, _c_char_p, ctypes.POINTER(layer_reader_p)], _c_int, S),
+    ("ocidir_image_layer_open", [image_p, _c_size_t, ctypes.POINTER(layer_reader_p)], _c_int, S),
+    ("ocidir_layer_reader_read", [layer_reader_p, _c_void_p, _c_size_t], ctypes.c_ssize_t, S),
+    ("ocidir_layer_reader_close", [layer_reader_p], None, N),
+    # 9. Building images
+    ("ocidir_builder_new", [layout_p, _c_char_p, ctypes.POINTER(builder_p)], _c_int, S),
+    ("ocidir_builder_new_artifact", [layout_p, _c_char_p, ctypes.POINTER(builder_p)], _c_int, S),
+    ("ocidir_builder_from", [layout_p, _c_char_p, _c_char_p, ctypes.POINTER(builder_p)], _c_int, S),
+    ("ocidir_builder_set_created", [builder_p, _c_char_p], _c_int, S),
+    ("ocidir_builder_add_layer", [builder_p, _c_char_p, _c_char_p, _c_uint64, _c_char_p, _c_char_p], _c_int, S),
+    ("ocidir_builder_add_layer_writer", [builder_p, layer_writer_p, _c_char_p], _c_int, S),
+    ("ocidir_builder_set_config_strv", [builder_p, _c_int, strv], _c_int, S),
+    ("ocidir_builder_set_config_string", [builder_p, _c_int, _c_char_p], _c_int, S),
+    ("ocidir_builder_set_label", [builder_p, _c_char_p, _c_char_p], _c_int, S),
+    ("ocidir_builder_set_annotation", [builder_p, _c_char_p, _c_char_p], _c_int, S),
+    ("ocidir_builder_set_subject", [builder_p, _c_char_p], _c_int, S),
+    ("ocidir_builder_commit", [builder_p, _c_char_p, _c_uint, digest_buf], _c_int, S),
+    ("ocidir_builder_free", [builder_p], None, N),
+]
+
+# 10. Housekeeping (optional: absent from libraries that predate it).
+_OPTIONAL_DECLARATIONS = [
+    ("ocidir_find_kind_name", [_c_int], _c_char_p, N),
+    ("ocidir_report_count", [report_p], _c_size_t, N),
+    ("ocidir_report_damage", [report_p], _c_size_t, N),
+    ("ocidir_report_get", [report_p, _c_size_t, ctypes.POINTER(_c_int), ctypes.POINTER(_c_char_p),
+                           u64_out, ctypes.POINTER(_c_char_p)], _c_int, S),
+    ("ocidir_report_totals", [report_p, u64_out, u64_out], None, N),
+    ("ocidir_report_free", [report_p], None, N),
+    ("ocidir_fsck", [layout_p, _c_uint, _c_uint, progress_fn, _c_void_p, ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_set_gc_grace", [layout_p, _c_int64], _c_int, S),
+    ("ocidir_gc", [layout_p, _c_uint, progress_fn, _c_void_p, ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_cache_gc", [_c_int, ctypes.POINTER(layout_p), _c_size_t, _c_uint, progress_fn, _c_void_p,
+                         ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_clone", [layout_p, _c_int, _c_char_p, _c_uint, progress_fn, _c_void_p,
+                      ctypes.POINTER(layout_p), ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_image_remove", [layout_p, _c_char_p, _c_uint, ctypes.POINTER(report_p)], _c_int, S),
+]
+
+
+class _Functions:
+    """The declared functions, as attributes named without the `ocidir_` prefix."""
+
+
+fn = _Functions()
+
+
+def _declare(table, optional):
+    for name, argtypes, restype, checked in table:
+        try:
+            f = getattr(lib, name)
+        except AttributeError:
+            if not optional:
+                raise ImportError("libocidir at %s lacks %s; this binding needs %d.%d or newer"
+                                  % (path, name, _MIN_VERSION // 10000, _MIN_VERSION // 100 % 100))
+            setattr(fn, name[len("ocidir_"):], _Missing(name))
+            continue
+        f.argtypes = argtypes
+        f.restype = restype
+        if checked:
+            f.errcheck = _check_status
+        setattr(fn, name[len("ocidir_"):], f)
+
+
+_declare(_DECLARATIONS, False)
+_declare(_OPTIONAL_DECLARATIONS, True)
+del S, N
+
+_version = lib.ocidir_version_number()
+if _version // 10000 != _MAJOR or _version < _MIN_VERSION:
+    raise ImportError("libocidir at %s is version %s; this binding needs %d.%d.x with x >= 0"
+                      % (path, lib.ocidir_version().decode(), _MAJOR, _MIN_VERSION // 100 % 100))
+
+DIGEST_MAX = lib.ocidir_digest_max()
+
+
+def has(name):
+    """True when the loaded library exports `ocidir_<name>`."""
+    return not isinstance(getattr(fn, name), _Missing)
+
+
+# Helpers for memory the library hands out.
+
+def take_string(addr):
+    """A str from a char* the library allocated (None for NULL); frees it."""
+    if not addr:
+        return None
+    try:
+        return ctypes.string_at(addr).decode("utf-8")
+    finally:
+        fn.free(addr)
+
+
+def take_strv(v):
+    """A list of str from a char** vector the library allocated (None for NULL); frees it."""
+    if not v:
+        return None
+    try:
+        out = []
+        i = 0
+        while v[i] is not None:
+            out.append(v[i].decode("utf-8"))
+            i += 1
+        return out
+    finally:
+        fn.strv_free(v)
+
+
+def take_kv(v):
+    """A dict from an alternating key/value vector (freed)."""
+    items = take_strv(v) or []
+    return dict(zip(items[0::2], items[1::2]))
+
+
+def digest_buffer():
+    return ctypes.create_string_buffer(DIGEST_MAX)
+
+
+def make_strv(items):
+    """A NULL-terminated char*[] for a list of str (None for None), kept alive by the caller."""
+    if items is None:
+        return None
+    arr = (ctypes.c_char_p * (len(items) + 1))()
+    for i, s in enumerate(items):
+        arr[i] = s.encode("utf-8")
+    arr[len(items)] = None
+    return ctypes.cast(arr, strv)

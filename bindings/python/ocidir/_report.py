@@ -1,0 +1,145 @@
+"""Housekeeping reports (fsck, gc, cache gc, clone, image removal) and progress callbacks."""
+
+import ctypes
+import enum
+from collections import namedtuple
+
+from ._lib import fn, progress_fn, report_p
+
+__all__ = ["FindKind", "Finding", "Report"]
+
+
+class FindKind(enum.IntEnum):
+    """ocidir_find_kind_t.  Kinds up to IO are damage; the others are notices."""
+    LAYOUT = 0
+    MISSING = 1
+    DIGEST = 2
+    SIZE = 3
+    FORMAT = 4
+    MEDIA_TYPE = 5
+    IO = 6
+    UNSUPPORTED = 7
+    UNREFERENCED = 8
+    TEMP = 9
+    REMOVED = 10
+    KEPT_RECENT = 11
+    COPIED = 12
+    LINKED = 13
+    REFLINKED = 14
+
+    @property
+    def is_damage(self):
+        return self <= FindKind.IO
+
+    @property
+    def label(self):
+        """The library's name for the kind ("missing", "digest", ...)."""
+        return fn.find_kind_name(int(self)).decode()
+
+
+_Finding = namedtuple("Finding", "kind subject size message")
+
+
+class Finding(_Finding):
+    """One finding: kind (FindKind), subject (a digest or a relative path),
+    size (0 when unknown) and a message naming what is wrong and where."""
+    __slots__ = ()
+
+    @property
+    def is_damage(self):
+        return self.kind <= FindKind.IO
+
+
+class Report:
+    """A finished report, copied out of the library: a sequence of Finding,
+    with ``damage`` (the number of damage findings), ``blobs`` and ``bytes``
+    (the totals of the run)."""
+
+    def __init__(self, findings, damage, blobs, nbytes):
+        self.findings = findings
+        self.damage = damage
+        self.blobs = blobs
+        self.bytes = nbytes
+
+    @classmethod
+    def _take(cls, ptr):
+        """Copy a C report and free it."""
+        if not ptr:
+            return cls([], 0, 0, 0)
+        try:
+            findings = []
+            for i in range(fn.report_count(ptr)):
+                kind, subject, size, message = ctypes.c_int(), ctypes.c_char_p(), ctypes.c_uint64(), ctypes.c_char_p()
+                fn.report_get(ptr, i, ctypes.byref(kind), ctypes.byref(subject), ctypes.byref(size),
+                              ctypes.byref(message))
+                try:
+                    k = FindKind(kind.value)
+                except ValueError:
+                    k = kind.value
+                findings.append(Finding(k, (subject.value or b"").decode("utf-8", "replace"),
+                                        size.value, (message.value or b"").decode("utf-8", "replace")))
+            blobs, nbytes = ctypes.c_uint64(), ctypes.c_uint64()
+            fn.report_totals(ptr, ctypes.byref(blobs), ctypes.byref(nbytes))
+            return cls(findings, fn.report_damage(ptr), blobs.value, nbytes.value)
+        finally:
+            fn.report_free(ptr)
+
+    @property
+    def ok(self):
+        """True when nothing is damaged."""
+        return self.damage == 0
+
+    def of_kind(self, kind):
+        return [f for f in self.findings if f.kind == kind]
+
+    def __len__(self):
+        return len(self.findings)
+
+    def __iter__(self):
+        return iter(self.findings)
+
+    def __getitem__(self, i):
+        return self.findings[i]
+
+    def __repr__(self):
+        return "<ocidir.Report %d findings, %d damage, %d blobs, %d bytes>" % (
+            len(self.findings), self.damage, self.blobs, self.bytes)
+
+
+class Progress:
+    """Adapts a Python callable progress(done, total) to ocidir_progress_fn.
+    An exception raised by the callable is kept and re-raised after the call
+    (the library's run cannot be interrupted from the callback)."""
+
+    def __init__(self, callback):
+        self.error = None
+        if callback is None:
+            self.c = progress_fn()  # NULL
+            return
+
+        def trampoline(done, total, _user):
+            if self.error is None:
+                try:
+                    callback(done, total)
+                except BaseException as e:  # noqa: B036 - re-raised by check()
+                    self.error = e
+
+        self.c = progress_fn(trampoline)
+
+    def check(self):
+        if self.error is not None:
+            e, self.error = self.error, None
+            raise e
+
+
+def run_with_report(call, progress):
+    """Run call(progress_c, report_out) and return the Report (empty when the
+    library gave none)."""
+    p = Progress(progress)
+    out = report_p()
+    try:
+        call(p.c, ctypes.byref(out))
+    finally:
+        rep = Report._take(out)
+    p.check()
+    return rep
