@@ -1,0 +1,3 @@
+module github.com/ocidir/libocidir/bindings/go
+
+go 1.19

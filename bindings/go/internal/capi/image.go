@@ -1,0 +1,256 @@
+package capi
+
+/*
+#include <ocidir.h>
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Config fields of ocidir.h.
+const (
+	ConfigEntrypoint   = int(C.OCIDIR_CONFIG_ENTRYPOINT)
+	ConfigCmd          = int(C.OCIDIR_CONFIG_CMD)
+	ConfigEnv          = int(C.OCIDIR_CONFIG_ENV)
+	ConfigDiffIDs      = int(C.OCIDIR_CONFIG_DIFF_IDS)
+	ConfigUser         = int(C.OCIDIR_CONFIG_USER)
+	ConfigWorkingDir   = int(C.OCIDIR_CONFIG_WORKING_DIR)
+	ConfigOS           = int(C.OCIDIR_CONFIG_OS)
+	ConfigArchitecture = int(C.OCIDIR_CONFIG_ARCHITECTURE)
+	ConfigVariant      = int(C.OCIDIR_CONFIG_VARIANT)
+	ConfigCreated      = int(C.OCIDIR_CONFIG_CREATED)
+	ConfigStopSignal   = int(C.OCIDIR_CONFIG_STOP_SIGNAL)
+)
+
+// Image is an ocidir_image_t.
+type Image struct{ p *C.ocidir_image_t }
+
+// ImageOpen calls ocidir_image_open ("" platform: the default).
+func (d *Dir) ImageOpen(ref, platform string) (*Image, error) {
+	const op = "ocidir_image_open"
+	a := newCstrings(op)
+	defer a.free()
+	r, pl := a.str("ref", ref), a.opt("platform", platform)
+	if a.err != nil {
+		return nil, a.err
+	}
+	var img *C.ocidir_image_t
+	defer lock()()
+	if err := check(op, C.ocidir_image_open(d.p, r, pl, &img)); err != nil {
+		return nil, err
+	}
+	return &Image{img}, nil
+}
+
+// Close calls ocidir_image_close.
+func (i *Image) Close() { C.ocidir_image_close(i.p) }
+
+// Manifest calls ocidir_image_manifest and copies the bytes.
+func (i *Image) Manifest() (string, []byte, error) {
+	var out digestBuf
+	var buf unsafe.Pointer
+	var n C.size_t
+	defer lock()()
+	if err := check("ocidir_image_manifest", C.ocidir_image_manifest(i.p, out.ptr(), &buf, &n)); err != nil {
+		return "", nil, err
+	}
+	return out.String(), C.GoBytes(buf, C.int(n)), nil
+}
+
+// ConfigDescriptor calls ocidir_image_config_descriptor.
+func (i *Image) ConfigDescriptor() (mediaType, digest string, size uint64, err error) {
+	var out digestBuf
+	var mt *C.char
+	var sz C.uint64_t
+	defer lock()()
+	if err := check("ocidir_image_config_descriptor", C.ocidir_image_config_descriptor(i.p, &mt, out.ptr(), &sz)); err != nil {
+		return "", "", 0, err
+	}
+	mediaType, _ = takeString(mt)
+	return mediaType, out.String(), uint64(sz), nil
+}
+
+// ConfigIsEmpty calls ocidir_image_config_is_empty.
+func (i *Image) ConfigIsEmpty() bool { return C.ocidir_image_config_is_empty(i.p) == 1 }
+
+// ArtifactType calls ocidir_image_artifact_type ("" when absent).
+func (i *Image) ArtifactType() string {
+	p := C.ocidir_image_artifact_type(i.p)
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
+// LayerCount calls ocidir_image_layer_count.
+func (i *Image) LayerCount() int { return int(C.ocidir_image_layer_count(i.p)) }
+
+// Layer calls ocidir_image_layer.
+func (i *Image) Layer(index int) (mediaType, digest string, size uint64, err error) {
+	var out digestBuf
+	var mt *C.char
+	var sz C.uint64_t
+	defer lock()()
+	if err := check("ocidir_image_layer", C.ocidir_image_layer(i.p, C.size_t(index), &mt, out.ptr(), &sz)); err != nil {
+		return "", "", 0, err
+	}
+	mediaType, _ = takeString(mt)
+	return mediaType, out.String(), uint64(sz), nil
+}
+
+// Annotations calls ocidir_image_annotations; layer -1 is the manifest.
+func (i *Image) Annotations(layer int) ([]string, error) {
+	idx := C.size_t(layer)
+	if layer < 0 {
+		idx = C.OCIDIR_MANIFEST
+	}
+	var v **C.char
+	defer lock()()
+	if err := check("ocidir_image_annotations", C.ocidir_image_annotations(i.p, idx, &v)); err != nil {
+		return nil, err
+	}
+	return takeStrv(v), nil
+}
+
+// ConfigStrv calls ocidir_image_config_strv (nil: absent).
+func (i *Image) ConfigStrv(field int) ([]string, error) {
+	var v **C.char
+	defer lock()()
+	if err := check("ocidir_image_config_strv", C.ocidir_image_config_strv(i.p, C.ocidir_config_field_t(field), &v)); err != nil {
+		return nil, err
+	}
+	return takeStrv(v), nil
+}
+
+// ConfigString calls ocidir_image_config_string.
+func (i *Image) ConfigString(field int) (string, bool, error) {
+	var s *C.char
+	defer lock()()
+	if err := check("ocidir_image_config_string", C.ocidir_image_config_string(i.p, C.ocidir_config_field_t(field), &s)); err != nil {
+		return "", false, err
+	}
+	v, ok := takeString(s)
+	return v, ok, nil
+}
+
+// ConfigLabels calls ocidir_image_config_labels.
+func (i *Image) ConfigLabels() ([]string, error) {
+	var v **C.char
+	defer lock()()
+	if err := check("ocidir_image_config_labels", C.ocidir_image_config_labels(i.p, &v)); err != nil {
+		return nil, err
+	}
+	return takeStrv(v), nil
+}
+
+// ConfigRaw calls ocidir_image_config_raw and copies the bytes.
+func (i *Image) ConfigRaw() ([]byte, error) {
+	var buf unsafe.Pointer
+	var n C.size_t
+	defer lock()()
+	if err := check("ocidir_image_config_raw", C.ocidir_image_config_raw(i.p, &buf, &n)); err != nil {
+		return nil, err
+	}
+	return C.GoBytes(buf, C.int(n)), nil
+}
+
+// LayerWriter is an ocidir_layer_writer_t.
+type LayerWriter struct {
+	p   *C.ocidir_layer_writer_t
+	buf scratch
+}
+
+// LayerWriterNew calls ocidir_layer_writer_new.
+func (d *Dir) LayerWriterNew(compression, level, threads int) (*LayerWriter, error) {
+	var w *C.ocidir_layer_writer_t
+	defer lock()()
+	rc := C.ocidir_layer_writer_new(d.p, C.ocidir_compression_t(compression), C.int(level), C.int(threads), &w)
+	if err := check("ocidir_layer_writer_new", rc); err != nil {
+		return nil, err
+	}
+	return &LayerWriter{p: w}, nil
+}
+
+// Write calls ocidir_layer_writer_write, in chunks through the scratch buffer.
+func (w *LayerWriter) Write(buf []byte) error {
+	defer lock()()
+	for len(buf) > 0 {
+		chunk := w.buf.get(len(buf))
+		n := copy(chunk, buf)
+		rc := C.ocidir_layer_writer_write(w.p, bufPtr(chunk), C.size_t(n))
+		runtime.KeepAlive(chunk)
+		if err := check("ocidir_layer_writer_write", rc); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
+}
+
+// Commit calls ocidir_layer_writer_commit; the writer is gone afterwards.
+func (w *LayerWriter) Commit() (digest string, size uint64, diffID string, err error) {
+	var dg, di digestBuf
+	var sz C.uint64_t
+	defer lock()()
+	if err := check("ocidir_layer_writer_commit", C.ocidir_layer_writer_commit(w.p, dg.ptr(), &sz, di.ptr())); err != nil {
+		return "", 0, "", err
+	}
+	return dg.String(), uint64(sz), di.String(), nil
+}
+
+// MediaType calls ocidir_layer_writer_media_type.
+func (w *LayerWriter) MediaType() string { return C.GoString(C.ocidir_layer_writer_media_type(w.p)) }
+
+// Abort calls ocidir_layer_writer_abort.
+func (w *LayerWriter) Abort() { C.ocidir_layer_writer_abort(w.p) }
+
+// LayerReader is an ocidir_layer_reader_t.
+type LayerReader struct {
+	p   *C.ocidir_layer_reader_t
+	buf scratch
+}
+
+// LayerOpen calls ocidir_layer_open ("" diff_id: blob digest only).
+func (d *Dir) LayerOpen(mediaType, digest string, size int64, diffID string) (*LayerReader, error) {
+	const op = "ocidir_layer_open"
+	a := newCstrings(op)
+	defer a.free()
+	mt, dg, di := a.str("media type", mediaType), a.str("digest", digest), a.opt("diff_id", diffID)
+	if a.err != nil {
+		return nil, a.err
+	}
+	var r *C.ocidir_layer_reader_t
+	defer lock()()
+	if err := check(op, C.ocidir_layer_open(d.p, mt, dg, C.int64_t(size), di, &r)); err != nil {
+		return nil, err
+	}
+	return &LayerReader{p: r}, nil
+}
+
+// LayerOpen calls ocidir_image_layer_open.
+func (i *Image) LayerOpen(index int) (*LayerReader, error) {
+	var r *C.ocidir_layer_reader_t
+	defer lock()()
+	if err := check("ocidir_image_layer_open", C.ocidir_image_layer_open(i.p, C.size_t(index), &r)); err != nil {
+		return nil, err
+	}
+	return &LayerReader{p: r}, nil
+}
+
+// Read calls ocidir_layer_reader_read (len(buf) > 0) through the scratch
+// buffer; 0 means verified end.
+func (r *LayerReader) Read(buf []byte) (int, error) {
+	chunk := r.buf.get(len(buf))
+	defer lock()()
+	n := C.ocidir_layer_reader_read(r.p, bufPtr(chunk), C.size_t(len(chunk)))
+	if n < 0 {
+		return 0, check("ocidir_layer_reader_read", C.int(n))
+	}
+	return copy(buf, chunk[:n]), nil
+}
+
+// Close calls ocidir_layer_reader_close.
+func (r *LayerReader) Close() { C.ocidir_layer_reader_close(r.p) }

@@ -1,0 +1,84 @@
+package ocidir_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/ocidir/libocidir/bindings/go/ocidir"
+)
+
+// The common path: create a layout, store a blob, build and tag an image,
+// then read it back verified.
+func Example() {
+	tmp, err := os.MkdirTemp("", "ocidir-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+
+	d, err := ocidir.Open(filepath.Join(tmp, "layout"), ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	// A layer: an (empty) tar stream, gzip-compressed as it is written.
+	lw, err := d.NewLayerWriter(ocidir.CompressionGzip, 0, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := lw.Write(make([]byte, 1024)); err != nil { // two zero blocks: an empty tar
+		log.Fatal(err)
+	}
+	b, err := d.NewBuilder("linux/amd64")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.AddLayerWriter(lw, "empty layer"); err != nil {
+		log.Fatal(err)
+	}
+	if err := b.SetConfigStrings(ocidir.ConfigCmd, []string{"/bin/sh"}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := b.Commit("latest", 0); err != nil {
+		log.Fatal(err)
+	}
+
+	img, err := d.OpenImage("latest", "linux/amd64")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer img.Close()
+	cmd, _ := img.ConfigStrings(ocidir.ConfigCmd)
+	fmt.Println("cmd:", cmd)
+	r, err := img.OpenLayer(0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	n, err := io.Copy(io.Discard, r) // io.EOF only once digest and diff_id matched
+	fmt.Println("layer bytes:", n, "error:", err)
+	// Output:
+	// cmd: [/bin/sh]
+	// layer bytes: 1024 error: <nil>
+}
+
+// Errors compare with errors.Is; the message names what failed.
+func ExampleError() {
+	tmp, _ := os.MkdirTemp("", "ocidir-example")
+	defer os.RemoveAll(tmp)
+	d, err := ocidir.Open(filepath.Join(tmp, "layout"), ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	_, err = d.Stat("sha256:0000000000000000000000000000000000000000000000000000000000000000")
+	var e *ocidir.Error
+	fmt.Println(errors.Is(err, ocidir.ErrNotFound), errors.As(err, &e) && e.Code == ocidir.CodeNotFound)
+	// Output: true true
+}
