@@ -196,7 +196,15 @@ OCIDIR_API int ocidir_digest_buffer(ocidir_digest_alg_t alg, const void *buf, si
                                     char digest_out[OCIDIR_DIGEST_MAX]);
 
 /**
- * Name of the hash implementation compiled in ("libsodium", ...).
+ * Name of the hash implementation in use: "libsodium" or "libcrypto"
+ * (OpenSSL 3).  libsodium is always compiled in, libcrypto when the build
+ * found it; the build's CMake option OCIDIR_HASH_BACKEND (auto, sodium,
+ * openssl; auto prefers libcrypto) picks the default.  The environment
+ * variable OCIDIR_HASH_BACKEND ("sodium" or "libsodium", "openssl" or
+ * "libcrypto"; empty or unset: the default), read once per process before
+ * the first hash, overrides it.  If it names a backend that is not compiled
+ * in, this returns "none" and every operation that hashes fails with
+ * OCIDIR_E_UNSUPPORTED, naming the variable.
  * @return static text; never NULL.
  */
 OCIDIR_API const char *ocidir_hash_backend(void);
@@ -748,12 +756,18 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
  * @param level   compression level; 0 picks the default (gzip 6, zstd 3).
  *                gzip takes 1..9, zstd 1..19, none only 0; other values are
  *                OCIDIR_E_INVALID.
- * @param threads zstd worker threads (0: compress in the calling thread);
- *                must be 0 for none and gzip.  zstd's multithreaded output
+ * @param threads must be 0 for none.  zstd: worker threads, 0..64 (0:
+ *                compress in the calling thread); zstd's multithreaded output
  *                differs from its single-threaded output, so the same tar
  *                gives the same blob digest only with the same level and
- *                the same choice of 0 or > 0 threads.  gzip output is always
- *                the same for the same level (no name, mtime 0).
+ *                the same choice of 0 or > 0 threads.  gzip: 0..64 (0: one
+ *                per online CPU); 1 compresses in the calling thread as one
+ *                zlib stream; 0 or more than 1 cut the input into 128 KiB
+ *                blocks compressed in parallel and joined into one gzip
+ *                member (as pigz does), whose bytes depend on the level only,
+ *                not on the number of threads or the machine.  gzip output
+ *                has no name and mtime 0, so the same tar, level and choice
+ *                of 1 or not 1 thread give the same blob digest.
  * @return 0, OCIDIR_E_INVALID, OCIDIR_E_UNSUPPORTED (unknown compression),
  *         OCIDIR_E_READONLY, OCIDIR_E_IO.
  */

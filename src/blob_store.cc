@@ -136,7 +136,19 @@ std::string writer_commit(ocidir_blob_writer &w)
         throw_error(OCIDIR_E_DIGEST, "blob content hashes to " + digest + ", not to the expected " +
                                          w.expect_digest->str() + "; nothing was stored");
     std::string hex = digest.substr(alg_name(w.alg).size() + 1);
-    w.tmp.publish(hex);
+    if (!w.tmp.publish(hex)) {
+        // The blob was there already: its modification time now says "just
+        // committed", so that gc's grace period counts from this commit.
+        if (utimensat(w.tmp.dir_fd(), hex.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            if (e == ENOENT)
+                throw Error(OCIDIR_E_NOT_FOUND, "blob " + digest + " in " + w.tmp.label() +
+                                                    " existed at commit but was removed (by gc) right after; "
+                                                    "write it again", e);
+            if (e != EPERM && e != EACCES && e != EROFS)
+                throw_os("refreshing the modification time of blob " + digest + " in " + w.tmp.label(), e);
+        }
+    }
     return digest;
 }
 

@@ -483,11 +483,38 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
     md.size = static_cast<int64_t>(mbytes.size());
     md.artifact_type = b.artifact_type;
 
-    // 3. index.json.
+    // 3. index.json.  Under its lock, every blob the manifest references must
+    // still be there: gc (which holds the same lock from its mark to the end
+    // of its sweep) may have removed one that was not referenced yet.
+    auto still_present = [&] {
+        auto need = [&](const oci::Descriptor &x, const std::string &what) {
+            if (classify_digest(x.digest) != 0 || !x.urls.empty())
+                return;  // not stored here (unregistered algorithm, or fetched from its urls)
+            try {
+                find_blob(*b.d, parse_digest(x.digest.c_str()));
+            } catch (const Error &e) {
+                if (e.code() != OCIDIR_E_NOT_FOUND)
+                    throw;
+                throw Error(OCIDIR_E_NOT_FOUND, std::string(op) + ": " + what + " " + x.digest +
+                                                    " is no longer present (removed by gc meanwhile?); " +
+                                                    (tag ? "tag " + quote(tag) + " was not written" : "index.json was not changed") +
+                                                    ": " + e.message(),
+                            ENOENT);
+            }
+        };
+        need(cfg, "config");
+        for (size_t i = 0; i < b.layers.size(); i++)
+            need(b.layers[i], "layer " + std::to_string(i));
+        if (b.artifact && b.layers.empty())
+            need(empty_descriptor(), "empty layer");
+        if (b.subject)
+            need(*b.subject, "subject");
+        need(md, "manifest");
+    };
     if (tag)
-        index::set_tag(*b.d, tag, md, flags);
+        index::set_tag(*b.d, tag, md, flags, still_present);
     else
-        index::add_untagged(*b.d, md);
+        index::add_untagged(*b.d, md, still_present);
     return md.digest;
 }
 

@@ -156,39 +156,77 @@ private:
 // so none of them is live).
 void remove_stale_index_temps(const ocidir &d) noexcept
 {
+    try {
+        for (const auto &n : index_temps(d))
+            unlinkat(d.root.get(), n.c_str(), 0);
+    } catch (...) {
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> index_temps(const ocidir &d)
+{
+    std::vector<std::string> out;
     int dupfd = openat(d.root.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dupfd < 0)
-        return;
+        return out;
     DIR *dir = fdopendir(dupfd);
     if (!dir) {
         close(dupfd);
-        return;
+        return out;
     }
-    std::vector<std::string> stale;
-    while (struct dirent *e = readdir(dir)) {
-        std::string_view name(e->d_name);
-        if (name.substr(0, kTempPrefix.size()) == kTempPrefix)
-            stale.emplace_back(name);
+    try {
+        while (struct dirent *e = readdir(dir)) {
+            std::string_view name(e->d_name);
+            if (name.substr(0, kTempPrefix.size()) == kTempPrefix)
+                out.emplace_back(name);
+        }
+    } catch (...) {
+        closedir(dir);
+        throw;
     }
     closedir(dir);
-    for (const auto &n : stale)
-        unlinkat(d.root.get(), n.c_str(), 0);
+    return out;
+}
+
+struct Lock::Impl {
+    LockFile file;
+};
+Lock::Lock(const ocidir &d) : impl_(std::make_unique<Impl>(Impl{LockFile(d)})) {}
+Lock::Lock(Lock &&) noexcept = default;
+Lock::~Lock() = default;
+
+namespace {
+
+// The lock file, locked, when it exists and no writer holds it right now;
+// else empty.  Never creates it and never waits.
+Fd lock_if_idle(const ocidir &d) noexcept
+{
+    int fd = openat(d.root.get(), std::string(kLockName).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return Fd();  // never updated by this library: no temp file of it
+    Fd lock(fd);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return Fd();
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        return Fd();  // a writer is at work; its temp file is live
+    return lock;
 }
 
 }  // namespace
 
 void remove_stale_temps_if_idle(const ocidir &d) noexcept
 {
-    int fd = openat(d.root.get(), std::string(kLockName).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return;  // never updated by this library: nothing to clean
-    Fd lock(fd);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        return;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-        return;  // a writer is at work; its temp file is live
-    remove_stale_index_temps(d);
+    if (Fd lock = lock_if_idle(d))
+        remove_stale_index_temps(d);
+}
+
+std::vector<std::string> stale_temps_if_idle(const ocidir &d)
+{
+    Fd lock = lock_if_idle(d);
+    return lock ? index_temps(d) : std::vector<std::string>();
 }
 
 namespace {
@@ -349,12 +387,15 @@ void update(ocidir &d, const std::function<bool(json::Value &index)> &fn)
     publish(d, bytes);
 }
 
-void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags)
+void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags,
+             const std::function<void()> &under_lock)
 {
     check_tag(tag);
     json::Value entry = desc.to_value();
     entry.child_object("annotations")[std::string(oci::kRefNameAnnotation)] = json::Value(tag);
     update(d, [&](json::Value &index) {
+        if (under_lock)
+            under_lock();
         json::Array &ms = value_manifests(index);
         auto hits = find_tag(ms, tag);
         if (hits.size() > 1)
@@ -388,9 +429,11 @@ void remove_tag(ocidir &d, std::string_view tag)
     });
 }
 
-void add_untagged(ocidir &d, const oci::Descriptor &desc)
+void add_untagged(ocidir &d, const oci::Descriptor &desc, const std::function<void()> &under_lock)
 {
     update(d, [&](json::Value &index) {
+        if (under_lock)
+            under_lock();
         json::Array &ms = value_manifests(index);
         for (const auto &e : ms) {
             if (!e.is_object() || !value_tag(e).empty())

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,13 +46,40 @@ void update(ocidir &d, const std::function<bool(json::Value &index)> &fn);
 
 // Point `tag` at the descriptor (replacing the entry that has the tag in
 // place, or appending).  Throws EXISTS with OCIDIR_TAG_NOREPLACE, AMBIGUOUS.
-void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags);
+// `under_lock`, when given, runs first inside the update, with the lock
+// held (a throw leaves index.json unchanged).
+void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags,
+             const std::function<void()> &under_lock = {});
 void remove_tag(ocidir &d, std::string_view tag);
 // Append an untagged entry unless one with that digest exists.
-void add_untagged(ocidir &d, const oci::Descriptor &desc);
+void add_untagged(ocidir &d, const oci::Descriptor &desc, const std::function<void()> &under_lock = {});
+
+// The lock update() takes (flock(LOCK_EX) on `.ocidir.lock`), held for as
+// long as the object lives, so that no index.json update in any process runs
+// meanwhile.  Not re-entrant: while a thread holds it, that process must not
+// call update() on the same layout.  Throws as update() (READONLY aside).
+class Lock {
+public:
+    explicit Lock(const ocidir &d);
+    Lock(Lock &&) noexcept;
+    ~Lock();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The names of index.json update temporaries (`.ocidir-index-*`) in the
+// layout root.  Only with the Lock held are they all stale.
+std::vector<std::string> index_temps(const ocidir &d);
 
 // At a writable open: when no writer holds the lock right now, remove the
 // temporary files of index.json updates that crashed.  Best effort.
 void remove_stale_temps_if_idle(const ocidir &d) noexcept;
+// For fsck: the index temporaries that are stale because no writer holds the
+// lock right now (none when one does, or when the lock file does not exist).
+// The lock is probed, never waited for or created, and held only for the
+// listing; nothing is removed.
+std::vector<std::string> stale_temps_if_idle(const ocidir &d);
 
 }  // namespace ocd::index

@@ -58,15 +58,6 @@ ocd::Place ocidir::write_place(ocd::Alg alg) const
 
 namespace ocd {
 
-namespace {
-
-constexpr size_t kLayoutFileMax = 64 * 1024;
-constexpr const char kLayoutContent[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-constexpr const char kIndexContent[] =
-    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}";
-
-constexpr unsigned kKnownOpenFlags = OCIDIR_OPEN_CREATE | OCIDIR_OPEN_RDONLY | OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK;
-
 std::string fd_path_label(int fd)
 {
     char proc[64], buf[PATH_MAX];
@@ -76,6 +67,15 @@ std::string fd_path_label(int fd)
         return "fd " + std::to_string(fd);
     return std::string(buf, static_cast<size_t>(n));
 }
+
+namespace {
+
+constexpr size_t kLayoutFileMax = 64 * 1024;
+constexpr const char kLayoutContent[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+constexpr const char kIndexContent[] =
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}";
+
+constexpr unsigned kKnownOpenFlags = OCIDIR_OPEN_CREATE | OCIDIR_OPEN_RDONLY | OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK;
 
 // Create `name` in `dir` with `content` unless it exists.  Returns true if
 // created.  Atomic: the file appears whole and flushed.

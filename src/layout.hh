@@ -37,6 +37,10 @@ struct ocidir {
     // Bound on any JSON document read (ocidir_set_json_limit).
     static constexpr size_t kDefaultJsonLimit = size_t(64) << 20;
     std::atomic<size_t> json_limit{kDefaultJsonLimit};
+    // gc keeps unreferenced blobs modified less than this many seconds ago
+    // (ocidir_set_gc_grace; OCIDIR_GC_GRACE_DEFAULT).
+    static constexpr int64_t kDefaultGcGrace = 3600;
+    std::atomic<int64_t> gc_grace{kDefaultGcGrace};
 
     struct AlgState {
         bool followed = false;  // blobs/<alg> is a symlink leading outside, opened at open
@@ -67,5 +71,8 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
 
 // ocidir_add_blobdir_fd.
 void add_blobdir(ocidir &d, int fd, unsigned flags);
+
+// The path of an open fd (from /proc/self/fd), or "fd N", for messages.
+std::string fd_path_label(int fd);
 
 }  // namespace ocd

@@ -203,21 +203,23 @@ bool TempFile::publish(const std::string &name)
     return created;
 }
 
-void remove_stale_temps(int dir) noexcept
+void remove_stale_temps(int dir) noexcept { (void)stale_temps(dir, true); }
+
+std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
 {
+    std::vector<StaleTemp> out;
     try {
         Fd d;
         if (resolve::open_beneath(dir, "", O_RDONLY | O_DIRECTORY, d) != 0)
-            return;
+            return out;
         int dupfd = fcntl(d.get(), F_DUPFD_CLOEXEC, 0);
         if (dupfd < 0)
-            return;
+            return out;
         DIR *dp = fdopendir(dupfd);
         if (!dp) {
             close(dupfd);
-            return;
+            return out;
         }
-        bool removed = false;
         while (struct dirent *e = readdir(dp)) {
             std::string_view name(e->d_name);
             if (name.substr(0, kTempPrefix.size()) != kTempPrefix)
@@ -230,15 +232,18 @@ void remove_stale_temps(int dir) noexcept
                 continue;
             if (flock(f.get(), LOCK_EX | LOCK_NB) != 0)
                 continue;  // a live writer owns it
-            if (fstatat(d.get(), e->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && same_file(a, b) &&
-                unlinkat(d.get(), e->d_name, 0) == 0)
-                removed = true;
+            if (fstatat(d.get(), e->d_name, &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+                continue;
+            if (remove && unlinkat(d.get(), e->d_name, 0) != 0)
+                continue;
+            out.push_back({std::string(name), static_cast<uint64_t>(a.st_size)});
         }
         closedir(dp);
-        if (removed)
+        if (remove && !out.empty())
             fsync(d.get());
     } catch (...) {
     }
+    return out;
 }
 
 }  // namespace ocd

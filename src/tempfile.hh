@@ -8,8 +8,10 @@
 // removes only the ones whose lock it can take.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fd.hh"
 
@@ -59,6 +61,15 @@ private:
 // Remove temporary files in `dir` that no live writer holds.  Errors are
 // ignored: cleanup is best effort and never fails an open.
 void remove_stale_temps(int dir) noexcept;
+
+// The temporary files in `dir` that no live writer holds (a writer's flock
+// is probed, never waited for), by name with their size; with `remove`, each
+// is unlinked and listed only if that worked.  Errors are ignored, as above.
+struct StaleTemp {
+    std::string name;
+    uint64_t size = 0;
+};
+std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept;
 
 // fsync a directory fd (throws naming `label`).
 void fsync_dir(int dirfd, std::string_view label);

@@ -49,6 +49,25 @@ HT_CHECK(cfg_stop_signal, OCIDIR_CONFIG_STOP_SIGNAL == 10);
 HT_CHECK(comp_none, OCIDIR_COMPRESSION_NONE == 0);
 HT_CHECK(comp_gzip, OCIDIR_COMPRESSION_GZIP == 1);
 HT_CHECK(comp_zstd, OCIDIR_COMPRESSION_ZSTD == 2);
+HT_CHECK(find_layout, OCIDIR_FIND_LAYOUT == 0);
+HT_CHECK(find_missing, OCIDIR_FIND_MISSING == 1);
+HT_CHECK(find_digest, OCIDIR_FIND_DIGEST == 2);
+HT_CHECK(find_size, OCIDIR_FIND_SIZE == 3);
+HT_CHECK(find_format, OCIDIR_FIND_FORMAT == 4);
+HT_CHECK(find_media_type, OCIDIR_FIND_MEDIA_TYPE == 5);
+HT_CHECK(find_io, OCIDIR_FIND_IO == 6);
+HT_CHECK(find_unsupported, OCIDIR_FIND_UNSUPPORTED == 7);
+HT_CHECK(find_unreferenced, OCIDIR_FIND_UNREFERENCED == 8);
+HT_CHECK(find_temp, OCIDIR_FIND_TEMP == 9);
+HT_CHECK(find_removed, OCIDIR_FIND_REMOVED == 10);
+HT_CHECK(find_kept_recent, OCIDIR_FIND_KEPT_RECENT == 11);
+HT_CHECK(find_copied, OCIDIR_FIND_COPIED == 12);
+HT_CHECK(find_linked, OCIDIR_FIND_LINKED == 13);
+HT_CHECK(find_reflinked, OCIDIR_FIND_REFLINKED == 14);
+HT_CHECK(gc_dry_run, OCIDIR_GC_DRY_RUN == 1u);
+HT_CHECK(gc_grace_default, OCIDIR_GC_GRACE_DEFAULT == 3600);
+HT_CHECK(clone_no_hardlink, OCIDIR_CLONE_NO_HARDLINK == 1u);
+HT_CHECK(remove_gc, OCIDIR_REMOVE_GC == 1u);
 
 /* The ref-name annotation is a string literal that concatenates. */
 const char ht_ref_name[] = OCIDIR_ANNOTATION_REF_NAME "";
@@ -139,6 +158,18 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_builder_set_subject,
     (ht_fn)ocidir_builder_commit,
     (ht_fn)ocidir_builder_free,
+    (ht_fn)ocidir_find_kind_name,
+    (ht_fn)ocidir_report_count,
+    (ht_fn)ocidir_report_damage,
+    (ht_fn)ocidir_report_get,
+    (ht_fn)ocidir_report_totals,
+    (ht_fn)ocidir_report_free,
+    (ht_fn)ocidir_fsck,
+    (ht_fn)ocidir_set_gc_grace,
+    (ht_fn)ocidir_gc,
+    (ht_fn)ocidir_cache_gc,
+    (ht_fn)ocidir_clone,
+    (ht_fn)ocidir_image_remove,
 };
 
 int (*const ht_open)(int, const char *, unsigned, ocidir_t **) = ocidir_open;
@@ -221,6 +252,23 @@ int (*const ht_builder_commit)(ocidir_builder_t *, const char *, unsigned, char[
     ocidir_builder_commit;
 void (*const ht_builder_free)(ocidir_builder_t *) = ocidir_builder_free;
 
+/* Section 10, each with its exact type. */
+const char *(*const ht_find_kind_name)(int) = ocidir_find_kind_name;
+size_t (*const ht_report_count)(const ocidir_report_t *) = ocidir_report_count;
+size_t (*const ht_report_damage)(const ocidir_report_t *) = ocidir_report_damage;
+int (*const ht_report_get)(const ocidir_report_t *, size_t, ocidir_find_kind_t *, const char **, uint64_t *,
+                           const char **) = ocidir_report_get;
+void (*const ht_report_totals)(const ocidir_report_t *, uint64_t *, uint64_t *) = ocidir_report_totals;
+void (*const ht_report_free)(ocidir_report_t *) = ocidir_report_free;
+int (*const ht_fsck)(ocidir_t *, unsigned, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_fsck;
+int (*const ht_set_gc_grace)(ocidir_t *, int64_t) = ocidir_set_gc_grace;
+int (*const ht_gc)(ocidir_t *, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_gc;
+int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progress_fn, void *,
+                         ocidir_report_t **) = ocidir_cache_gc;
+int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **,
+                      ocidir_report_t **) = ocidir_clone;
+int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **) = ocidir_image_remove;
+
 /* Types usable as declared. */
 ocidir_t *ht_handle;
 ocidir_blob_writer_t *ht_writer;
@@ -234,3 +282,6 @@ ocidir_config_field_t ht_field = OCIDIR_CONFIG_STOP_SIGNAL;
 ocidir_compression_t ht_compression = OCIDIR_COMPRESSION_ZSTD;
 size_t ht_manifest_index = OCIDIR_MANIFEST;
 char ht_digest[OCIDIR_DIGEST_MAX];
+ocidir_report_t *ht_report;
+ocidir_find_kind_t ht_kind = OCIDIR_FIND_REFLINKED;
+ocidir_progress_fn ht_progress;

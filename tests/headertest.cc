@@ -39,6 +39,14 @@ static_assert(OCIDIR_CONFIG_ENTRYPOINT == 0 && OCIDIR_CONFIG_CMD == 1 && OCIDIR_
 static_assert(OCIDIR_COMPRESSION_NONE == 0 && OCIDIR_COMPRESSION_GZIP == 1 &&
                   OCIDIR_COMPRESSION_ZSTD == 2,
               "ocidir_compression_t");
+static_assert(OCIDIR_FIND_LAYOUT == 0 && OCIDIR_FIND_MISSING == 1 && OCIDIR_FIND_DIGEST == 2 &&
+                  OCIDIR_FIND_SIZE == 3 && OCIDIR_FIND_FORMAT == 4 && OCIDIR_FIND_MEDIA_TYPE == 5 &&
+                  OCIDIR_FIND_IO == 6 && OCIDIR_FIND_UNSUPPORTED == 7 && OCIDIR_FIND_UNREFERENCED == 8 &&
+                  OCIDIR_FIND_TEMP == 9 && OCIDIR_FIND_REMOVED == 10 && OCIDIR_FIND_KEPT_RECENT == 11 &&
+                  OCIDIR_FIND_COPIED == 12 && OCIDIR_FIND_LINKED == 13 && OCIDIR_FIND_REFLINKED == 14,
+              "ocidir_find_kind_t");
+static_assert(OCIDIR_GC_DRY_RUN == 1u && OCIDIR_GC_GRACE_DEFAULT == 3600, "gc constants");
+static_assert(OCIDIR_CLONE_NO_HARDLINK == 1u && OCIDIR_REMOVE_GC == 1u, "clone and remove flags");
 
 // The ref-name annotation is exactly the image-spec's key (C++11 constexpr:
 // one return statement, recursion).
@@ -137,6 +145,18 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_builder_set_subject),
     reinterpret_cast<ht_fn>(ocidir_builder_commit),
     reinterpret_cast<ht_fn>(ocidir_builder_free),
+    reinterpret_cast<ht_fn>(ocidir_find_kind_name),
+    reinterpret_cast<ht_fn>(ocidir_report_count),
+    reinterpret_cast<ht_fn>(ocidir_report_damage),
+    reinterpret_cast<ht_fn>(ocidir_report_get),
+    reinterpret_cast<ht_fn>(ocidir_report_totals),
+    reinterpret_cast<ht_fn>(ocidir_report_free),
+    reinterpret_cast<ht_fn>(ocidir_fsck),
+    reinterpret_cast<ht_fn>(ocidir_set_gc_grace),
+    reinterpret_cast<ht_fn>(ocidir_gc),
+    reinterpret_cast<ht_fn>(ocidir_cache_gc),
+    reinterpret_cast<ht_fn>(ocidir_clone),
+    reinterpret_cast<ht_fn>(ocidir_image_remove),
 };
 
 extern const char *(*const ht_version)(void);
@@ -285,6 +305,30 @@ extern int (*const ht_builder_commit)(ocidir_builder_t *, const char *, unsigned
 int (*const ht_builder_commit)(ocidir_builder_t *, const char *, unsigned, char *) = ocidir_builder_commit;
 extern void (*const ht_builder_free)(ocidir_builder_t *);
 void (*const ht_builder_free)(ocidir_builder_t *) = ocidir_builder_free;
+extern const char *(*const ht_find_kind_name)(int);
+const char *(*const ht_find_kind_name)(int) = ocidir_find_kind_name;
+extern size_t (*const ht_report_count)(const ocidir_report_t *);
+size_t (*const ht_report_count)(const ocidir_report_t *) = ocidir_report_count;
+extern size_t (*const ht_report_damage)(const ocidir_report_t *);
+size_t (*const ht_report_damage)(const ocidir_report_t *) = ocidir_report_damage;
+extern int (*const ht_report_get)(const ocidir_report_t *, size_t, ocidir_find_kind_t *, const char **, uint64_t *, const char **);
+int (*const ht_report_get)(const ocidir_report_t *, size_t, ocidir_find_kind_t *, const char **, uint64_t *, const char **) = ocidir_report_get;
+extern void (*const ht_report_totals)(const ocidir_report_t *, uint64_t *, uint64_t *);
+void (*const ht_report_totals)(const ocidir_report_t *, uint64_t *, uint64_t *) = ocidir_report_totals;
+extern void (*const ht_report_free)(ocidir_report_t *);
+void (*const ht_report_free)(ocidir_report_t *) = ocidir_report_free;
+extern int (*const ht_fsck)(ocidir_t *, unsigned, unsigned, ocidir_progress_fn, void *, ocidir_report_t **);
+int (*const ht_fsck)(ocidir_t *, unsigned, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_fsck;
+extern int (*const ht_set_gc_grace)(ocidir_t *, int64_t);
+int (*const ht_set_gc_grace)(ocidir_t *, int64_t) = ocidir_set_gc_grace;
+extern int (*const ht_gc)(ocidir_t *, unsigned, ocidir_progress_fn, void *, ocidir_report_t **);
+int (*const ht_gc)(ocidir_t *, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_gc;
+extern int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progress_fn, void *, ocidir_report_t **);
+int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_cache_gc;
+extern int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **, ocidir_report_t **);
+int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **, ocidir_report_t **) = ocidir_clone;
+extern int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **);
+int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **) = ocidir_image_remove;
 
 // The enum converts as a C caller expects.
 extern ocidir_digest_alg_t ht_alg;
@@ -303,5 +347,11 @@ extern ocidir_layer_reader_t *ht_layer_reader;
 ocidir_layer_reader_t *ht_layer_reader = nullptr;
 extern ocidir_builder_t *ht_builder;
 ocidir_builder_t *ht_builder = nullptr;
+extern ocidir_report_t *ht_report;
+ocidir_report_t *ht_report = nullptr;
+extern ocidir_find_kind_t ht_kind;
+ocidir_find_kind_t ht_kind = OCIDIR_FIND_REFLINKED;
+extern ocidir_progress_fn ht_progress;
+ocidir_progress_fn ht_progress = nullptr;
 extern const size_t ht_manifest_index;
 const size_t ht_manifest_index = OCIDIR_MANIFEST;

@@ -247,6 +247,32 @@ static void test_invalid_for_out_of_range_enum_values(void **state)
     ocidir_builder_free(b);
 }
 
+static void test_invalid_for_fsck_and_report_misuse(void **state)
+{
+    struct fx *f = *state;
+    ocidir_report_t *r = (ocidir_report_t *)&r;
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(NULL, 0, 0, NULL, NULL, &r));
+    assert_message_mentions("layout handle");
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(f->d, 0, 0, NULL, NULL, NULL));
+    assert_message_mentions("out");
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(f->d, 1u << 7, 0, NULL, NULL, &r));
+    assert_message_mentions("flag");
+    assert_ptr_equal(r, (ocidir_report_t *)&r);
+
+    assert_ocidir(0, ocidir_fsck(f->d, 0, 1, NULL, NULL, &r));
+    ocidir_find_kind_t kind = OCIDIR_FIND_COPIED;
+    const char *subject = "untouched";
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_report_get(NULL, 0, &kind, &subject, NULL, NULL));
+    assert_message_mentions("report is NULL");
+    assert_int_equal(ocidir_report_count(r), 0);
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_report_get(r, 0, &kind, &subject, NULL, NULL));
+    assert_message_mentions("finding 0 does not exist");
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_report_get(r, (size_t)-1, &kind, &subject, NULL, NULL));
+    assert_int_equal(kind, OCIDIR_FIND_COPIED);
+    assert_string_equal(subject, "untouched");
+    ocidir_report_free(r);
+}
+
 static void test_too_large_before_reading(void **state)
 {
     struct fx *f = *state;
@@ -276,6 +302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exists_for_a_tag_set_without_replacing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ambiguous_for_a_tag_on_two_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_for_out_of_range_enum_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_for_fsck_and_report_misuse, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
