@@ -1,4 +1,7 @@
 // The C ABI of the index and tags tier.
+#include <functional>
+
+#include "blob_store.hh"
 #include "capi_util.hh"
 #include "digest.hh"
 #include "index.hh"
@@ -7,6 +10,28 @@
 
 using namespace ocd;
 using namespace ocd::capi;
+
+namespace {
+
+// Run under the index lock: the blob read before the lock was taken must
+// still be there (gc holds the same lock from its mark to its last removal).
+std::function<void()> still_present(const ocidir &d, const char *digest)
+{
+    return [&d, digest] {
+        try {
+            find_blob(d, parse_digest(digest));
+        } catch (const Error &e) {
+            if (e.code() != OCIDIR_E_NOT_FOUND)
+                throw;
+            throw Error(OCIDIR_E_NOT_FOUND,
+                             std::string(digest) + " is no longer present (removed by gc meanwhile?); index.json was not changed: " +
+                                 e.message(),
+                             ENOENT);
+        }
+    };
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -71,7 +96,7 @@ OCIDIR_API int ocidir_tag_set(ocidir_t *d, const char *tag, const char *digest, 
         parse_digest(digest);
         if (d->readonly)
             throw Error(OCIDIR_E_READONLY, d->label + " is open read-only: index.json cannot change");
-        index::set_tag(*d, tag, oci::describe_blob(*d, digest), flags);
+        index::set_tag(*d, tag, oci::describe_blob(*d, digest), flags, still_present(*d, digest));
     });
 }
 
@@ -94,7 +119,7 @@ OCIDIR_API int ocidir_index_add(ocidir_t *d, const char *digest)
         parse_digest(digest);
         if (d->readonly)
             throw Error(OCIDIR_E_READONLY, d->label + " is open read-only: index.json cannot change");
-        index::add_untagged(*d, oci::describe_blob(*d, digest));
+        index::add_untagged(*d, oci::describe_blob(*d, digest), still_present(*d, digest));
     });
 }
 

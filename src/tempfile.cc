@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "digest.hh"
@@ -215,20 +216,25 @@ std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
         int dupfd = fcntl(d.get(), F_DUPFD_CLOEXEC, 0);
         if (dupfd < 0)
             return out;
-        DIR *dp = fdopendir(dupfd);
+        std::unique_ptr<DIR, int (*)(DIR *)> dp(fdopendir(dupfd), closedir);
         if (!dp) {
             close(dupfd);
             return out;
         }
-        while (struct dirent *e = readdir(dp)) {
+        while (struct dirent *e = readdir(dp.get())) {
             std::string_view name(e->d_name);
             if (name.substr(0, kTempPrefix.size()) != kTempPrefix)
+                continue;
+            // Only a regular file is ever opened: a FIFO or a device under a
+            // temp name is left alone (it is fsck's finding, not a temp).
+            struct stat pre;
+            if (fstatat(d.get(), e->d_name, &pre, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(pre.st_mode))
                 continue;
             Fd f(openat(d.get(), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
             if (!f)
                 continue;
             struct stat a, b;
-            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode))
+            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode) || !same_file(a, pre))
                 continue;
             if (flock(f.get(), LOCK_EX | LOCK_NB) != 0)
                 continue;  // a live writer owns it
@@ -238,7 +244,6 @@ std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
                 continue;
             out.push_back({std::string(name), static_cast<uint64_t>(a.st_size)});
         }
-        closedir(dp);
         if (remove && !out.empty())
             fsync(d.get());
     } catch (...) {
