@@ -1051,6 +1051,10 @@ OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds);
  * it references is still present; and blobs younger than the grace period
  * (ocidir_set_gc_grace()) are kept.
  *
+ * On a read-only handle only a dry run is possible, and it takes no lock:
+ * its report is a snapshot.  ocidir_tag_set() and ocidir_index_add() also
+ * re-check their blob under the index lock.
+ *
  * A layout whose graph is damaged (a missing manifest, an unreadable index)
  * is not swept: gc fails with the code of the damage, because what the
  * missing part references cannot be known.
@@ -1110,7 +1114,7 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, unsigned
  * with OCIDIR_REMOVE_GC then collect what became unreferenced.  The index is
  * rewritten before any blob is removed, so a crash never leaves a tag naming
  * a missing blob.
- * @param report_out the gc report; may be NULL.
+ * @param report_out the gc report (empty without OCIDIR_REMOVE_GC); may be NULL.
  * @return 0, OCIDIR_E_NOT_FOUND (no such tag), the codes of ocidir_tag_remove()
  *         and ocidir_gc().
  */
