@@ -1,0 +1,551 @@
+"""The ocidir command-line tool, driven as a user drives it.
+
+The binary comes from $OCIDIR_CLI (set by ctest).  Every successful command
+is also checked to write nothing on stderr: stderr is a pipe here, so no
+progress bar may appear.  skopeo and umoci read what `import` writes (never
+skipped).
+"""
+
+import hashlib
+import io
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+CLI = os.environ["OCIDIR_CLI"]
+HEX = "0123456789abcdef" * 4
+COMMANDS = ["init", "put", "cat", "ls", "inspect", "import", "export", "tag", "untag", "fsck", "gc", "rm", "clone"]
+GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+TAR = "application/vnd.oci.image.layer.v1.tar"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def run(*args, stdin=None, input=None, cwd=None):
+    return subprocess.run([CLI, *map(str, args)], stdin=stdin, input=input, capture_output=True, cwd=cwd)
+
+
+def ok(*args, **kw):
+    """Run; it must succeed and write nothing on stderr.  Returns stdout."""
+    r = run(*args, **kw)
+    assert r.returncode == 0, (args, r.returncode, r.stderr)
+    assert r.stderr == b"", (args, r.stderr)
+    return r.stdout
+
+
+def fails(status, *args, **kw):
+    """Run; it must exit with `status` and one line on stderr.  Returns that line."""
+    r = run(*args, **kw)
+    assert r.returncode == status, (args, r.returncode, r.stdout, r.stderr)
+    err = r.stderr.decode()
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("ocidir"), err
+    return err
+
+
+def sha256(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def blob_path(layout, digest):
+    alg, hexpart = digest.split(":")
+    return os.path.join(layout, "blobs", alg, hexpart)
+
+
+def make_tar(path, files):
+    """A tar of {name: bytes}, with fixed owners and times."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            t.addfile(info, io.BytesIO(data))
+    path.write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+@pytest.fixture
+def layout(tmp_path):
+    d = tmp_path / "layout"
+    ok("init", d)
+    return str(d)
+
+
+@pytest.fixture
+def image(tmp_path, layout):
+    """An image v1 of two gzip layers, with config fields set."""
+    t1 = make_tar(tmp_path / "base.tar", {"etc/hello": b"hello\n", "bin/tool": b"#!/bin/sh\necho tool\n"})
+    t2 = make_tar(tmp_path / "top.tar", {"etc/top": b"top layer\n"})
+    out = ok("import", f"{layout}:v1", "--entrypoint", "/bin/tool", "--entrypoint", "-x", "--cmd", "run",
+             "--env", "PATH=/bin", "--env", "GREETING=hello world", "--workdir", "/work", "--user", "1000:1000",
+             "--label", "org.example.a=1", "--created", "2024-01-01T00:00:00Z",
+             tmp_path / "base.tar", tmp_path / "top.tar")
+    digest = out.decode().strip()
+    assert out.decode() == digest + "\n"
+    return {"layout": layout, "digest": digest, "tars": [t1, t2], "tar_paths": [tmp_path / "base.tar", tmp_path / "top.tar"]}
+
+
+def inspect(ref, *opts):
+    return json.loads(ok("inspect", ref, *opts))
+
+
+# ---- help and usage ---------------------------------------------------------
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_on_every_subcommand_exits_0_on_stdout(cmd):
+    for args in ([cmd, "--help"], [cmd, "-h"], ["--json", cmd, "--help"]):
+        out = ok(*args).decode()
+        assert out.startswith(f"Usage: ocidir {cmd}"), out
+
+
+def test_main_help_lists_every_command():
+    out = ok("--help").decode()
+    assert out.startswith("Usage: ocidir")
+    for cmd in COMMANDS:
+        assert f"\n  {cmd} " in out, cmd
+    assert ok("--version").decode().startswith("ocidir ")
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["bogus"],
+    ["--frob"],
+    ["--blobdir"],
+    ["ls"],
+    ["ls", "a", "b"],
+    ["ls", "--frob", "a"],
+    ["init"],
+    ["cat", "DIR"],
+    ["cat", "DIR", "sha256:zz"],
+    ["cat", "DIR", "not-a-digest"],
+    ["inspect", "DIR"],
+    ["inspect", "DIR:"],
+    ["inspect", ":v1"],
+    ["inspect", "DIR:bad tag"],
+    ["inspect", "DIR:sha256:short"],
+    ["import", "DIR:v1"],
+    ["import", "DIR:sha256:" + HEX, "x.tar"],
+    ["import", "DIR:v1", "--compression", "lz4", "x.tar"],
+    ["import", "DIR:v1", "--level", "high", "x.tar"],
+    ["import", "DIR:v1", "--env", "NOEQUALS", "x.tar"],
+    ["import", "DIR:v1", "--label", "=v", "x.tar"],
+    ["import", "DIR:v1", "--cmd"],
+    ["export", "DIR:v1"],
+    ["export", "DIR:v1", "--layer", "-1"],
+    ["tag", "DIR", "v1"],
+    ["tag", "DIR", "v1", "bad tag"],
+    ["untag", "DIR", "bad tag"],
+    ["fsck"],
+    ["gc", "a", "b"],
+    ["gc", "--grace", "soon", "a"],
+    ["clone", "a"],
+    ["rm", "DIR"],
+    ["rm", "DIR", "sha256:" + HEX],
+    ["rm", "--grace", "-5", "DIR", "v1"],
+])
+def test_usage_errors_exit_2_with_a_hint(args):
+    err = fails(2, *args)
+    assert "--help" in err
+
+
+def test_global_options_after_the_command(image):
+    layout = image["layout"]
+    assert ok("ls", "--json", layout) == ok("--json", "ls", layout)
+    assert json.loads(ok("ls", layout, "--json"))[0]["tag"] == "v1"
+
+
+# ---- init, put, cat ---------------------------------------------------------
+
+def test_init_creates_a_layout_and_keeps_an_existing_one(tmp_path):
+    d = tmp_path / "new" / "layout"
+    os.makedirs(d.parent)
+    assert ok("init", d) == b""
+    assert json.loads((d / "oci-layout").read_text())["imageLayoutVersion"] == "1.0.0"
+    index = (d / "index.json").read_bytes()
+    ok("init", d)
+    assert (d / "index.json").read_bytes() == index
+
+
+def test_put_from_file_and_stdin_prints_the_digest_and_cat_gives_the_bytes(tmp_path, layout):
+    data = os.urandom(300000)
+    f = tmp_path / "data"
+    f.write_bytes(data)
+    assert ok("put", layout, f).decode() == sha256(data) + "\n"
+    assert ok("put", layout, input=data).decode() == sha256(data) + "\n"
+    assert ok("put", layout, "-", input=b"x").decode() == sha256(b"x") + "\n"
+    assert ok("cat", layout, sha256(data)) == data
+    with open(f, "rb") as fh:  # a regular file on stdin
+        assert ok("put", layout, stdin=fh).decode() == sha256(data) + "\n"
+
+
+def test_put_with_blobdir_writes_into_the_first_blobdir(tmp_path, layout):
+    cache1, cache2 = tmp_path / "c1", tmp_path / "c2"
+    os.makedirs(cache1 / "sha256")
+    os.makedirs(cache2 / "sha256")
+    digest = ok("--blobdir", cache1, "--blobdir", cache2, "put", layout, input=b"cached").decode().strip()
+    hexpart = digest.split(":")[1]
+    assert (cache1 / "sha256" / hexpart).read_bytes() == b"cached"
+    assert not (cache2 / "sha256" / hexpart).exists()
+    assert not os.path.exists(blob_path(layout, digest))
+    # Found there for reading; not without it.
+    assert ok("cat", "--blobdir", cache2, "--blobdir", cache1, layout, digest) == b"cached"
+    assert "not found" in fails(1, "cat", layout, digest)
+
+
+def test_put_of_a_missing_file_and_a_missing_layout_fail(tmp_path, layout):
+    assert "nope" in fails(1, "put", layout, tmp_path / "nope")
+    err = fails(1, "put", tmp_path / "nolayout", input=b"x")
+    assert "nolayout" in err
+    err = fails(1, "--blobdir", tmp_path / "nocache", "put", layout, input=b"x")
+    assert "--blobdir" in err and "nocache" in err
+
+
+def test_cat_of_a_missing_blob_fails_naming_it(layout):
+    digest = "sha256:" + HEX
+    err = fails(1, "cat", layout, digest)
+    assert digest in err and "not found" in err
+
+
+def test_cat_of_an_unsupported_algorithm_fails_with_status_1(layout):
+    assert "blake3" in fails(1, "cat", layout, "blake3:" + HEX)
+
+
+def test_cat_of_a_corrupted_blob_exits_1_and_says_the_output_is_corrupt(layout):
+    data = b"A" * 100000
+    digest = ok("put", layout, input=data).decode().strip()
+    path = blob_path(layout, digest)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:  # flip one byte, same size
+        f.seek(5000)
+        f.write(b"B")
+    r = run("cat", layout, digest)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and digest in err and "incomplete or corrupt" in err
+
+
+# ---- ls, tag, untag -----------------------------------------------------------
+
+def test_ls_lists_tags_in_text_and_json(image):
+    layout, digest = image["layout"], image["digest"]
+    ok("tag", layout, "v1", "v2")
+    ok("tag", layout, digest, "by-digest")
+    assert ok("ls", layout).decode().splitlines() == [
+        f"{t}\t{digest}\t{MANIFEST}" for t in ("v1", "v2", "by-digest")]
+    entries = json.loads(ok("--json", "ls", layout))
+    size = os.path.getsize(blob_path(layout, digest))
+    assert entries == [{"tag": t, "digest": digest, "mediaType": MANIFEST, "size": size}
+                       for t in ("v1", "v2", "by-digest")]
+
+
+def test_ls_of_an_empty_layout(layout):
+    assert ok("ls", layout) == b""
+    assert json.loads(ok("--json", "ls", layout)) == []
+
+
+def test_untag_removes_the_entry_and_unknown_tags_fail(image):
+    layout = image["layout"]
+    ok("tag", layout, "v1", "v2")
+    assert ok("untag", layout, "v1") == b""
+    assert [e["tag"] for e in json.loads(ok("--json", "ls", layout))] == ["v2"]
+    assert "v1" in fails(1, "untag", layout, "v1")
+    assert "nope" in fails(1, "tag", layout, "nope", "v3")
+
+
+# ---- inspect, import, export -------------------------------------------------------
+
+def test_inspect_describes_manifest_config_and_layers(image):
+    layout, digest = image["layout"], image["digest"]
+    info = inspect(f"{layout}:v1")
+    assert info["ref"] == "v1" and "index" not in info
+    assert info["digest"] == digest and info["mediaType"] == MANIFEST
+    manifest = open(blob_path(layout, digest), "rb").read()
+    assert info["size"] == len(manifest) and sha256(manifest) == digest
+    cfg = info["config"]
+    assert cfg["mediaType"] == "application/vnd.oci.image.config.v1+json" and cfg["empty"] is False
+    assert cfg["Entrypoint"] == ["/bin/tool", "-x"] and cfg["Cmd"] == ["run"]
+    assert cfg["Env"] == ["PATH=/bin", "GREETING=hello world"]
+    assert cfg["User"] == "1000:1000" and cfg["WorkingDir"] == "/work"
+    assert cfg["Labels"] == {"org.example.a": "1"} and cfg["created"] == "2024-01-01T00:00:00Z"
+    raw = json.loads(open(blob_path(layout, cfg["digest"]), "rb").read())
+    assert info["platform"]["os"] == raw["os"] and info["platform"]["architecture"] == raw["architecture"]
+    assert [l["mediaType"] for l in info["layers"]] == [GZIP, GZIP]
+    assert [l["diffID"] for l in info["layers"]] == [sha256(t) for t in image["tars"]]
+    for l in info["layers"]:
+        blob = open(blob_path(layout, l["digest"]), "rb").read()
+        assert sha256(blob) == l["digest"] and len(blob) == l["size"] and l["annotations"] == {}
+    assert info["annotations"] == {}
+    # The same through a digest ref.
+    assert inspect(f"{layout}:{digest}")["layers"] == info["layers"]
+
+
+def test_inspect_of_an_unknown_tag_fails_naming_it(layout):
+    err = fails(1, "inspect", f"{layout}:nope")
+    assert "nope" in err and "not found" in err
+
+
+def test_import_compressions_and_platform(tmp_path, layout):
+    tar = make_tar(tmp_path / "l.tar", {"f": b"data" * 1000})
+    for comp, media in (("zstd", ZSTD), ("none", TAR), ("gzip", GZIP)):
+        ok("import", f"{layout}:{comp}", "--compression", comp, "--level", "0" if comp == "none" else "3",
+           "--platform", "linux/arm64/v8", tmp_path / "l.tar")
+        info = inspect(f"{layout}:{comp}", "--platform", "linux/arm64")
+        assert info["layers"][0]["mediaType"] == media
+        assert info["layers"][0]["diffID"] == sha256(tar)
+        assert info["platform"] == {"os": "linux", "architecture": "arm64", "variant": "v8"}
+        assert "created" not in info["config"] or info["config"]["created"] is None
+    assert inspect(f"{layout}:none")["layers"][0]["digest"] == sha256(tar)
+    # Without --created the same inputs give the same digest.
+    a = ok("import", f"{layout}:a", tmp_path / "l.tar")
+    assert ok("import", f"{layout}:b", tmp_path / "l.tar") == a
+
+
+def test_import_failures(tmp_path, layout):
+    assert "missing.tar" in fails(1, "import", f"{layout}:v1", tmp_path / "missing.tar")
+    make_tar(tmp_path / "l.tar", {"f": b"x"})
+    err = fails(1, "import", f"{layout}:v1", "--compression", "gzip", "--level", "42", tmp_path / "l.tar")
+    assert "42" in err or "level" in err
+    assert "nolayout" in fails(1, "import", f"{tmp_path}/nolayout:v1", tmp_path / "l.tar")
+    assert ok("ls", layout) == b""  # nothing tagged by the failures
+
+
+def test_json_strings_are_escaped(tmp_path, layout):
+    make_tar(tmp_path / "l.tar", {"f": b"x"})
+    value = 'quote" back\\slash\nnew\ttab\x01ctl \u00e9t\u00e9 \u2603 \U0001f600'
+    ok("import", f"{layout}:v1", "--label", f"k={value}", "--env", f"E={value}", "--user", value,
+       tmp_path / "l.tar")
+    cfg = inspect(f"{layout}:v1")["config"]
+    assert cfg["Labels"] == {"k": value} and cfg["Env"] == [f"E={value}"] and cfg["User"] == value
+
+
+def test_export_writes_each_layer_decompressed(image):
+    layout = image["layout"]
+    for i, tar in enumerate(image["tars"]):
+        assert ok("export", f"{layout}:v1", "--layer", i) == tar
+    err = fails(1, "export", f"{layout}:v1", "--layer", 2)
+    assert "2" in err
+
+
+def test_export_of_a_corrupted_layer_exits_1(image):
+    layout = image["layout"]
+    layer = inspect(f"{layout}:v1")["layers"][0]["digest"]
+    path = blob_path(layout, layer)
+    os.chmod(path, 0o644)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    r = run("export", f"{layout}:v1", "--layer", 0)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and "incomplete or corrupt" in err and layer in err
+
+
+# ---- DIR:REF splitting through the tool ----------------------------------------------------
+
+def test_dir_ref_with_colons_in_the_path_and_digest_refs(tmp_path):
+    parent = tmp_path / "a:b"
+    os.makedirs(parent)
+    layout = str(parent / "lay:out")
+    ok("init", layout)
+    make_tar(tmp_path / "l.tar", {"f": b"x"})
+    digest = ok("import", f"{layout}:v1", tmp_path / "l.tar").decode().strip()
+    assert inspect(f"{layout}:v1")["digest"] == digest
+    assert inspect(f"{layout}:{digest}")["digest"] == digest
+    # '@' is not special: "DIR@sha256:<hex>" is the directory "DIR@sha256".
+    err = fails(1, "inspect", f"{layout}@{digest}")
+    assert f"{layout}@sha256" in err
+
+
+# ---- escaping symlinks -------------------------------------------------------------------
+
+def test_escaping_blob_symlink_needs_the_flag(image, tmp_path):
+    layout = image["layout"]
+    outside = tmp_path / "outside"
+    os.makedirs(outside)
+    shutil.move(os.path.join(layout, "blobs", "sha256"), outside / "sha256")
+    os.symlink(outside / "sha256", os.path.join(layout, "blobs", "sha256"))
+    err = fails(1, "ls", layout)
+    assert "--follow-blob-symlink" in err
+    assert "--follow-blob-symlink" in fails(1, "cat", layout, image["digest"])
+    assert ok("--follow-blob-symlink", "ls", layout).decode().startswith("v1\t")
+    assert sha256(ok("cat", "--follow-blob-symlink", layout, image["digest"])) == image["digest"]
+    assert ok("export", "--follow-blob-symlink", f"{layout}:v1", "--layer", 1) == image["tars"][1]
+
+
+# ---- fsck, gc, clone ---------------------------------------------------------------------
+
+def test_fsck_of_a_sound_layout(image):
+    layout = image["layout"]
+    report = json.loads(ok("--json", "fsck", layout))
+    assert report["damage"] == 0 and report["findings"] == []
+    blobs = os.listdir(os.path.join(layout, "blobs", "sha256"))
+    assert report["blobs"] == len(blobs) == 4
+    assert report["bytes"] == sum(os.path.getsize(os.path.join(layout, "blobs", "sha256", b)) for b in blobs)
+    assert "0 damaged" in ok("fsck", layout).decode()
+    assert ok("fsck", "--quiet", layout) == b""
+
+
+def test_fsck_reports_a_corrupted_and_a_missing_blob(image):
+    layout = image["layout"]
+    layers = [l["digest"] for l in inspect(f"{layout}:v1")["layers"]]
+    p0 = blob_path(layout, layers[0])
+    os.chmod(p0, 0o644)
+    data = bytearray(open(p0, "rb").read())
+    data[10] ^= 1
+    open(p0, "wb").write(bytes(data))
+    os.unlink(blob_path(layout, layers[1]))
+    r = run("--json", "fsck", layout)
+    assert r.returncode == 1
+    assert r.stderr.decode().count("\n") == 1 and "damage" in r.stderr.decode()
+    report = json.loads(r.stdout)
+    assert report["damage"] == 2
+    kinds = {f["subject"]: f["kind"] for f in report["findings"] if f["damage"]}
+    assert kinds == {layers[0]: "digest", layers[1]: "missing"}
+    assert all(f["message"] for f in report["findings"])
+    text = run("fsck", layout)
+    assert text.returncode == 1
+    assert f"digest\t{layers[0]}\t" in text.stdout.decode()
+    assert f"missing\t{layers[1]}\t" in text.stdout.decode()
+
+
+def test_gc_dry_run_grace_and_removal(image):
+    layout = image["layout"]
+    stray = ok("put", layout, input=b"unreferenced").decode().strip()
+    dry = json.loads(ok("--json", "gc", "--dry-run", "--grace", "0", layout))
+    assert dry["dryRun"] is True and dry["removed"] == []
+    assert [f["subject"] for f in dry["wouldRemove"]] == [stray]
+    assert dry["wouldRemove"][0]["size"] == len(b"unreferenced")
+    assert os.path.exists(blob_path(layout, stray))
+    kept = json.loads(ok("--json", "gc", layout))  # default grace: too young to go
+    assert [f["subject"] for f in kept["keptRecent"]] == [stray] and kept["removed"] == []
+    assert os.path.exists(blob_path(layout, stray))
+    done = json.loads(ok("gc", "--json", "--grace", "0", layout))
+    assert [f["subject"] for f in done["removed"]] == [stray] and done["bytesRemoved"] == len(b"unreferenced")
+    assert not os.path.exists(blob_path(layout, stray))
+    assert json.loads(ok("--json", "fsck", layout))["damage"] == 0
+    assert ok("gc", "--grace", "0", layout).decode() == "removed 0 files (0 bytes)\n"
+
+
+def test_gc_after_untag_and_of_a_shared_cache(tmp_path, layout):
+    cache = tmp_path / "cache"
+    os.makedirs(cache / "sha256")
+    make_tar(tmp_path / "a.tar", {"a": b"a"})
+    make_tar(tmp_path / "b.tar", {"b": b"b"})
+    ok("--blobdir", cache, "import", f"{layout}:a", tmp_path / "a.tar", tmp_path / "b.tar")
+    ok("--blobdir", cache, "import", f"{layout}:b", "--cmd", "b", tmp_path / "a.tar")
+    assert os.listdir(os.path.join(layout, "blobs", "sha256")) == []
+    before = set(os.listdir(cache / "sha256"))
+    ok("untag", layout, "a")
+    text = ok("gc", "--dry-run", "--grace", "0", "--cache", cache, layout).decode().splitlines()
+    assert text[-1].startswith("would remove 3 files")
+    assert set(os.listdir(cache / "sha256")) == before
+    done = json.loads(ok("--json", "gc", "--grace", "0", "--cache", cache, layout))
+    gone = {f["subject"].split(":")[1] for f in done["removed"]}
+    assert len(gone) == 3 and set(os.listdir(cache / "sha256")) == before - gone
+    assert json.loads(ok("--json", "--blobdir", cache, "fsck", layout))["damage"] == 0
+
+
+def test_gc_of_a_damaged_graph_fails(image):
+    layout = image["layout"]
+    os.unlink(blob_path(layout, image["digest"]))
+    err = fails(1, "gc", "--grace", "0", layout)
+    assert image["digest"] in err
+
+
+def test_rm_drops_the_tag_and_with_gc_the_blobs(image):
+    layout = image["layout"]
+    blobs_dir = os.path.join(layout, "blobs", "sha256")
+    all_blobs = set(os.listdir(blobs_dir))
+    ok("tag", layout, "v1", "v2")
+    assert ok("rm", layout, "v1") == b""
+    assert set(os.listdir(blobs_dir)) == all_blobs
+    assert [e["tag"] for e in json.loads(ok("--json", "ls", layout))] == ["v2"]
+    report = json.loads(ok("--json", "rm", "--gc", "--grace", "0", layout, "v2"))
+    assert {f["subject"].split(":")[1] for f in report["removed"]} == all_blobs
+    assert os.listdir(blobs_dir) == [] and ok("ls", layout) == b""
+    err = fails(1, "rm", layout, "v2")
+    assert "v2" in err and "not found" in err
+
+
+def test_clone_copies_index_and_blobs(image, tmp_path):
+    layout, dst = image["layout"], tmp_path / "clone"
+    summary = json.loads(ok("--json", "clone", layout, dst))
+    assert summary["blobs"] == 4 == summary["copied"] + summary["linked"] + summary["reflinked"]
+    assert (dst / "index.json").read_bytes() == open(os.path.join(layout, "index.json"), "rb").read()
+    assert json.loads(ok("--json", "fsck", dst))["damage"] == 0
+    assert ok("export", f"{dst}:v1", "--layer", 0) == image["tars"][0]
+    assert "cloned 4 blobs" in ok("clone", "--no-hardlink", layout, tmp_path / "clone2").decode()
+    assert "clone" in fails(1, "clone", layout, dst)  # not empty
+
+
+# ---- progress -----------------------------------------------------------------------------
+
+def run_with_pty_stderr(*args):
+    """Run with stderr on a terminal; returns (status, stdout, what the terminal got)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    term = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 60)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        term += chunk
+    out = p.stdout.read()
+    status = p.wait()
+    os.close(master)
+    return status, out, term
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, layout):
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(24 << 20)
+    f.close()
+    digest = sha256(b"\0" * (24 << 20))
+    status, out, term = run_with_pty_stderr("put", layout, big)
+    assert status == 0 and out.decode() == digest + "\n"
+    assert b"\r" in term and b"put [" in term and b"100%" in term and term.endswith(b"\n"), term
+    status, out, term = run_with_pty_stderr("--quiet", "put", layout, big)
+    assert status == 0 and term == b""
+    # A pipe: nothing at all.
+    assert ok("put", layout, big).decode() == digest + "\n"
+
+
+def test_fsck_clone_import_progress_on_a_terminal(image, tmp_path):
+    layout = image["layout"]
+    for cmd, args in (("fsck", [layout]), ("clone", [layout, tmp_path / "c"]),
+                      ("import", [f"{layout}:v9", *image["tar_paths"]])):
+        status, out, term = run_with_pty_stderr(cmd, *args)
+        assert status == 0, (cmd, term)
+        assert f"{cmd} [".encode() in term and b"100%" in term and term.endswith(b"\n"), (cmd, term)
+
+
+# ---- interop --------------------------------------------------------------------------------
+
+def test_import_result_is_read_by_skopeo_and_umoci(image, tmp_path):
+    layout, digest = image["layout"], image["digest"]
+    info = inspect(f"{layout}:v1")
+    sk = subprocess.run(["skopeo", "inspect", f"oci:{layout}:v1"], capture_output=True, check=True)
+    js = json.loads(sk.stdout)
+    assert js["Digest"] == digest
+    assert js["Layers"] == [l["digest"] for l in info["layers"]]
+    assert "GREETING=hello world" in js["Env"]
+    bundle = tmp_path / "bundle"
+    subprocess.run(["umoci", "unpack", "--image", f"{layout}:v1", bundle], capture_output=True, check=True)
+    assert (bundle / "rootfs" / "etc" / "hello").read_bytes() == b"hello\n"
+    assert (bundle / "rootfs" / "etc" / "top").read_bytes() == b"top layer\n"
+    cfg = json.loads((bundle / "config.json").read_text())
+    assert cfg["process"]["args"] == ["/bin/tool", "-x", "run"] and cfg["process"]["cwd"] == "/work"
