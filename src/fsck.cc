@@ -208,7 +208,10 @@ public:
         std::sort(jobs_.begin(), jobs_.end(), [](const Job &a, const Job &b) {
             return a.size != b.size ? a.size > b.size : a.dg.str() < b.dg.str();
         });
-        uint64_t total = 0;
+        // Manifests and indexes were read and verified by the walk: they
+        // count as done from the start, so progress ends at the report's bytes.
+        const uint64_t walked = r_.bytes;
+        uint64_t total = walked;
         for (const Job &j : jobs_)
             total += j.size;
         unsigned n = threads;
@@ -218,7 +221,7 @@ public:
         }
         n = static_cast<unsigned>(std::min<size_t>(std::min(n, kMaxThreads), jobs_.size()));
 
-        std::atomic<uint64_t> done{0};
+        std::atomic<uint64_t> done{walked};
         std::atomic<size_t> next{0};
         std::atomic<bool> stop{false};
         std::mutex mu;
