@@ -402,6 +402,10 @@ int main(int argc, char **argv)
             printf("%-44s %11.2f %11.2f %14s %14s\n", names[i], med[i] * 1e3, mins[i] * 1e3, "", "");
     }
     printf("\n(ratios: the tool's median time divided by libocidir's; > 1 means libocidir is faster)\n");
+    double x_in = med[OP_SKOPEO] / med[OP_RESOLVE], x_fresh = med[OP_SKOPEO] / med[OP_FRESH];
+    printf("open + resolve vs skopeo inspect --raw: %.1fx in-process, %.1fx as a fresh process "
+           "(target >= 20: %s)\n",
+           x_in, x_fresh, x_fresh >= 20 ? "met, counting process start" : x_in >= 20 ? "met in-process" : "NOT met");
     if (umoci_rc != 0)
         printf("umoci stat not timed: %s\n", umoci_why);
     struct rusage ru;

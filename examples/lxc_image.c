@@ -251,7 +251,7 @@ static void import_tar(ocidir_t *d, const char *tar_path, struct layer *out)
 {
     ocidir_layer_writer_t *w = NULL;
     check_lib(ocidir_layer_writer_new(d, OCIDIR_COMPRESSION_GZIP, 0 /* default level: 6 */,
-                                      0 /* no threads */, &w),
+                                      0 /* threads: one per CPU */, &w),
               "ocidir_layer_writer_new(GZIP)");
     out->media_type = ocidir_layer_writer_media_type(w); /* static text */
 

@@ -46,9 +46,7 @@ struct Sha512Ops {
     static constexpr auto final = crypto_hash_sha512_final;
 };
 
-}  // namespace
-
-std::unique_ptr<Hasher> Hasher::create(Alg alg)
+std::unique_ptr<Hasher> create(Alg alg)
 {
     std::call_once(g_init_once, [] { g_init_rc = sodium_init(); });
     if (g_init_rc < 0)
@@ -58,6 +56,12 @@ std::unique_ptr<Hasher> Hasher::create(Alg alg)
     return std::make_unique<SodiumHasher<Sha512Ops>>();
 }
 
-const char *hash_backend_name() noexcept { return "libsodium"; }
+}  // namespace
+
+const HashBackend &sodium_hasher() noexcept
+{
+    static const HashBackend b{"libsodium", create};
+    return b;
+}
 
 }  // namespace ocd

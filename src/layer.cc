@@ -1,5 +1,6 @@
 #include "layer.hh"
 
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -11,6 +12,7 @@
 #include <new>
 
 #include "error.hh"
+#include "pgzip.hh"
 
 namespace ocd {
 
@@ -33,7 +35,7 @@ constexpr size_t kMaxPiece = size_t{1} << 30;
 constexpr int kGzipDefaultLevel = 6;
 constexpr int kZstdDefaultLevel = 3;
 constexpr int kZstdMaxLevel = 19;  // beyond it (--ultra) the window, and the reader's memory, grow too large
-constexpr int kZstdMaxThreads = 64;
+constexpr int kMaxThreads = 64;  // zstd workers, parallel gzip threads
 
 std::string zlib_text(const z_stream &z, int rc)
 {
@@ -116,6 +118,37 @@ public:
 
 private:
     z_stream z_{};
+};
+
+// gzip on several threads (pgzip.hh): the compressed blocks go through the
+// writer's output buffer to the blob writer, in order, from the calling thread.
+class ParallelGzipEncoder final : public LayerEncoder {
+public:
+    ParallelGzipEncoder(ocidir_layer_writer &w, int level, unsigned threads)
+        : pg_(level, threads, [&w](const unsigned char *p, size_t n) {
+              while (n > 0) {
+                  size_t take = std::min(n, w.out.size() - w.out_len);
+                  std::memcpy(w.out.data() + w.out_len, p, take);
+                  w.out_len += take;
+                  p += take;
+                  n -= take;
+                  if (w.out_len == w.out.size())
+                      spill(w);
+              }
+          })
+    {
+    }
+
+    void compress(ocidir_layer_writer &, const unsigned char *in, size_t len, bool finish) override
+    {
+        if (len > 0)
+            pg_.write(in, len);
+        if (finish)
+            pg_.finish();
+    }
+
+private:
+    ParallelGzip pg_;
 };
 
 struct CCtxFree {
@@ -365,6 +398,14 @@ int compression_from_media_type(std::string_view mt) noexcept
 
 namespace {
 
+// gzip's threads 0: one per online CPU (at least one, at most kMaxThreads).
+// The output is the same for any count, so it does not depend on the machine.
+unsigned online_cpus() noexcept
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return static_cast<unsigned>(std::clamp(n, 1L, static_cast<long>(kMaxThreads)));
+}
+
 void check_open(const ocidir_layer_writer &w, const char *op)
 {
     if (w.state == ocidir_layer_writer::State::Failed)
@@ -398,15 +439,15 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
             level = kGzipDefaultLevel;
         if (level < 1 || level > 9)
             bad("gzip level " + std::to_string(level) + " is outside 1..9 (0 picks 6)");
-        if (threads != 0)
-            bad("threads " + std::to_string(threads) + " given, but gzip compresses in the calling thread (0)");
+        if (threads < 0 || threads > kMaxThreads)
+            bad("gzip threads " + std::to_string(threads) + " is outside 0..64");
         break;
     case OCIDIR_COMPRESSION_ZSTD:
         if (level == 0)
             level = kZstdDefaultLevel;
         if (level < 1 || level > kZstdMaxLevel)
             bad("zstd level " + std::to_string(level) + " is outside 1..19 (0 picks 3)");
-        if (threads < 0 || threads > kZstdMaxThreads)
+        if (threads < 0 || threads > kMaxThreads)
             bad("zstd threads " + std::to_string(threads) + " is outside 0..64");
         break;
     }
@@ -416,12 +457,15 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     w->media_type = mt;
     w->blob = writer_new(d, Alg::sha256);  // READONLY on a read-only handle
     w->diff = Hasher::create(Alg::sha256);
-    if (compression == OCIDIR_COMPRESSION_GZIP)
-        w->enc = std::make_unique<GzipEncoder>(level);
+    if (compression != OCIDIR_COMPRESSION_NONE)
+        w->out.resize(kOutBuffer);
+    if (compression == OCIDIR_COMPRESSION_GZIP && threads == 1)
+        w->enc = std::make_unique<GzipEncoder>(level);  // single-threaded: plain zlib output
+    else if (compression == OCIDIR_COMPRESSION_GZIP)
+        w->enc = std::make_unique<ParallelGzipEncoder>(*w, level,
+                                                       threads > 0 ? static_cast<unsigned>(threads) : online_cpus());
     else if (compression == OCIDIR_COMPRESSION_ZSTD)
         w->enc = std::make_unique<ZstdEncoder>(level, threads);
-    if (w->enc)
-        w->out.resize(kOutBuffer);
     return w;
 }
 

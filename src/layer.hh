@@ -5,7 +5,8 @@
 //
 // Compression is none, gzip (zlib) or zstd (libzstd).  Memory stays bounded
 // whatever the size of the layer: the writer holds one 256 KiB output buffer
-// plus the codec's state, the reader one 128 KiB input buffer plus the
+// plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
+// in flight, with their output), the reader one 128 KiB input buffer plus the
 // codec's state (zstd's window is capped by libzstd's default limit, 128 MiB).
 #pragma once
 
