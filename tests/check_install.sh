@@ -27,10 +27,13 @@ cp -r "$src/examples/pkgconfig-consumer" "$prefix/consumer-src"
 rm -f "$prefix/consumer-src/ocidir-consumer"
 make -s -C "$prefix/consumer-src" LDFLAGS="-Wl,-rpath,$libdir" >/dev/null
 # It was linked with the installed library, not one from the build tree.
-ldd "$prefix/consumer-src/ocidir-consumer" | grep -qF "$libdir/libocidir.so" ||
-    { ldd "$prefix/consumer-src/ocidir-consumer"; echo "not linked with $libdir" >&2; exit 1; }
+# (ldd's output is taken whole first: `grep -q` quitting early would give ldd
+# a SIGPIPE, which pipefail reports as a failure.)
+deps=$(ldd "$prefix/consumer-src/ocidir-consumer")
+grep -qF "$libdir/libocidir.so" <<<"$deps" ||
+    { echo "$deps"; echo "not linked with $libdir" >&2; exit 1; }
 "$prefix/consumer-src/ocidir-consumer" "$prefix/layout-pc"
-skopeo inspect --config "oci:$prefix/layout-pc:hello" | tr -d ' \n' | grep -qF '"Cmd":["/bin/echo","hello"]'
+skopeo inspect --config "oci:$prefix/layout-pc:hello" | tr -d ' \n' | grep -F '"Cmd":["/bin/echo","hello"]' >/dev/null
 
 # find_package: the same program, built by CMake.
 cmake -S "$src/tests/install_consumer" -B "$prefix/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" \

@@ -58,7 +58,7 @@ check_layers() {
         echo "sha256:$(sha256sum <"$dir/$i.tar" | cut -c1-64)"
     done
     test ! -e "$dir/$n.tar" || fail "$dir holds more tars than layers"
-    if ls -A "$dir" | grep -q partial; then fail "a partial file was left in $dir"; fi
+    if ls -A "$dir" | grep partial >/dev/null; then fail "a partial file was left in $dir"; fi
 }
 
 # ---------------------------------------------------------------------------
@@ -95,9 +95,9 @@ has_text "$s/config-a.json" "\"diff_ids\":[\"$(echo "$tars_a" | paste -sd' ' | s
 # The -x command unpacked both layers, in order.
 test "$(cat "$s/rootfs-a/hello.txt")" = "hello from umoci" || fail "hello.txt not unpacked"
 test "$(cat "$s/rootfs-a/srv/second.txt")" = "second layer" || fail "srv/second.txt not unpacked"
-tar -tf "$s/out-a/0.tar" | grep -qxE '(\./)?hello\.txt' || fail "layer 0 lacks hello.txt"
-if tar -tf "$s/out-a/0.tar" | grep -q second; then fail "layer 0 holds layer 1's file"; fi
-tar -tf "$s/out-a/1.tar" | grep -qxE '(\./)?srv/second\.txt' || fail "layer 1 lacks srv/second.txt"
+tar -tf "$s/out-a/0.tar" | grep -xE '(\./)?hello\.txt' >/dev/null || fail "layer 0 lacks hello.txt"
+if tar -tf "$s/out-a/0.tar" | grep second >/dev/null; then fail "layer 0 holds layer 1's file"; fi
+tar -tf "$s/out-a/1.tar" | grep -xE '(\./)?srv/second\.txt' >/dev/null || fail "layer 1 lacks srv/second.txt"
 
 # ---------------------------------------------------------------------------
 echo "== B. the library builds an image into the same cache (lxc_image)"
