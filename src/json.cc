@@ -35,29 +35,33 @@ void check_unique_keys(Element e, const std::string &what)
         break;
     }
     case element_type::OBJECT: {
+        // One pass: each key is compared with the ones before it (small
+        // objects) or collected for a sort (large ones), and its value
+        // checked in the same iteration.
         auto obj = e.get_object().value_unsafe();
-        size_t n = obj.size();
-        if (n > 1 && n <= 16) {
-            std::string_view keys[16];
-            size_t i = 0;
-            for (auto field : obj) {
+        const size_t n = obj.size();
+        std::string_view small[16];
+        std::vector<std::string_view> large;
+        if (n > 16)
+            large.reserve(n);
+        size_t i = 0;
+        for (auto field : obj) {
+            if (n > 16) {
+                large.push_back(field.key);
+            } else if (i < 16) {
                 for (size_t j = 0; j < i; j++)
-                    if (keys[j] == field.key)
+                    if (small[j] == field.key)
                         bad(what, "duplicate key " + quote(field.key));
-                keys[i++] = field.key;
+                small[i++] = field.key;
             }
-        } else if (n > 16) {
-            std::vector<std::string_view> keys;
-            keys.reserve(n);
-            for (auto field : obj)
-                keys.push_back(field.key);
-            std::sort(keys.begin(), keys.end());
-            auto it = std::adjacent_find(keys.begin(), keys.end());
-            if (it != keys.end())
+            check_unique_keys(field.value, what);
+        }
+        if (n > 16) {
+            std::sort(large.begin(), large.end());
+            auto it = std::adjacent_find(large.begin(), large.end());
+            if (it != large.end())
                 bad(what, "duplicate key " + quote(*it));
         }
-        for (auto field : obj)
-            check_unique_keys(field.value, what);
         break;
     }
     default:
