@@ -45,12 +45,7 @@ void check_oci_layout(const ocidir &d, Graph &g)
     std::string label = d.label + "/oci-layout";
     try {
         std::string text = read_small_file(d.root.get(), "oci-layout", kLayoutFileMax, label);
-        json::Doc doc = json::Doc::parse(text, label);
-        if (!json::is_object(doc.root()))
-            throw_error(OCIDIR_E_FORMAT, label + " is not a JSON object");
-        auto v = json::member(doc.root().get_object().value_unsafe(), "imageLayoutVersion");
-        if (!v || v->type() != simdjson::dom::element_type::STRING)
-            throw_error(OCIDIR_E_FORMAT, label + " has no string imageLayoutVersion");
+        check_layout_version(text, label);
     } catch (const Error &e) {
         if (e.code() == OCIDIR_E_NOMEM)
             throw;

@@ -105,6 +105,9 @@ Fd open_blobs_dir(int root, const std::string &L, int flags)
     return blobs;
 }
 
+
+}  // namespace
+
 void check_layout_version(const std::string &text, const std::string &label)
 {
     // The same hardened parser as every other document: a duplicate
@@ -134,8 +137,6 @@ void check_layout_version(const std::string &text, const std::string &label)
         throw_error(OCIDIR_E_UNSUPPORTED,
                     label + ": imageLayoutVersion " + quote(ver) + " is not supported (this library reads 1.x)");
 }
-
-}  // namespace
 
 std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
 {

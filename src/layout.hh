@@ -69,6 +69,10 @@ namespace ocd {
 // ocidir_open: validates flags, opens or creates the layout.
 std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags);
 
+// The content of `oci-layout`: a JSON object (hardened parser) whose string
+// imageLayoutVersion is 1.x.  Throws FORMAT, or UNSUPPORTED for another version.
+void check_layout_version(const std::string &text, const std::string &label);
+
 // ocidir_add_blobdir_fd.
 void add_blobdir(ocidir &d, int fd, unsigned flags);
 
