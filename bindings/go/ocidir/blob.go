@@ -1,11 +1,9 @@
 package ocidir
 
 import (
-	"io"
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/ocidir/libocidir/bindings/go/internal/capi"
 )
@@ -147,11 +145,7 @@ func (d *Dir) RemoveBlob(digest Digest) error {
 
 // BlobWriter writes a blob; nothing is visible under its digest before
 // Commit.  Calls are serialised; a writer is meant for one goroutine.
-type BlobWriter struct {
-	mu     sync.Mutex
-	raw    *capi.BlobWriter // nil after Commit or Abort
-	parent *lifetime
-}
+type BlobWriter struct{ s sink[*capi.BlobWriter] }
 
 // Create starts a sha256 blob.
 func (d *Dir) Create() (*BlobWriter, error) { return d.CreateAlg(SHA256) }
@@ -168,7 +162,7 @@ func (d *Dir) CreateAlg(alg Algorithm) (*BlobWriter, error) {
 		return nil, wrap(err)
 	}
 	d.lt.retain()
-	bw := &BlobWriter{raw: w, parent: d.lt}
+	bw := &BlobWriter{sink[*capi.BlobWriter]{raw: w, parent: d.lt}}
 	runtime.SetFinalizer(bw, (*BlobWriter).Abort)
 	return bw, nil
 }
@@ -176,50 +170,35 @@ func (d *Dir) CreateAlg(alg Algorithm) (*BlobWriter, error) {
 // Expect declares what the content must be, checked at Commit: digest ("":
 // size only) and size (-1: unknown; writing past it fails at once).
 func (w *BlobWriter) Expect(digest Digest, size int64) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw == nil {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.s.finished() {
 		return closedError("BlobWriter.Expect", "blob writer")
 	}
-	return wrap(w.raw.Expect(string(digest), size))
+	return wrap(w.s.raw.Expect(string(digest), size))
 }
 
 // Write appends p.  After a failure only Abort is useful.
 func (w *BlobWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw == nil {
-		return 0, closedError("BlobWriter.Write", "blob writer")
-	}
-	if err := w.raw.Write(p); err != nil {
-		return 0, wrap(err)
-	}
-	return len(p), nil
+	return w.s.write("BlobWriter.Write", "blob writer", p)
 }
 
 // Commit checks the expectations, flushes the blob to disk and names it by
 // its digest.  The writer is finished whether Commit succeeds or fails; on
 // failure nothing is left behind.
 func (w *BlobWriter) Commit() (Digest, int64, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw == nil {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.s.finished() {
 		return "", 0, closedError("BlobWriter.Commit", "blob writer")
 	}
-	s, n, err := w.raw.Commit()
-	w.finish()
-	return Digest(s), int64(n), wrap(err)
+	dg, n, err := w.s.raw.Commit()
+	w.s.finish(w)
+	return Digest(dg), int64(n), wrap(err)
 }
 
 // Abort discards everything written.  It does nothing after Commit or Abort.
-func (w *BlobWriter) Abort() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw != nil {
-		w.raw.Abort()
-		w.finish()
-	}
-}
+func (w *BlobWriter) Abort() { w.s.abort(w) }
 
 // Close is Abort, for defer: a committed writer is unaffected.
 func (w *BlobWriter) Close() error {
@@ -227,20 +206,12 @@ func (w *BlobWriter) Close() error {
 	return nil
 }
 
-func (w *BlobWriter) finish() {
-	w.raw = nil
-	w.parent.release()
-	runtime.SetFinalizer(w, nil)
-}
-
 // BlobReader streams a blob and verifies it: Read returns io.EOF only after
 // the whole content matched its digest, and an *Error (ErrDigest, ErrSize,
 // ...) instead when it did not.  Errors are sticky.
 type BlobReader struct {
-	mu     sync.Mutex
-	raw    *capi.BlobReader // nil after Close
-	size   int64
-	parent *lifetime
+	s    stream
+	size int64
 }
 
 // OpenBlob opens a blob for verified reading.  size is the size the caller
@@ -257,7 +228,7 @@ func (d *Dir) OpenBlob(digest Digest, size int64) (*BlobReader, error) {
 		return nil, wrap(err)
 	}
 	d.lt.retain()
-	br := &BlobReader{raw: r, size: int64(r.Size()), parent: d.lt}
+	br := &BlobReader{s: stream{raw: r, parent: d.lt}, size: int64(r.Size())}
 	runtime.SetFinalizer(br, (*BlobReader).Close)
 	return br, nil
 }
@@ -267,33 +238,11 @@ func (r *BlobReader) Size() int64 { return r.size }
 
 // Read implements io.Reader.
 func (r *BlobReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.raw == nil {
-		return 0, closedError("BlobReader.Read", "blob reader")
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, err := r.raw.Read(p)
-	if err != nil {
-		return 0, wrap(err)
-	}
-	if n == 0 {
-		return 0, io.EOF
-	}
-	return n, nil
+	return r.s.read("BlobReader.Read", "blob reader", p)
 }
 
 // Close releases the reader.  Idempotent.
 func (r *BlobReader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.raw != nil {
-		r.raw.Close()
-		r.raw = nil
-		r.parent.release()
-		runtime.SetFinalizer(r, nil)
-	}
+	r.s.close(r)
 	return nil
 }

@@ -83,14 +83,14 @@ func (b *Builder) AddLayer(mediaType string, digest Digest, size int64, diffID D
 // succeeds or fails.
 func (b *Builder) AddLayerWriter(w *LayerWriter, createdBy string) error {
 	return b.call("Builder.AddLayerWriter", func(r *capi.Builder) error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.raw == nil {
+		w.s.mu.Lock()
+		defer w.s.mu.Unlock()
+		if w.s.finished() {
 			return closedError("Builder.AddLayerWriter", "layer writer")
 		}
-		consumed, err := r.AddLayerWriter(w.raw, createdBy)
+		consumed, err := r.AddLayerWriter(w.s.raw, createdBy)
 		if consumed {
-			w.finish()
+			w.s.finish(w)
 		}
 		return err
 	})

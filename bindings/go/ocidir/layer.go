@@ -1,9 +1,7 @@
 package ocidir
 
 import (
-	"io"
 	"runtime"
-	"sync"
 
 	"github.com/ocidir/libocidir/bindings/go/internal/capi"
 )
@@ -31,11 +29,7 @@ type LayerInfo struct {
 
 // LayerWriter compresses a tar stream into a blob, computing the blob
 // digest and the diff_id in one pass.  Calls are serialised.
-type LayerWriter struct {
-	mu     sync.Mutex
-	raw    *capi.LayerWriter // nil after Commit, Abort or Builder.AddLayerWriter
-	parent *lifetime
-}
+type LayerWriter struct{ s sink[*capi.LayerWriter] }
 
 // NewLayerWriter starts a layer.  level 0 picks the default (gzip 6, zstd
 // 3); threads > 0 (zstd only) compresses in worker threads.
@@ -50,45 +44,37 @@ func (d *Dir) NewLayerWriter(c Compression, level, threads int) (*LayerWriter, e
 		return nil, wrap(err)
 	}
 	d.lt.retain()
-	lw := &LayerWriter{raw: w, parent: d.lt}
+	lw := &LayerWriter{sink[*capi.LayerWriter]{raw: w, parent: d.lt}}
 	runtime.SetFinalizer(lw, (*LayerWriter).Abort)
 	return lw, nil
 }
 
 // MediaType is the media type of the layer being written ("" once finished).
 func (w *LayerWriter) MediaType() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw == nil {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.s.finished() {
 		return ""
 	}
-	return w.raw.MediaType()
+	return w.s.raw.MediaType()
 }
 
 // Write feeds uncompressed bytes.
 func (w *LayerWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw == nil {
-		return 0, closedError("LayerWriter.Write", "layer writer")
-	}
-	if err := w.raw.Write(p); err != nil {
-		return 0, wrap(err)
-	}
-	return len(p), nil
+	return w.s.write("LayerWriter.Write", "layer writer", p)
 }
 
 // Commit finishes the compressed stream and commits the blob.  The writer is
 // finished whether Commit succeeds or fails.
 func (w *LayerWriter) Commit() (LayerInfo, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw == nil {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.s.finished() {
 		return LayerInfo{}, closedError("LayerWriter.Commit", "layer writer")
 	}
-	mt := w.raw.MediaType()
-	dg, n, diffID, err := w.raw.Commit()
-	w.finish()
+	mt := w.s.raw.MediaType()
+	dg, n, diffID, err := w.s.raw.Commit()
+	w.s.finish(w)
 	if err != nil {
 		return LayerInfo{}, wrap(err)
 	}
@@ -96,14 +82,7 @@ func (w *LayerWriter) Commit() (LayerInfo, error) {
 }
 
 // Abort discards the layer.  It does nothing once the writer is finished.
-func (w *LayerWriter) Abort() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.raw != nil {
-		w.raw.Abort()
-		w.finish()
-	}
-}
+func (w *LayerWriter) Abort() { w.s.abort(w) }
 
 // Close is Abort, for defer.
 func (w *LayerWriter) Close() error {
@@ -111,24 +90,13 @@ func (w *LayerWriter) Close() error {
 	return nil
 }
 
-// finish forgets the C writer (freed by commit, abort or the builder).
-func (w *LayerWriter) finish() {
-	w.raw = nil
-	w.parent.release()
-	runtime.SetFinalizer(w, nil)
-}
-
 // LayerReader is a decompressed layer stream: Read returns io.EOF only after
 // the blob matched its digest and the stream its diff_id; otherwise an
 // *Error (ErrDigest, ErrFormat, ...).  Errors are sticky.
-type LayerReader struct {
-	mu     sync.Mutex
-	raw    *capi.LayerReader // nil after Close
-	parent *lifetime
-}
+type LayerReader struct{ s stream }
 
 func newLayerReader(r *capi.LayerReader, parent *lifetime) *LayerReader {
-	lr := &LayerReader{raw: r, parent: parent}
+	lr := &LayerReader{stream{raw: r, parent: parent}}
 	runtime.SetFinalizer(lr, (*LayerReader).Close)
 	return lr
 }
@@ -152,33 +120,11 @@ func (d *Dir) OpenLayer(mediaType string, digest Digest, size int64, diffID Dige
 
 // Read implements io.Reader.
 func (r *LayerReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.raw == nil {
-		return 0, closedError("LayerReader.Read", "layer reader")
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, err := r.raw.Read(p)
-	if err != nil {
-		return 0, wrap(err)
-	}
-	if n == 0 {
-		return 0, io.EOF
-	}
-	return n, nil
+	return r.s.read("LayerReader.Read", "layer reader", p)
 }
 
 // Close releases the reader.  Idempotent.
 func (r *LayerReader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.raw != nil {
-		r.raw.Close()
-		r.raw = nil
-		r.parent.release()
-		runtime.SetFinalizer(r, nil)
-	}
+	r.s.close(r)
 	return nil
 }

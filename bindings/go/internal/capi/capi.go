@@ -107,6 +107,13 @@ func lock() func() {
 	return runtime.UnlockOSThread
 }
 
+// call makes one C call with the goroutine locked to its thread, and checks
+// its return code there.
+func call(op string, f func() C.int) error {
+	defer lock()()
+	return check(op, f())
+}
+
 // cstrings allocates C strings for one call and frees them together.  A Go
 // string holding a NUL byte would be cut short in C and name something else,
 // so it is refused.
@@ -138,6 +145,14 @@ func (a *cstrings) opt(what, s string) *C.char {
 	return a.str(what, s)
 }
 
+// value is str("value", s), or NULL when remove is set.
+func (a *cstrings) value(s string, remove bool) *C.char {
+	if remove {
+		return nil
+	}
+	return a.str("value", s)
+}
+
 // strv builds a NULL-terminated vector in C memory; nil gives NULL.
 func (a *cstrings) strv(what string, v []string) **C.char {
 	if v == nil {
@@ -150,6 +165,15 @@ func (a *cstrings) strv(what string, v []string) **C.char {
 		items[i] = a.str(what, s)
 	}
 	return vec
+}
+
+// call is the package's call once the strings are made: a refused string
+// fails before any C call.
+func (a *cstrings) call(f func() C.int) error {
+	if a.err != nil {
+		return a.err
+	}
+	return call(a.op, f)
 }
 
 func (a *cstrings) free() {
@@ -218,6 +242,34 @@ func (s *scratch) get(n int) []byte {
 	return (*s)[:n]
 }
 
+// writeChunks hands buf to a C write function in chunks through s.
+func writeChunks(op string, s *scratch, buf []byte, write func(p unsafe.Pointer, n C.size_t) C.int) error {
+	defer lock()()
+	for len(buf) > 0 {
+		chunk := s.get(len(buf))
+		n := copy(chunk, buf)
+		rc := write(bufPtr(chunk), C.size_t(n))
+		runtime.KeepAlive(chunk)
+		if err := check(op, rc); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
+}
+
+// readChunk fills buf (len(buf) > 0) from a C read function through s; 0
+// means verified end.
+func readChunk(op string, s *scratch, buf []byte, read func(p unsafe.Pointer, n C.size_t) C.ssize_t) (int, error) {
+	chunk := s.get(len(buf))
+	defer lock()()
+	n := read(bufPtr(chunk), C.size_t(len(chunk)))
+	if n < 0 {
+		return 0, check(op, C.int(n))
+	}
+	return copy(buf, chunk[:n]), nil
+}
+
 // ownCopy is a pointer-free copy of b, for one call.
 func ownCopy(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)
@@ -246,26 +298,21 @@ func PlatformDefault() string { return C.GoString(C.ocidir_platform_default()) }
 
 // DigestValidate calls ocidir_digest_validate.
 func DigestValidate(digest string) error {
-	const op = "ocidir_digest_validate"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_digest_validate")
 	defer a.free()
 	p := a.str("digest", digest)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_digest_validate(p))
+	return a.call(func() C.int { return C.ocidir_digest_validate(p) })
 }
 
 // DigestBuffer calls ocidir_digest_buffer.
 func DigestBuffer(alg int, buf []byte) (string, error) {
-	const op = "ocidir_digest_buffer"
 	var out digestBuf
 	buf = ownCopy(buf)
-	defer lock()()
-	rc := C.ocidir_digest_buffer(C.ocidir_digest_alg_t(alg), bufPtr(buf), C.size_t(len(buf)), out.ptr())
+	err := call("ocidir_digest_buffer", func() C.int {
+		return C.ocidir_digest_buffer(C.ocidir_digest_alg_t(alg), bufPtr(buf), C.size_t(len(buf)), out.ptr())
+	})
 	runtime.KeepAlive(buf)
-	if err := check(op, rc); err != nil {
+	if err != nil {
 		return "", err
 	}
 	return out.String(), nil
@@ -273,15 +320,10 @@ func DigestBuffer(alg int, buf []byte) (string, error) {
 
 // TagValidate calls ocidir_tag_validate.
 func TagValidate(tag string) error {
-	const op = "ocidir_tag_validate"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_tag_validate")
 	defer a.free()
 	p := a.str("tag", tag)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_tag_validate(p))
+	return a.call(func() C.int { return C.ocidir_tag_validate(p) })
 }
 
 // CompressionMediaType returns ocidir_compression_media_type(c), "" for NULL.

@@ -16,16 +16,11 @@ type Dir struct{ p *C.ocidir_t }
 
 // Open calls ocidir_open(dirfd, path, flags).
 func Open(dirfd int, path string, flags uint) (*Dir, error) {
-	const op = "ocidir_open"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_open")
 	defer a.free()
 	p := a.opt("path", path)
-	if a.err != nil {
-		return nil, a.err
-	}
-	defer lock()()
 	var d *C.ocidir_t
-	if err := check(op, C.ocidir_open(C.int(dirfd), p, C.unsigned(flags), &d)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_open(C.int(dirfd), p, C.unsigned(flags), &d) }); err != nil {
 		return nil, err
 	}
 	return &Dir{d}, nil
@@ -39,18 +34,18 @@ func (d *Dir) IsReadOnly() bool { return C.ocidir_is_readonly(d.p) != 0 }
 
 // AddBlobdirFD calls ocidir_add_blobdir_fd.
 func (d *Dir) AddBlobdirFD(fd int, flags uint) error {
-	defer lock()()
-	return check("ocidir_add_blobdir_fd", C.ocidir_add_blobdir_fd(d.p, C.int(fd), C.unsigned(flags)))
+	return call("ocidir_add_blobdir_fd", func() C.int { return C.ocidir_add_blobdir_fd(d.p, C.int(fd), C.unsigned(flags)) })
 }
 
 // BlobPut calls ocidir_blob_put.
 func (d *Dir) BlobPut(buf []byte) (string, error) {
 	var out digestBuf
 	buf = ownCopy(buf)
-	defer lock()()
-	rc := C.ocidir_blob_put(d.p, bufPtr(buf), C.size_t(len(buf)), out.ptr())
+	err := call("ocidir_blob_put", func() C.int {
+		return C.ocidir_blob_put(d.p, bufPtr(buf), C.size_t(len(buf)), out.ptr())
+	})
 	runtime.KeepAlive(buf)
-	if err := check("ocidir_blob_put", rc); err != nil {
+	if err != nil {
 		return "", err
 	}
 	return out.String(), nil
@@ -60,8 +55,7 @@ func (d *Dir) BlobPut(buf []byte) (string, error) {
 func (d *Dir) BlobPutFD(fd int) (string, uint64, error) {
 	var out digestBuf
 	var size C.uint64_t
-	defer lock()()
-	if err := check("ocidir_blob_put_fd", C.ocidir_blob_put_fd(d.p, C.int(fd), out.ptr(), &size)); err != nil {
+	if err := call("ocidir_blob_put_fd", func() C.int { return C.ocidir_blob_put_fd(d.p, C.int(fd), out.ptr(), &size) }); err != nil {
 		return "", 0, err
 	}
 	return out.String(), uint64(size), nil
@@ -69,16 +63,11 @@ func (d *Dir) BlobPutFD(fd int) (string, uint64, error) {
 
 // BlobStat calls ocidir_blob_stat.
 func (d *Dir) BlobStat(digest string) (uint64, error) {
-	const op = "ocidir_blob_stat"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_blob_stat")
 	defer a.free()
 	p := a.str("digest", digest)
-	if a.err != nil {
-		return 0, a.err
-	}
 	var size C.uint64_t
-	defer lock()()
-	if err := check(op, C.ocidir_blob_stat(d.p, p, &size)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_blob_stat(d.p, p, &size) }); err != nil {
 		return 0, err
 	}
 	return uint64(size), nil
@@ -86,17 +75,14 @@ func (d *Dir) BlobStat(digest string) (uint64, error) {
 
 // BlobReadAll calls ocidir_blob_read_all and copies the content into Go memory.
 func (d *Dir) BlobReadAll(digest string, expectedSize int64, maxLen uint64) ([]byte, error) {
-	const op = "ocidir_blob_read_all"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_blob_read_all")
 	defer a.free()
 	p := a.str("digest", digest)
-	if a.err != nil {
-		return nil, a.err
-	}
 	var buf unsafe.Pointer
 	var n C.size_t
-	defer lock()()
-	if err := check(op, C.ocidir_blob_read_all(d.p, p, C.int64_t(expectedSize), C.size_t(maxLen), &buf, &n)); err != nil {
+	if err := a.call(func() C.int {
+		return C.ocidir_blob_read_all(d.p, p, C.int64_t(expectedSize), C.size_t(maxLen), &buf, &n)
+	}); err != nil {
 		return nil, err
 	}
 	defer C.ocidir_free(buf)
@@ -105,16 +91,11 @@ func (d *Dir) BlobReadAll(digest string, expectedSize int64, maxLen uint64) ([]b
 
 // BlobOpenFD calls ocidir_blob_open_fd.
 func (d *Dir) BlobOpenFD(digest string) (int, error) {
-	const op = "ocidir_blob_open_fd"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_blob_open_fd")
 	defer a.free()
 	p := a.str("digest", digest)
-	if a.err != nil {
-		return -1, a.err
-	}
 	var fd C.int
-	defer lock()()
-	if err := check(op, C.ocidir_blob_open_fd(d.p, p, &fd)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_blob_open_fd(d.p, p, &fd) }); err != nil {
 		return -1, err
 	}
 	return int(fd), nil
@@ -122,15 +103,10 @@ func (d *Dir) BlobOpenFD(digest string) (int, error) {
 
 // BlobRemove calls ocidir_blob_remove.
 func (d *Dir) BlobRemove(digest string) error {
-	const op = "ocidir_blob_remove"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_blob_remove")
 	defer a.free()
 	p := a.str("digest", digest)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_blob_remove(d.p, p))
+	return a.call(func() C.int { return C.ocidir_blob_remove(d.p, p) })
 }
 
 // BlobWriter is an ocidir_blob_writer_t.
@@ -142,8 +118,9 @@ type BlobWriter struct {
 // BlobWriterNew calls ocidir_blob_writer_new.
 func (d *Dir) BlobWriterNew(alg int) (*BlobWriter, error) {
 	var w *C.ocidir_blob_writer_t
-	defer lock()()
-	if err := check("ocidir_blob_writer_new", C.ocidir_blob_writer_new(d.p, C.ocidir_digest_alg_t(alg), &w)); err != nil {
+	if err := call("ocidir_blob_writer_new", func() C.int {
+		return C.ocidir_blob_writer_new(d.p, C.ocidir_digest_alg_t(alg), &w)
+	}); err != nil {
 		return nil, err
 	}
 	return &BlobWriter{p: w}, nil
@@ -151,39 +128,26 @@ func (d *Dir) BlobWriterNew(alg int) (*BlobWriter, error) {
 
 // Expect calls ocidir_blob_writer_expect ("" digest: size only).
 func (w *BlobWriter) Expect(digest string, size int64) error {
-	const op = "ocidir_blob_writer_expect"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_blob_writer_expect")
 	defer a.free()
 	p := a.opt("digest", digest)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_blob_writer_expect(w.p, p, C.int64_t(size)))
+	return a.call(func() C.int { return C.ocidir_blob_writer_expect(w.p, p, C.int64_t(size)) })
 }
 
 // Write calls ocidir_blob_writer_write, in chunks through the scratch buffer.
 func (w *BlobWriter) Write(buf []byte) error {
-	defer lock()()
-	for len(buf) > 0 {
-		chunk := w.buf.get(len(buf))
-		n := copy(chunk, buf)
-		rc := C.ocidir_blob_writer_write(w.p, bufPtr(chunk), C.size_t(n))
-		runtime.KeepAlive(chunk)
-		if err := check("ocidir_blob_writer_write", rc); err != nil {
-			return err
-		}
-		buf = buf[n:]
-	}
-	return nil
+	return writeChunks("ocidir_blob_writer_write", &w.buf, buf, func(p unsafe.Pointer, n C.size_t) C.int {
+		return C.ocidir_blob_writer_write(w.p, p, n)
+	})
 }
 
 // Commit calls ocidir_blob_writer_commit; the writer is gone afterwards.
 func (w *BlobWriter) Commit() (string, uint64, error) {
 	var out digestBuf
 	var size C.uint64_t
-	defer lock()()
-	if err := check("ocidir_blob_writer_commit", C.ocidir_blob_writer_commit(w.p, out.ptr(), &size)); err != nil {
+	if err := call("ocidir_blob_writer_commit", func() C.int {
+		return C.ocidir_blob_writer_commit(w.p, out.ptr(), &size)
+	}); err != nil {
 		return "", 0, err
 	}
 	return out.String(), uint64(size), nil
@@ -200,16 +164,11 @@ type BlobReader struct {
 
 // BlobOpen calls ocidir_blob_open.
 func (d *Dir) BlobOpen(digest string, expectedSize int64) (*BlobReader, error) {
-	const op = "ocidir_blob_open"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_blob_open")
 	defer a.free()
 	p := a.str("digest", digest)
-	if a.err != nil {
-		return nil, a.err
-	}
 	var r *C.ocidir_blob_reader_t
-	defer lock()()
-	if err := check(op, C.ocidir_blob_open(d.p, p, C.int64_t(expectedSize), &r)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_blob_open(d.p, p, C.int64_t(expectedSize), &r) }); err != nil {
 		return nil, err
 	}
 	return &BlobReader{p: r}, nil
@@ -218,13 +177,9 @@ func (d *Dir) BlobOpen(digest string, expectedSize int64) (*BlobReader, error) {
 // Read calls ocidir_blob_reader_read (len(buf) > 0) through the scratch
 // buffer; 0 means verified end.
 func (r *BlobReader) Read(buf []byte) (int, error) {
-	chunk := r.buf.get(len(buf))
-	defer lock()()
-	n := C.ocidir_blob_reader_read(r.p, bufPtr(chunk), C.size_t(len(chunk)))
-	if n < 0 {
-		return 0, check("ocidir_blob_reader_read", C.int(n))
-	}
-	return copy(buf, chunk[:n]), nil
+	return readChunk("ocidir_blob_reader_read", &r.buf, buf, func(p unsafe.Pointer, n C.size_t) C.ssize_t {
+		return C.ocidir_blob_reader_read(r.p, p, n)
+	})
 }
 
 // Size calls ocidir_blob_reader_size.
@@ -235,15 +190,13 @@ func (r *BlobReader) Close() { C.ocidir_blob_reader_close(r.p) }
 
 // SetJSONLimit calls ocidir_set_json_limit.
 func (d *Dir) SetJSONLimit(max uint64) error {
-	defer lock()()
-	return check("ocidir_set_json_limit", C.ocidir_set_json_limit(d.p, C.size_t(max)))
+	return call("ocidir_set_json_limit", func() C.int { return C.ocidir_set_json_limit(d.p, C.size_t(max)) })
 }
 
 // TagList calls ocidir_tag_list.
 func (d *Dir) TagList() ([]string, error) {
 	var v **C.char
-	defer lock()()
-	if err := check("ocidir_tag_list", C.ocidir_tag_list(d.p, &v)); err != nil {
+	if err := call("ocidir_tag_list", func() C.int { return C.ocidir_tag_list(d.p, &v) }); err != nil {
 		return nil, err
 	}
 	return takeStrv(v), nil
@@ -251,18 +204,13 @@ func (d *Dir) TagList() ([]string, error) {
 
 // Resolve calls ocidir_resolve.
 func (d *Dir) Resolve(ref string) (digest, mediaType string, size uint64, err error) {
-	const op = "ocidir_resolve"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_resolve")
 	defer a.free()
 	p := a.str("ref", ref)
-	if a.err != nil {
-		return "", "", 0, a.err
-	}
 	var out digestBuf
 	var mt *C.char
 	var sz C.uint64_t
-	defer lock()()
-	if err := check(op, C.ocidir_resolve(d.p, p, out.ptr(), &mt, &sz)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_resolve(d.p, p, out.ptr(), &mt, &sz) }); err != nil {
 		return "", "", 0, err
 	}
 	mediaType, _ = takeString(mt)
@@ -271,55 +219,35 @@ func (d *Dir) Resolve(ref string) (digest, mediaType string, size uint64, err er
 
 // TagSet calls ocidir_tag_set.
 func (d *Dir) TagSet(tag, digest string, flags uint) error {
-	const op = "ocidir_tag_set"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_tag_set")
 	defer a.free()
 	t, dg := a.str("tag", tag), a.str("digest", digest)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_tag_set(d.p, t, dg, C.unsigned(flags)))
+	return a.call(func() C.int { return C.ocidir_tag_set(d.p, t, dg, C.unsigned(flags)) })
 }
 
 // TagRemove calls ocidir_tag_remove.
 func (d *Dir) TagRemove(tag string) error {
-	const op = "ocidir_tag_remove"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_tag_remove")
 	defer a.free()
 	t := a.str("tag", tag)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_tag_remove(d.p, t))
+	return a.call(func() C.int { return C.ocidir_tag_remove(d.p, t) })
 }
 
 // IndexAdd calls ocidir_index_add.
 func (d *Dir) IndexAdd(digest string) error {
-	const op = "ocidir_index_add"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_index_add")
 	defer a.free()
 	dg := a.str("digest", digest)
-	if a.err != nil {
-		return a.err
-	}
-	defer lock()()
-	return check(op, C.ocidir_index_add(d.p, dg))
+	return a.call(func() C.int { return C.ocidir_index_add(d.p, dg) })
 }
 
 // Referrers calls ocidir_referrers ("" artifact type: all).
 func (d *Dir) Referrers(digest, artifactType string) ([]string, error) {
-	const op = "ocidir_referrers"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_referrers")
 	defer a.free()
 	dg, at := a.str("digest", digest), a.opt("artifact type", artifactType)
-	if a.err != nil {
-		return nil, a.err
-	}
 	var v **C.char
-	defer lock()()
-	if err := check(op, C.ocidir_referrers(d.p, dg, at, &v)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_referrers(d.p, dg, at, &v) }); err != nil {
 		return nil, err
 	}
 	return takeStrv(v), nil

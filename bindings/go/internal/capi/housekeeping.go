@@ -95,8 +95,7 @@ func (d *Dir) Fsck(flags, threads uint, fn func(done, total uint64)) (*Report, e
 	p, h := newProgress(fn)
 	defer p.finish(h)
 	var r *C.ocidir_report_t
-	defer lock()()
-	if err := check("ocidir_fsck", C.go_fsck(d.p, C.unsigned(flags), C.unsigned(threads), C.uintptr_t(h), &r)); err != nil {
+	if err := call("ocidir_fsck", func() C.int { return C.go_fsck(d.p, C.unsigned(flags), C.unsigned(threads), C.uintptr_t(h), &r) }); err != nil {
 		return nil, err
 	}
 	return takeReport(r), nil
@@ -104,8 +103,7 @@ func (d *Dir) Fsck(flags, threads uint, fn func(done, total uint64)) (*Report, e
 
 // SetGCGrace calls ocidir_set_gc_grace.
 func (d *Dir) SetGCGrace(seconds int64) error {
-	defer lock()()
-	return check("ocidir_set_gc_grace", C.ocidir_set_gc_grace(d.p, C.int64_t(seconds)))
+	return call("ocidir_set_gc_grace", func() C.int { return C.ocidir_set_gc_grace(d.p, C.int64_t(seconds)) })
 }
 
 // GC calls ocidir_gc.
@@ -113,8 +111,7 @@ func (d *Dir) GC(flags uint, fn func(done, total uint64)) (*Report, error) {
 	p, h := newProgress(fn)
 	defer p.finish(h)
 	var r *C.ocidir_report_t
-	defer lock()()
-	if err := check("ocidir_gc", C.go_gc(d.p, C.unsigned(flags), C.uintptr_t(h), &r)); err != nil {
+	if err := call("ocidir_gc", func() C.int { return C.go_gc(d.p, C.unsigned(flags), C.uintptr_t(h), &r) }); err != nil {
 		return nil, err
 	}
 	return takeReport(r), nil
@@ -122,7 +119,6 @@ func (d *Dir) GC(flags uint, fn func(done, total uint64)) (*Report, error) {
 
 // CacheGC calls ocidir_cache_gc.
 func CacheGC(cacheFD int, layouts []*Dir, flags uint, fn func(done, total uint64)) (*Report, error) {
-	const op = "ocidir_cache_gc"
 	// Go memory holding C pointers only, which the cgo pointer rules allow.
 	arr := make([]*C.ocidir_t, len(layouts)+1)
 	for i, d := range layouts {
@@ -131,10 +127,11 @@ func CacheGC(cacheFD int, layouts []*Dir, flags uint, fn func(done, total uint64
 	p, h := newProgress(fn)
 	defer p.finish(h)
 	var r *C.ocidir_report_t
-	defer lock()()
-	rc := C.go_cache_gc(C.int(cacheFD), &arr[0], C.size_t(len(layouts)), C.unsigned(flags), C.uintptr_t(h), &r)
+	err := call("ocidir_cache_gc", func() C.int {
+		return C.go_cache_gc(C.int(cacheFD), &arr[0], C.size_t(len(layouts)), C.unsigned(flags), C.uintptr_t(h), &r)
+	})
 	runtime.KeepAlive(arr)
-	if err := check(op, rc); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return takeReport(r), nil
@@ -142,8 +139,7 @@ func CacheGC(cacheFD int, layouts []*Dir, flags uint, fn func(done, total uint64
 
 // Clone calls ocidir_clone; the new layout is returned open.
 func (d *Dir) Clone(dirfd int, path string, flags uint, fn func(done, total uint64)) (*Dir, *Report, error) {
-	const op = "ocidir_clone"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_clone")
 	defer a.free()
 	pa := a.str("path", path)
 	if a.err != nil {
@@ -153,8 +149,9 @@ func (d *Dir) Clone(dirfd int, path string, flags uint, fn func(done, total uint
 	defer p.finish(h)
 	var out *C.ocidir_t
 	var r *C.ocidir_report_t
-	defer lock()()
-	if err := check(op, C.go_clone(d.p, C.int(dirfd), pa, C.unsigned(flags), C.uintptr_t(h), &out, &r)); err != nil {
+	if err := a.call(func() C.int {
+		return C.go_clone(d.p, C.int(dirfd), pa, C.unsigned(flags), C.uintptr_t(h), &out, &r)
+	}); err != nil {
 		return nil, nil, err
 	}
 	return &Dir{out}, takeReport(r), nil
@@ -162,16 +159,11 @@ func (d *Dir) Clone(dirfd int, path string, flags uint, fn func(done, total uint
 
 // ImageRemove calls ocidir_image_remove.
 func (d *Dir) ImageRemove(tag string, flags uint) (*Report, error) {
-	const op = "ocidir_image_remove"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_image_remove")
 	defer a.free()
 	t := a.str("tag", tag)
-	if a.err != nil {
-		return nil, a.err
-	}
 	var r *C.ocidir_report_t
-	defer lock()()
-	if err := check(op, C.ocidir_image_remove(d.p, t, C.unsigned(flags), &r)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_image_remove(d.p, t, C.unsigned(flags), &r) }); err != nil {
 		return nil, err
 	}
 	return takeReport(r), nil

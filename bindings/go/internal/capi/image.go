@@ -5,10 +5,7 @@ package capi
 */
 import "C"
 
-import (
-	"runtime"
-	"unsafe"
-)
+import "unsafe"
 
 // Config fields of ocidir.h.
 const (
@@ -30,16 +27,11 @@ type Image struct{ p *C.ocidir_image_t }
 
 // ImageOpen calls ocidir_image_open ("" platform: the default).
 func (d *Dir) ImageOpen(ref, platform string) (*Image, error) {
-	const op = "ocidir_image_open"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_image_open")
 	defer a.free()
 	r, pl := a.str("ref", ref), a.opt("platform", platform)
-	if a.err != nil {
-		return nil, a.err
-	}
 	var img *C.ocidir_image_t
-	defer lock()()
-	if err := check(op, C.ocidir_image_open(d.p, r, pl, &img)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_image_open(d.p, r, pl, &img) }); err != nil {
 		return nil, err
 	}
 	return &Image{img}, nil
@@ -53,8 +45,7 @@ func (i *Image) Manifest() (string, []byte, error) {
 	var out digestBuf
 	var buf unsafe.Pointer
 	var n C.size_t
-	defer lock()()
-	if err := check("ocidir_image_manifest", C.ocidir_image_manifest(i.p, out.ptr(), &buf, &n)); err != nil {
+	if err := call("ocidir_image_manifest", func() C.int { return C.ocidir_image_manifest(i.p, out.ptr(), &buf, &n) }); err != nil {
 		return "", nil, err
 	}
 	return out.String(), C.GoBytes(buf, C.int(n)), nil
@@ -65,8 +56,7 @@ func (i *Image) ConfigDescriptor() (mediaType, digest string, size uint64, err e
 	var out digestBuf
 	var mt *C.char
 	var sz C.uint64_t
-	defer lock()()
-	if err := check("ocidir_image_config_descriptor", C.ocidir_image_config_descriptor(i.p, &mt, out.ptr(), &sz)); err != nil {
+	if err := call("ocidir_image_config_descriptor", func() C.int { return C.ocidir_image_config_descriptor(i.p, &mt, out.ptr(), &sz) }); err != nil {
 		return "", "", 0, err
 	}
 	mediaType, _ = takeString(mt)
@@ -93,8 +83,7 @@ func (i *Image) Layer(index int) (mediaType, digest string, size uint64, err err
 	var out digestBuf
 	var mt *C.char
 	var sz C.uint64_t
-	defer lock()()
-	if err := check("ocidir_image_layer", C.ocidir_image_layer(i.p, C.size_t(index), &mt, out.ptr(), &sz)); err != nil {
+	if err := call("ocidir_image_layer", func() C.int { return C.ocidir_image_layer(i.p, C.size_t(index), &mt, out.ptr(), &sz) }); err != nil {
 		return "", "", 0, err
 	}
 	mediaType, _ = takeString(mt)
@@ -108,8 +97,7 @@ func (i *Image) Annotations(layer int) ([]string, error) {
 		idx = C.OCIDIR_MANIFEST
 	}
 	var v **C.char
-	defer lock()()
-	if err := check("ocidir_image_annotations", C.ocidir_image_annotations(i.p, idx, &v)); err != nil {
+	if err := call("ocidir_image_annotations", func() C.int { return C.ocidir_image_annotations(i.p, idx, &v) }); err != nil {
 		return nil, err
 	}
 	return takeStrv(v), nil
@@ -118,8 +106,7 @@ func (i *Image) Annotations(layer int) ([]string, error) {
 // ConfigStrv calls ocidir_image_config_strv (nil: absent).
 func (i *Image) ConfigStrv(field int) ([]string, error) {
 	var v **C.char
-	defer lock()()
-	if err := check("ocidir_image_config_strv", C.ocidir_image_config_strv(i.p, C.ocidir_config_field_t(field), &v)); err != nil {
+	if err := call("ocidir_image_config_strv", func() C.int { return C.ocidir_image_config_strv(i.p, C.ocidir_config_field_t(field), &v) }); err != nil {
 		return nil, err
 	}
 	return takeStrv(v), nil
@@ -128,8 +115,7 @@ func (i *Image) ConfigStrv(field int) ([]string, error) {
 // ConfigString calls ocidir_image_config_string.
 func (i *Image) ConfigString(field int) (string, bool, error) {
 	var s *C.char
-	defer lock()()
-	if err := check("ocidir_image_config_string", C.ocidir_image_config_string(i.p, C.ocidir_config_field_t(field), &s)); err != nil {
+	if err := call("ocidir_image_config_string", func() C.int { return C.ocidir_image_config_string(i.p, C.ocidir_config_field_t(field), &s) }); err != nil {
 		return "", false, err
 	}
 	v, ok := takeString(s)
@@ -139,8 +125,7 @@ func (i *Image) ConfigString(field int) (string, bool, error) {
 // ConfigLabels calls ocidir_image_config_labels.
 func (i *Image) ConfigLabels() ([]string, error) {
 	var v **C.char
-	defer lock()()
-	if err := check("ocidir_image_config_labels", C.ocidir_image_config_labels(i.p, &v)); err != nil {
+	if err := call("ocidir_image_config_labels", func() C.int { return C.ocidir_image_config_labels(i.p, &v) }); err != nil {
 		return nil, err
 	}
 	return takeStrv(v), nil
@@ -150,8 +135,7 @@ func (i *Image) ConfigLabels() ([]string, error) {
 func (i *Image) ConfigRaw() ([]byte, error) {
 	var buf unsafe.Pointer
 	var n C.size_t
-	defer lock()()
-	if err := check("ocidir_image_config_raw", C.ocidir_image_config_raw(i.p, &buf, &n)); err != nil {
+	if err := call("ocidir_image_config_raw", func() C.int { return C.ocidir_image_config_raw(i.p, &buf, &n) }); err != nil {
 		return nil, err
 	}
 	return C.GoBytes(buf, C.int(n)), nil
@@ -166,9 +150,9 @@ type LayerWriter struct {
 // LayerWriterNew calls ocidir_layer_writer_new.
 func (d *Dir) LayerWriterNew(compression, level, threads int) (*LayerWriter, error) {
 	var w *C.ocidir_layer_writer_t
-	defer lock()()
-	rc := C.ocidir_layer_writer_new(d.p, C.ocidir_compression_t(compression), C.int(level), C.int(threads), &w)
-	if err := check("ocidir_layer_writer_new", rc); err != nil {
+	if err := call("ocidir_layer_writer_new", func() C.int {
+		return C.ocidir_layer_writer_new(d.p, C.ocidir_compression_t(compression), C.int(level), C.int(threads), &w)
+	}); err != nil {
 		return nil, err
 	}
 	return &LayerWriter{p: w}, nil
@@ -176,26 +160,16 @@ func (d *Dir) LayerWriterNew(compression, level, threads int) (*LayerWriter, err
 
 // Write calls ocidir_layer_writer_write, in chunks through the scratch buffer.
 func (w *LayerWriter) Write(buf []byte) error {
-	defer lock()()
-	for len(buf) > 0 {
-		chunk := w.buf.get(len(buf))
-		n := copy(chunk, buf)
-		rc := C.ocidir_layer_writer_write(w.p, bufPtr(chunk), C.size_t(n))
-		runtime.KeepAlive(chunk)
-		if err := check("ocidir_layer_writer_write", rc); err != nil {
-			return err
-		}
-		buf = buf[n:]
-	}
-	return nil
+	return writeChunks("ocidir_layer_writer_write", &w.buf, buf, func(p unsafe.Pointer, n C.size_t) C.int {
+		return C.ocidir_layer_writer_write(w.p, p, n)
+	})
 }
 
 // Commit calls ocidir_layer_writer_commit; the writer is gone afterwards.
 func (w *LayerWriter) Commit() (digest string, size uint64, diffID string, err error) {
 	var dg, di digestBuf
 	var sz C.uint64_t
-	defer lock()()
-	if err := check("ocidir_layer_writer_commit", C.ocidir_layer_writer_commit(w.p, dg.ptr(), &sz, di.ptr())); err != nil {
+	if err := call("ocidir_layer_writer_commit", func() C.int { return C.ocidir_layer_writer_commit(w.p, dg.ptr(), &sz, di.ptr()) }); err != nil {
 		return "", 0, "", err
 	}
 	return dg.String(), uint64(sz), di.String(), nil
@@ -215,16 +189,11 @@ type LayerReader struct {
 
 // LayerOpen calls ocidir_layer_open ("" diff_id: blob digest only).
 func (d *Dir) LayerOpen(mediaType, digest string, size int64, diffID string) (*LayerReader, error) {
-	const op = "ocidir_layer_open"
-	a := newCstrings(op)
+	a := newCstrings("ocidir_layer_open")
 	defer a.free()
 	mt, dg, di := a.str("media type", mediaType), a.str("digest", digest), a.opt("diff_id", diffID)
-	if a.err != nil {
-		return nil, a.err
-	}
 	var r *C.ocidir_layer_reader_t
-	defer lock()()
-	if err := check(op, C.ocidir_layer_open(d.p, mt, dg, C.int64_t(size), di, &r)); err != nil {
+	if err := a.call(func() C.int { return C.ocidir_layer_open(d.p, mt, dg, C.int64_t(size), di, &r) }); err != nil {
 		return nil, err
 	}
 	return &LayerReader{p: r}, nil
@@ -233,8 +202,7 @@ func (d *Dir) LayerOpen(mediaType, digest string, size int64, diffID string) (*L
 // LayerOpen calls ocidir_image_layer_open.
 func (i *Image) LayerOpen(index int) (*LayerReader, error) {
 	var r *C.ocidir_layer_reader_t
-	defer lock()()
-	if err := check("ocidir_image_layer_open", C.ocidir_image_layer_open(i.p, C.size_t(index), &r)); err != nil {
+	if err := call("ocidir_image_layer_open", func() C.int { return C.ocidir_image_layer_open(i.p, C.size_t(index), &r) }); err != nil {
 		return nil, err
 	}
 	return &LayerReader{p: r}, nil
@@ -243,13 +211,9 @@ func (i *Image) LayerOpen(index int) (*LayerReader, error) {
 // Read calls ocidir_layer_reader_read (len(buf) > 0) through the scratch
 // buffer; 0 means verified end.
 func (r *LayerReader) Read(buf []byte) (int, error) {
-	chunk := r.buf.get(len(buf))
-	defer lock()()
-	n := C.ocidir_layer_reader_read(r.p, bufPtr(chunk), C.size_t(len(chunk)))
-	if n < 0 {
-		return 0, check("ocidir_layer_reader_read", C.int(n))
-	}
-	return copy(buf, chunk[:n]), nil
+	return readChunk("ocidir_layer_reader_read", &r.buf, buf, func(p unsafe.Pointer, n C.size_t) C.ssize_t {
+		return C.ocidir_layer_reader_read(r.p, p, n)
+	})
 }
 
 // Close calls ocidir_layer_reader_close.
