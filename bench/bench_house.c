@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,16 +126,13 @@ static void child_run(const void *arg, void *out)
         ocidir_report_totals(rep, &res->blobs, &res->bytes);
     ocidir_report_free(rep);
     ocidir_close(d);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    res->maxrss_kib = ru.ru_maxrss;
+    res->maxrss_kib = bench_self_maxrss_kib();
 }
 
 static struct lib_result run_lib(const struct lib_op *op, const char *what)
 {
     struct lib_result res;
-    if (bench_in_child(child_run, op, &res, sizeof res) != 0)
-        bench_die("the child running %s died", what);
+    bench_in_child_or_die(child_run, op, &res, sizeof res, what);
     if (res.rc)
         bench_die_lib_msg(what, res.rc, res.error);
     return res;

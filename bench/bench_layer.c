@@ -69,7 +69,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -300,17 +299,14 @@ static void child_run(const void *arg, void *out)
         child_compress(op, res);
     else
         child_decompress(op, res);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    res->maxrss_kib = ru.ru_maxrss;
+    res->maxrss_kib = bench_self_maxrss_kib();
 }
 
 /* Run a library operation in a forked child, so that its peak RSS is its own. */
 static struct lib_result run_lib(const struct lib_op *op, const char *what)
 {
     struct lib_result res;
-    if (bench_in_child(child_run, op, &res, sizeof res) != 0)
-        bench_die("the child running %s died", what);
+    bench_in_child_or_die(child_run, op, &res, sizeof res, what);
     if (res.rc)
         bench_die_lib_msg(what, res.rc, res.error);
     return res;

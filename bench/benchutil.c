@@ -269,6 +269,20 @@ int bench_run(char *const argv[], const char *out_path, const char *err_path, do
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void bench_in_child_or_die(void (*fn)(const void *arg, void *res), const void *arg, void *res, size_t size,
+                           const char *what)
+{
+    if (bench_in_child(fn, arg, res, size) != 0)
+        bench_die("the child running %s died", what);
+}
+
+long bench_self_maxrss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
 int bench_in_child(void (*fn)(const void *arg, void *res), const void *arg, void *res, size_t size)
 {
     int p[2];

@@ -101,6 +101,15 @@ int bench_run(char *const argv[], const char *out_path, const char *err_path, do
  * _exit(1) on failure).  Stdout is flushed first. */
 int bench_in_child(void (*fn)(const void *arg, void *res), const void *arg, void *res, size_t size);
 
+/* bench_in_child(), ending the program with "the child running WHAT died"
+ * when it returns -1. */
+void bench_in_child_or_die(void (*fn)(const void *arg, void *res), const void *arg, void *res, size_t size,
+                           const char *what);
+
+/* This process's peak RSS so far (getrusage RUSAGE_SELF), in KiB: what a
+ * bench_in_child() child reports as its own. */
+long bench_self_maxrss_kib(void);
+
 /* ---- the machine ---- */
 
 /* "PREFIXlibocidir V, hash backend B[, path resolution by R]\n". */

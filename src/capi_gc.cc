@@ -1,6 +1,7 @@
 // The C ABI of gc, cache gc, clone and image removal (section 10 of
 // ocidir.h).  Every entry point checks its arguments and catches everything.
 #include <memory>
+#include <utility>
 
 #include "capi_util.hh"
 #include "clone.hh"
@@ -25,11 +26,7 @@ OCIDIR_API int ocidir_gc(ocidir_t *d, unsigned flags, ocidir_progress_fn progres
 {
     if (!d)
         return invalid("ocidir_gc", "layout handle is NULL");
-    return guard([&] {
-        auto r = gc::collect(*d, flags, progress, user);
-        if (out)
-            *out = r.release();
-    });
+    return guard([&] { hand_out(gc::collect(*d, flags, progress, user), out); });
 }
 
 OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n, unsigned flags,
@@ -43,11 +40,7 @@ OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n,
             return invalid("ocidir_cache_gc", "a layout handle in layouts is NULL");
     if (cache_fd < 0)
         return invalid("ocidir_cache_gc", "cache_fd is not an open fd");
-    return guard([&] {
-        auto r = gc::collect_cache(cache_fd, layouts, n, flags, progress, user);
-        if (out)
-            *out = r.release();
-    });
+    return guard([&] { hand_out(gc::collect_cache(cache_fd, layouts, n, flags, progress, user), out); });
 }
 
 OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, unsigned flags,
@@ -59,10 +52,8 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, unsigned
         return invalid("ocidir_clone", "destination path is NULL or empty");
     return guard([&] {
         clone::Result r = clone::clone(*src, dirfd, path, flags, progress, user, out != nullptr);
-        if (out)
-            *out = r.layout.release();
-        if (report_out)
-            *report_out = r.report.release();
+        hand_out(std::move(r.layout), out);
+        hand_out(std::move(r.report), report_out);
     });
 }
 
@@ -72,11 +63,7 @@ OCIDIR_API int ocidir_image_remove(ocidir_t *d, const char *tag, unsigned flags,
         return invalid("ocidir_image_remove", "layout handle is NULL");
     if (!tag)
         return invalid("ocidir_image_remove", "tag is NULL");
-    return guard([&] {
-        auto r = gc::remove_image(*d, tag, flags);
-        if (report_out)
-            *report_out = r.release();
-    });
+    return guard([&] { hand_out(gc::remove_image(*d, tag, flags), report_out); });
 }
 
 }  // extern "C"

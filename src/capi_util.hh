@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -56,6 +57,14 @@ inline void copy_digest(const std::string &dg, char *out) noexcept
         memcpy(out, dg.data(), n);
         out[n] = '\0';
     }
+}
+
+// Hand what `p` owns to an optional out-parameter; with `out` NULL it is freed.
+template <class T>
+void hand_out(std::unique_ptr<T> p, T **out) noexcept
+{
+    if (out)
+        *out = p.release();
 }
 
 // A malloc'd copy (for ocidir_free); throws std::bad_alloc.

@@ -27,6 +27,14 @@
 
 static char *path_of(const char *dir, const char *name) { return tu_keep(tu_join(dir, name)); }
 
+/* A new empty layout in a scratch directory kept until the test's teardown. */
+static ocidir_t *scratch_layout(char **dir)
+{
+    ocidir_t *d = tu_scratch_layout(dir);
+    tu_keep(*dir);
+    return d;
+}
+
 static ocidir_t *open_layout(const char *path, unsigned flags)
 {
     ocidir_t *d = NULL;
@@ -88,6 +96,16 @@ static void expect_mentions(const char *text, const char *needle)
     if (!strstr(text, needle))
         print_error("\"%s\" does not mention \"%s\"\n", text, needle);
     assert_non_null(strstr(text, needle));
+}
+
+/* expect_finding(), and that its message mentions `needle`; returns the message. */
+static const char *expect_finding_mentioning(const ocidir_report_t *r, int kind, const char *subject,
+                                             const char *needle)
+{
+    expect_finding(r, kind, subject);
+    const char *m = message_of(r, find(r, kind, subject));
+    expect_mentions(m, needle);
+    return m;
 }
 
 static void expect_no_damage(const ocidir_report_t *r)
@@ -259,8 +277,7 @@ static void test_fsck_of_a_clean_built_layout_finds_nothing_and_counts_every_blo
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct full f;
     build_full(d, &f);
     ocidir_report_t *r = fsck(d, 0);
@@ -274,8 +291,7 @@ static void test_fsck_of_layouts_made_by_skopeo_and_umoci_finds_nothing(void **s
 {
     (void)state;
     char *src;
-    ocidir_t *d = tu_scratch_layout(&src);
-    tu_keep(src);
+    ocidir_t *d = scratch_layout(&src);
     struct image img;
     build_image(d, "v1", 7, &img);
     ocidir_close(d);
@@ -348,8 +364,7 @@ static void test_fsck_finds_each_kind_of_damage_planted_in_a_copy_of_a_real_imag
 {
     (void)state;
     char *src;
-    ocidir_t *d = tu_scratch_layout(&src);
-    tu_keep(src);
+    ocidir_t *d = scratch_layout(&src);
     struct image v1, v2;
     build_image(d, "v1", 11, &v1);
     build_image(d, "v2", 21, &v2);
@@ -401,10 +416,9 @@ static void test_fsck_finds_each_kind_of_damage_planted_in_a_copy_of_a_real_imag
     assert_int_equal(ocidir_report_count(r), N(want));
     assert_int_equal(ocidir_report_damage(r), 5);
     /* Messages say where each damaged blob is referenced from. */
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_MISSING, v1.config)), v1.manifest);
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_MISSING, v1.config)), "config");
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_SIZE, v2.layer[0])), edited);
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_DIGEST, v1.layer[0])), "layers[0]");
+    expect_mentions(expect_finding_mentioning(r, OCIDIR_FIND_MISSING, v1.config, v1.manifest), "config");
+    expect_finding_mentioning(r, OCIDIR_FIND_SIZE, v2.layer[0], edited);
+    expect_finding_mentioning(r, OCIDIR_FIND_DIGEST, v1.layer[0], "layers[0]");
     ocidir_report_free(r);
     /* fsck wrote nothing: the stray files are still there. */
     assert_true(tu_exists(tmp));
@@ -434,8 +448,7 @@ static void test_fsck_reports_a_fifo_blob_as_format_without_hanging(void **state
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct image img;
     build_image(d, "v1", 3, &img);
     ocidir_close(d);
@@ -454,8 +467,7 @@ static void test_fsck_reports_a_missing_manifest_referenced_from_a_nested_index(
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct full f;
     build_nested(d, &f);
     /* Only the nested index leads to the manifest. */
@@ -464,13 +476,10 @@ static void test_fsck_reports_a_missing_manifest_referenced_from_a_nested_index(
     assert_int_equal(unlink(tu_keep(tu_blob_path(dir, f.img.manifest))), 0);
     d = open_layout(dir, OCIDIR_OPEN_RDONLY);
     ocidir_report_t *r = fsck(d, 0);
-    expect_finding(r, OCIDIR_FIND_MISSING, f.img.manifest);
-    const char *m = message_of(r, find(r, OCIDIR_FIND_MISSING, f.img.manifest));
-    expect_mentions(m, f.inner);
+    const char *m = expect_finding_mentioning(r, OCIDIR_FIND_MISSING, f.img.manifest, f.inner);
     expect_mentions(m, "manifests[0]");
     /* The walk went on: the rest is checked, the manifest's blobs are now unreferenced notices. */
-    expect_finding(r, OCIDIR_FIND_UNREFERENCED, f.img.config);
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_UNREFERENCED, f.img.config)), "damaged");
+    expect_finding_mentioning(r, OCIDIR_FIND_UNREFERENCED, f.img.config, "damaged");
     assert_int_equal(ocidir_report_damage(r), 1);
     ocidir_report_free(r);
     ocidir_close(d);
@@ -480,8 +489,7 @@ static void test_fsck_reports_a_manifest_whose_media_type_disagrees_with_its_des
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct image img;
     build_image(d, "v1", 5, &img);
     /* A Docker-typed copy of the manifest, referenced as an OCI manifest. */
@@ -503,9 +511,7 @@ static void test_fsck_reports_a_manifest_whose_media_type_disagrees_with_its_des
     put_index_of(d, dm, MT_MANIFEST, idx);
     assert_ocidir(0, ocidir_tag_set(d, "confused", idx, 0));
     ocidir_report_t *r = fsck(d, 1);
-    expect_finding(r, OCIDIR_FIND_MEDIA_TYPE, dm);
-    const char *m = message_of(r, find(r, OCIDIR_FIND_MEDIA_TYPE, dm));
-    expect_mentions(m, MT_DOCKER_MANIFEST);
+    const char *m = expect_finding_mentioning(r, OCIDIR_FIND_MEDIA_TYPE, dm, MT_DOCKER_MANIFEST);
     expect_mentions(m, idx);
     assert_int_equal(ocidir_report_damage(r), 1);
     ocidir_report_free(r);
@@ -516,8 +522,7 @@ static void test_fsck_checks_blobs_found_only_in_an_added_blob_directory(void **
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct image img;
     build_image(d, "v1", 9, &img);
     ocidir_close(d);
@@ -541,8 +546,7 @@ static void test_fsck_checks_blobs_found_only_in_an_added_blob_directory(void **
     close(fd);
     r = fsck(d, 0);
     assert_int_equal(find(r, OCIDIR_FIND_MISSING, img.layer[0]), -1);
-    expect_finding(r, OCIDIR_FIND_DIGEST, img.layer[1]);
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_DIGEST, img.layer[1])), "blob directory #1");
+    expect_finding_mentioning(r, OCIDIR_FIND_DIGEST, img.layer[1], "blob directory #1");
     assert_int_equal(ocidir_report_count(r), 1);
     /* Every blob was hashed: the two in the layout and the two in the cache. */
     uint64_t n = 0, bytes = 0;
@@ -577,8 +581,7 @@ static void test_fsck_progress_is_monotonic_from_the_calling_thread_and_ends_at_
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     size_t len = 24u << 20;
     char *buf = malloc(len);
     assert_non_null(buf);
@@ -641,8 +644,7 @@ static void test_fsck_gives_the_same_findings_with_one_and_four_threads(void **s
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct full f;
     build_full(d, &f);
     struct image v2;
@@ -672,8 +674,7 @@ static void test_fsck_on_a_read_only_handle_changes_nothing(void **state)
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     struct full f;
     build_full(d, &f);
     ocidir_close(d);
@@ -696,8 +697,7 @@ static void test_fsck_gives_a_notice_for_an_unregistered_algorithm(void **state)
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     const char *cfg = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[],\"type\":\"layers\"}}";
     char c[OCIDIR_DIGEST_MAX], m[OCIDIR_DIGEST_MAX];
     put_text(d, cfg, c);
@@ -711,8 +711,7 @@ static void test_fsck_gives_a_notice_for_an_unregistered_algorithm(void **state)
     put_text(d, text, m);
     assert_ocidir(0, ocidir_tag_set(d, "b3", m, 0));
     ocidir_report_t *r = fsck(d, 0);
-    expect_finding(r, OCIDIR_FIND_UNSUPPORTED, other);
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_UNSUPPORTED, other)), m);
+    expect_finding_mentioning(r, OCIDIR_FIND_UNSUPPORTED, other, m);
     expect_no_damage(r);
     assert_int_equal(ocidir_report_count(r), 1);
     ocidir_report_free(r);
@@ -723,8 +722,7 @@ static void test_fsck_reports_bad_configs_names_and_index_but_not_live_temp_file
 {
     (void)state;
     char *dir;
-    ocidir_t *d = tu_scratch_layout(&dir);
-    tu_keep(dir);
+    ocidir_t *d = scratch_layout(&dir);
     /* A config of the OCI config type that is JSON but not an object. */
     char c[OCIDIR_DIGEST_MAX], m[OCIDIR_DIGEST_MAX];
     put_text(d, "[1,2,3]", c);
@@ -739,10 +737,8 @@ static void test_fsck_reports_bad_configs_names_and_index_but_not_live_temp_file
     tu_write_file(path_of(dir, "blobs/sha256/README"), "hi", 2);
     tu_holder_t h = tu_hold_flock(path_of(dir, "blobs/sha256/.ocidir-tmp-live"));
     ocidir_report_t *r = fsck(d, 0);
-    expect_finding(r, OCIDIR_FIND_FORMAT, c);
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_FORMAT, c)), "not a JSON object");
-    expect_finding(r, OCIDIR_FIND_UNREFERENCED, "blobs/sha256/README");
-    expect_mentions(message_of(r, find(r, OCIDIR_FIND_UNREFERENCED, "blobs/sha256/README")), "not a valid sha256 digest");
+    expect_finding_mentioning(r, OCIDIR_FIND_FORMAT, c, "not a JSON object");
+    expect_finding_mentioning(r, OCIDIR_FIND_UNREFERENCED, "blobs/sha256/README", "not a valid sha256 digest");
     assert_int_equal(find(r, OCIDIR_FIND_TEMP, "blobs/sha256/.ocidir-tmp-live"), -1);
     assert_int_equal(ocidir_report_count(r), 2);
     ocidir_report_free(r);

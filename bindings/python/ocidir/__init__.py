@@ -19,6 +19,7 @@ import weakref
 
 from . import _lib
 from ._lib import fn, digest_buffer, take_string, take_strv
+from . import _io
 from ._io import BlobReader, BlobWriter, LayerReader, LayerWriter, c_buffer
 from ._image import Descriptor, Image, Builder
 from ._report import FindKind, Finding, Report, run_with_report
@@ -166,7 +167,7 @@ def cache_gc(cache, layouts, *, dry_run=False, progress=None):
 # The layout
 
 
-class OciDir:
+class OciDir(_io._Closable):
     """An open OCI image layout.
 
     OciDir(path, *, create=False, readonly=False, follow_blob_symlink=False,
@@ -204,10 +205,6 @@ class OciDir:
             raise ValueError("operation on closed OciDir")
         return self._ptr
 
-    @property
-    def closed(self):
-        return not self._ptr
-
     def close(self):
         """Close the layout, after closing what was made from it (writers are aborted)."""
         if not self._ptr:
@@ -216,20 +213,6 @@ class OciDir:
             child._release()
         ptr, self._ptr = self._ptr, None
         fn.close(ptr)
-
-    def __enter__(self):
-        self._p()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "<ocidir.OciDir %r%s>" % (self.path, " closed" if self.closed else "")

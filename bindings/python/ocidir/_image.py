@@ -25,15 +25,11 @@ def _enc(s):
     return None if s is None else s.encode("utf-8")
 
 
-class _Handle(_io._Child):
+class _Handle(_io._Closable, _io._Child):
     _what = "handle"
 
     def __init__(self, parent, ptr):
         self._adopt(parent, ptr)
-
-    @property
-    def closed(self):
-        return not self._ptr
 
     def _p(self):
         return self._checked(self._what)
@@ -44,20 +40,6 @@ class _Handle(_io._Child):
             self._free(ptr)
 
     _release = close
-
-    def __enter__(self):
-        self._p()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 class Image(_Handle):

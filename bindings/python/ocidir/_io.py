@@ -49,6 +49,30 @@ class _Child:
         return self._ptr
 
 
+class _Closable:
+    """Mixin for handles closed by close(): ``closed``, use as a context
+    manager (entering checks that it is open, through ``_p()``), and close on
+    garbage collection."""
+
+    @property
+    def closed(self):
+        return not self._ptr
+
+    def __enter__(self):
+        self._p()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 class _Reader(_Child, io.RawIOBase):
     """A verified stream: reads hand out only bytes that are part of the
     content, and the end (b"" / 0) is reported only once the content matched
