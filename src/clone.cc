@@ -3,7 +3,6 @@
 // each verified), then rename that directory into place.
 #include "clone.hh"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -40,17 +39,7 @@ void remove_tree(int parent, const std::string &name) noexcept
     try {
         Fd dir(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (dir) {
-            std::vector<std::string> names;
-            int dupfd = fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
-            if (DIR *dp = dupfd >= 0 ? fdopendir(dupfd) : nullptr) {
-                while (struct dirent *e = readdir(dp))
-                    if (resolve::is_plain_name(e->d_name))
-                        names.emplace_back(e->d_name);
-                closedir(dp);
-            } else if (dupfd >= 0) {
-                close(dupfd);
-            }
-            for (const std::string &n : names) {
+            for (const std::string &n : list_dir(dir.get(), name)) {
                 struct stat st;
                 if (fstatat(dir.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
                     remove_tree(dir.get(), n);
@@ -226,15 +215,7 @@ Dest check_destination(int dirfd, const char *path)
     Fd dir(openat(d.parent.get(), d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir)
         throw_os(std::string(kOp) + ": opening " + d.label, errno);
-    DIR *dp = fdopendir(dir.get());
-    if (!dp)
-        throw_os(std::string(kOp) + ": listing " + d.label, errno);
-    dir.release();
-    bool empty = true;
-    while (struct dirent *ent = readdir(dp))
-        empty = empty && !resolve::is_plain_name(ent->d_name);
-    closedir(dp);
-    if (!empty)
+    if (!list_dir(dir.get(), std::string(kOp) + ": " + d.label).empty())
         throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": destination " + d.label + " is not empty");
     d.exists = true;
     return d;

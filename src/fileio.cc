@@ -2,10 +2,12 @@
 
 #include <cstring>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "error.hh"
 #include "resolve.hh"
@@ -93,6 +95,33 @@ std::string read_small_file(int base, std::string_view rel, size_t limit, const 
         memset(text.data() + off, 0, size - off);
     text.resize(off + padding);
     return text;
+}
+
+std::vector<std::string> list_dir(int dir, const std::string &label)
+{
+    // A description of its own (not a dup, which would share the offset).
+    int own = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (own < 0)
+        throw_os("listing " + label, errno);
+    std::unique_ptr<DIR, int (*)(DIR *)> dp(fdopendir(own), closedir);
+    if (!dp) {
+        int err = errno;
+        close(own);
+        throw_os("listing " + label, err);
+    }
+    std::vector<std::string> names;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(dp.get());
+        if (!e) {
+            if (errno != 0)
+                throw_os("listing " + label, errno);
+            return names;
+        }
+        std::string_view name(e->d_name);
+        if (name != "." && name != "..")
+            names.emplace_back(name);
+    }
 }
 
 }  // namespace ocd

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fd.hh"
 
@@ -25,5 +26,10 @@ int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool 
 // content (the room a SIMD parser reads past the end).
 std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label,
                             size_t padding = 0);
+
+// The names in the directory `dir` (an fd; its own offset is not moved),
+// without "." and "..", in readdir's order.  Throws Error(IO) naming
+// "listing <label>" and the errno.
+std::vector<std::string> list_dir(int dir, const std::string &label);
 
 }  // namespace ocd

@@ -6,7 +6,6 @@
 // lock, never waited for.
 #include "fsck.hh"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -401,30 +400,12 @@ private:
     std::vector<std::string> list_dir(const Fd &dir, const std::string &label, const std::string &subject)
     {
         std::vector<std::string> names;
-        int dupfd = fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
-        DIR *dp = dupfd >= 0 ? fdopendir(dupfd) : nullptr;
-        if (!dp) {
-            int err = errno;
-            if (dupfd >= 0)
-                close(dupfd);
-            r_.findings.push_back({OCIDIR_FIND_IO, subject, 0, "listing " + label + ": " + errno_text(err)});
-            return names;
-        }
-        struct Closer {
-            DIR *dp;
-            ~Closer() { closedir(dp); }
-        } closer{dp};
-        for (;;) {
-            errno = 0;
-            struct dirent *e = readdir(dp);
-            if (!e) {
-                if (errno != 0)
-                    r_.findings.push_back({OCIDIR_FIND_IO, subject, 0, "listing " + label + ": " + errno_text(errno)});
-                break;
-            }
-            std::string_view name(e->d_name);
-            if (name != "." && name != "..")
-                names.emplace_back(name);
+        try {
+            names = ocd::list_dir(dir.get(), label);
+        } catch (const Error &e) {
+            if (e.code() == OCIDIR_E_NOMEM)
+                throw;
+            r_.findings.push_back({OCIDIR_FIND_IO, subject, 0, e.message()});
         }
         std::sort(names.begin(), names.end());
         return names;

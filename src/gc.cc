@@ -2,7 +2,6 @@
 // directory of blobs per algorithm with unlinkat() in that directory's fd.
 #include "gc.hh"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,6 +16,7 @@
 
 #include "digest.hh"
 #include "error.hh"
+#include "fileio.hh"
 #include "fd.hh"
 #include "graph.hh"
 #include "index.hh"
@@ -142,35 +142,6 @@ struct Candidate {
     uint64_t size;
 };
 
-std::vector<std::string> dir_names(int fd, const std::string &label)
-{
-    int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dupfd < 0)
-        throw_os("listing " + label, errno);
-    DIR *dp = fdopendir(dupfd);
-    if (!dp) {
-        int e = errno;
-        close(dupfd);
-        throw_os("listing " + label, e);
-    }
-    rewinddir(dp);
-    std::vector<std::string> names;
-    try {
-        errno = 0;
-        while (struct dirent *ent = readdir(dp)) {
-            names.emplace_back(ent->d_name);
-            errno = 0;
-        }
-        if (errno != 0)
-            throw_os("listing " + label, errno);
-    } catch (...) {
-        closedir(dp);
-        throw;
-    }
-    closedir(dp);
-    return names;
-}
-
 int64_t now_seconds()
 {
     struct timespec ts;
@@ -190,7 +161,7 @@ void sweep(std::vector<SweepDir> &dirs, const Live &live, int64_t grace, bool dr
 
     std::vector<Candidate> cands;
     for (size_t i = 0; i < dirs.size(); i++) {
-        for (std::string &name : dir_names(dirs[i].fd.get(), dirs[i].label)) {
+        for (std::string &name : list_dir(dirs[i].fd.get(), dirs[i].label)) {
             std::string dg = std::string(alg_name(dirs[i].alg)) + ":" + name;
             if (classify_digest(dg) != 0)
                 continue;  // not a blob name: ".", "..", temporary files, foreign files

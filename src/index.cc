@@ -9,7 +9,6 @@
 // over index.json and fsync the directory.
 #include "index.hh"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -168,25 +167,17 @@ void remove_stale_index_temps(const ocidir &d) noexcept
 std::vector<std::string> index_temps(const ocidir &d)
 {
     std::vector<std::string> out;
-    int dupfd = openat(d.root.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dupfd < 0)
-        return out;
-    DIR *dir = fdopendir(dupfd);
-    if (!dir) {
-        close(dupfd);
-        return out;
-    }
+    std::vector<std::string> names;
     try {
-        while (struct dirent *e = readdir(dir)) {
-            std::string_view name(e->d_name);
-            if (name.substr(0, kTempPrefix.size()) == kTempPrefix)
-                out.emplace_back(name);
-        }
-    } catch (...) {
-        closedir(dir);
-        throw;
+        names = list_dir(d.root.get(), d.label);
+    } catch (const Error &e) {
+        if (e.code() == OCIDIR_E_NOMEM)
+            throw;
+        return out;  // best effort: an unlistable root has no temps to offer
     }
-    closedir(dir);
+    for (std::string &name : names)
+        if (std::string_view(name).substr(0, kTempPrefix.size()) == kTempPrefix)
+            out.push_back(std::move(name));
     return out;
 }
 

@@ -1,6 +1,5 @@
 #include "tempfile.hh"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -16,6 +15,7 @@
 
 #include "digest.hh"
 #include "error.hh"
+#include "fileio.hh"
 #include "resolve.hh"
 
 namespace ocd {
@@ -213,24 +213,15 @@ std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
         Fd d;
         if (resolve::open_beneath(dir, "", O_RDONLY | O_DIRECTORY, d) != 0)
             return out;
-        int dupfd = fcntl(d.get(), F_DUPFD_CLOEXEC, 0);
-        if (dupfd < 0)
-            return out;
-        std::unique_ptr<DIR, int (*)(DIR *)> dp(fdopendir(dupfd), closedir);
-        if (!dp) {
-            close(dupfd);
-            return out;
-        }
-        while (struct dirent *e = readdir(dp.get())) {
-            std::string_view name(e->d_name);
-            if (name.substr(0, kTempPrefix.size()) != kTempPrefix)
+        for (const std::string &name : list_dir(d.get(), "a blob directory")) {
+            if (std::string_view(name).substr(0, kTempPrefix.size()) != kTempPrefix)
                 continue;
             // Only a regular file is ever opened: a FIFO or a device under a
             // temp name is left alone (it is fsck's finding, not a temp).
             struct stat pre;
-            if (fstatat(d.get(), e->d_name, &pre, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(pre.st_mode))
+            if (fstatat(d.get(), name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(pre.st_mode))
                 continue;
-            Fd f(openat(d.get(), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+            Fd f(openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
             if (!f)
                 continue;
             struct stat a, b;
@@ -238,11 +229,11 @@ std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
                 continue;
             if (flock(f.get(), LOCK_EX | LOCK_NB) != 0)
                 continue;  // a live writer owns it
-            if (fstatat(d.get(), e->d_name, &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+            if (fstatat(d.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
                 continue;
-            if (remove && unlinkat(d.get(), e->d_name, 0) != 0)
+            if (remove && unlinkat(d.get(), name.c_str(), 0) != 0)
                 continue;
-            out.push_back({std::string(name), static_cast<uint64_t>(a.st_size)});
+            out.push_back({name, static_cast<uint64_t>(a.st_size)});
         }
         if (remove && !out.empty())
             fsync(d.get());
