@@ -411,4 +411,19 @@ std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
     return dg;
 }
 
+void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,
+                           const std::string &consequence)
+{
+    try {
+        find_blob(d, parse_digest(digest.c_str()));
+    } catch (const Error &e) {
+        if (e.code() != OCIDIR_E_NOT_FOUND)
+            throw;
+        throw Error(OCIDIR_E_NOT_FOUND,
+                    (what.empty() ? "" : what + " ") + digest + " is no longer present (removed by gc meanwhile?); " +
+                        consequence + ": " + e.message(),
+                    ENOENT);
+    }
+}
+
 }  // namespace ocd

@@ -66,6 +66,15 @@ std::unique_ptr<ocidir_blob_reader> reader_open(const ocidir &d, const char *dig
 ssize_t reader_read(ocidir_blob_reader &r, void *buf, size_t len);
 
 void blob_remove(ocidir &d, const char *digest);
+
+// For writers of index.json, under its lock: `digest` (a blob written or read
+// before the lock was taken) must still be present, since gc, which holds the
+// same lock from its mark to its last removal, may have removed it.  Throws
+// NOT_FOUND (ENOENT): "[what ]<digest> is no longer present (removed by gc
+// meanwhile?); <consequence>: <the lookup's message>"; other lookup errors as
+// find_blob().
+void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,
+                           const std::string &consequence);
 std::string put_fd(ocidir &d, int fd, uint64_t *size_out);
 
 }  // namespace ocd

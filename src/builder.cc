@@ -487,20 +487,11 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
     // still be there: gc (which holds the same lock from its mark to the end
     // of its sweep) may have removed one that was not referenced yet.
     auto still_present = [&] {
+        const std::string consequence = tag ? "tag " + quote(tag) + " was not written" : "index.json was not changed";
         auto need = [&](const oci::Descriptor &x, const std::string &what) {
             if (classify_digest(x.digest) != 0 || !x.urls.empty())
                 return;  // not stored here (unregistered algorithm, or fetched from its urls)
-            try {
-                find_blob(*b.d, parse_digest(x.digest.c_str()));
-            } catch (const Error &e) {
-                if (e.code() != OCIDIR_E_NOT_FOUND)
-                    throw;
-                throw Error(OCIDIR_E_NOT_FOUND, std::string(op) + ": " + what + " " + x.digest +
-                                                    " is no longer present (removed by gc meanwhile?); " +
-                                                    (tag ? "tag " + quote(tag) + " was not written" : "index.json was not changed") +
-                                                    ": " + e.message(),
-                            ENOENT);
-            }
+            require_still_present(*b.d, x.digest, std::string(op) + ": " + what, consequence);
         };
         need(cfg, "config");
         for (size_t i = 0; i < b.layers.size(); i++)

@@ -14,21 +14,10 @@ using namespace ocd::capi;
 namespace {
 
 // Run under the index lock: the blob read before the lock was taken must
-// still be there (gc holds the same lock from its mark to its last removal).
+// still be there.
 std::function<void()> still_present(const ocidir &d, const char *digest)
 {
-    return [&d, digest] {
-        try {
-            find_blob(d, parse_digest(digest));
-        } catch (const Error &e) {
-            if (e.code() != OCIDIR_E_NOT_FOUND)
-                throw;
-            throw Error(OCIDIR_E_NOT_FOUND,
-                             std::string(digest) + " is no longer present (removed by gc meanwhile?); index.json was not changed: " +
-                                 e.message(),
-                             ENOENT);
-        }
-    };
+    return [&d, digest] { require_still_present(d, digest, "", "index.json was not changed"); };
 }
 
 }  // namespace
