@@ -90,13 +90,19 @@ def test_import_fails_clearly_when_ocidir_library_is_wrong(tmp_path):
     assert "ImportError" in r.stderr and "nope.so" in r.stderr and "OCIDIR_LIBRARY" in r.stderr
 
 
-def test_import_finds_a_library_next_to_the_package(tmp_path):
+def _copy_package(tmp_path):
+    """A copy of the package's .py files in tmp_path/ocidir (no library beside them)."""
     pkg_src = os.path.dirname(ocidir.__file__)
     pkg = tmp_path / "ocidir"
     pkg.mkdir()
     for name in os.listdir(pkg_src):
         if name.endswith(".py"):
             (pkg / name).write_bytes(open(os.path.join(pkg_src, name), "rb").read())
+    return pkg
+
+
+def test_import_finds_a_library_next_to_the_package(tmp_path):
+    pkg = _copy_package(tmp_path)
     (pkg / "libocidir.so.0").write_bytes(open(ocidir.library_path, "rb").read())
     env = {k: v for k, v in os.environ.items() if k != "OCIDIR_LIBRARY"}
     env["PYTHONPATH"] = str(tmp_path)
@@ -107,12 +113,7 @@ def test_import_finds_a_library_next_to_the_package(tmp_path):
 
 
 def test_import_without_any_library_says_where_it_looked(tmp_path):
-    pkg_src = os.path.dirname(ocidir.__file__)
-    pkg = tmp_path / "ocidir"
-    pkg.mkdir()
-    for name in os.listdir(pkg_src):
-        if name.endswith(".py"):
-            (pkg / name).write_bytes(open(os.path.join(pkg_src, name), "rb").read())
+    pkg = _copy_package(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("OCIDIR_LIBRARY", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = str(tmp_path)
     # A find_library that finds nothing, whatever is installed on this machine.
