@@ -941,6 +941,12 @@ OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b);
  * message naming what is wrong and where it was referenced from.  Kinds up
  * to OCIDIR_FIND_IO are damage; the others are notices.
  *
+ * Threads: these functions may run while other threads and processes use the
+ * same layout (fsck reads a snapshot and may report a blob removed meanwhile
+ * as missing; gc serializes with index.json writers as documented below).  A
+ * report is immutable once returned: it may be read from any thread, and is
+ * freed once, with ocidir_report_free().
+ *
  * Progress callbacks are called from the calling thread only, with the bytes
  * done so far and the total expected (the total may grow while the graph is
  * being walked), at most a few times per second and once at the end.
