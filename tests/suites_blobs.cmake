@@ -15,7 +15,7 @@ target_link_libraries(c_api_test PRIVATE ocidir)
 set_target_properties(c_api_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
 target_compile_options(c_api_test PRIVATE -Wall -Wextra -pedantic)
 add_test(NAME c_api_test COMMAND c_api_test)
-set_tests_properties(c_api_test PROPERTIES TIMEOUT 60)
+set_tests_properties(c_api_test PROPERTIES TIMEOUT 60 LABELS cmocka)
 
 # The public header compiles alone, warning-free, as C and as C++.
 set(_ht_inc -I${PROJECT_SOURCE_DIR}/include)
