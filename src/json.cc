@@ -241,6 +241,16 @@ void write_value(std::string &out, const Value &v)
                     throw Error(OCIDIR_E_INVALID, "a JSON number must be finite");
                 char buf[64];
                 auto r = std::to_chars(buf, buf + sizeof buf, x);
+                // The shortest form of a whole number is all digits, which a
+                // JSON reader (this library's too) takes for an integer: beyond
+                // 64 bits ("101300300101300305920") it is rejected, so write
+                // those in exponent form; -0 would read back as the integer 0.
+                if (std::string_view(buf, r.ptr - buf).find_first_of(".e") == std::string_view::npos) {
+                    if (std::fabs(x) >= 1e18)
+                        r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::scientific);
+                    else if (x == 0 && std::signbit(x))
+                        r.ptr = std::copy_n("-0.0", 4, buf);
+                }
                 out.append(buf, r.ptr);
             } else if constexpr (std::is_same_v<T, std::string>) {
                 write_string(out, x);

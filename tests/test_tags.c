@@ -1007,6 +1007,51 @@ static void test_foreign_fields_and_media_types_survive_tag_set(void **state)
     ocidir_close(d);
 }
 
+/* Numbers another tool wrote that the library's own writer once could not
+ * write back readably: a whole double past 64 bits (written as bare digits,
+ * which a reader takes for an out-of-range integer) and -0.0 (written as -0,
+ * which reads back as the integer 0).  Found by the index fuzz target. */
+static void test_foreign_numbers_survive_rewrites(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    blob_t m1 = put_manifest(d, 1), m2 = put_manifest(d, 2);
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\",\n"
+                         " \"com.example.big\":101300300101300303012.00,\"com.example.negzero\":-0.0,\n"
+                         " \"manifests\":[{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%llu,\n"
+                         "  \"annotations\":{\"" REF_NAME "\":\"a\"}}]}\n",
+                         m1.digest, (unsigned long long)m1.size) >= 0);
+    write_index(layout, text);
+    free(text);
+    const char *want0[] = {"a"};
+    assert_tags(d, want0, N(want0));
+
+    assert_ocidir(0, ocidir_tag_set(d, "b", m2.digest, 0));
+    const char *want1[] = {"a", "b"};
+    assert_tags(d, want1, N(want1));
+    size_t len1;
+    char *first = read_index(layout, &len1);
+    /* Still a double and still negative zero, not integers. */
+    assert_null(strstr(first, "101300300101300305920"));
+    assert_non_null(strstr(first, "\"com.example.negzero\":-0.0"));
+
+    /* A second rewrite reads what the first wrote and writes the same bytes. */
+    assert_ocidir(0, ocidir_tag_set(d, "b", m1.digest, 0));
+    assert_ocidir(0, ocidir_tag_set(d, "b", m2.digest, 0));
+    assert_tags(d, want1, N(want1));
+    size_t len2;
+    char *second = read_index(layout, &len2);
+    assert_int_equal(len1, len2);
+    assert_memory_equal(first, second, len1);
+    free(first);
+    free(second);
+    ocidir_close(d);
+}
+
 static void test_index_written_canonically_lock_inode_kept(void **state)
 {
     (void)state;
@@ -1393,6 +1438,7 @@ int main(void)
         TEARDOWN(test_readonly_handle_refuses_set_remove_add),
         TEARDOWN(test_duplicate_tag_in_foreign_index_is_ambiguous),
         TEARDOWN(test_foreign_fields_and_media_types_survive_tag_set),
+        TEARDOWN(test_foreign_numbers_survive_rewrites),
         TEARDOWN(test_index_written_canonically_lock_inode_kept),
         TEARDOWN(test_index_update_waits_for_lock_file_holder),
         TEARDOWN(test_json_limit_bounds_index_json),
