@@ -315,7 +315,8 @@ struct Taker {
             rep.add(OCIDIR_FIND_LINKED, dg.str(), size, "hard-linked " + what);
             return OCIDIR_FIND_LINKED;
         } else {
-            copy_fd(f.fd.get(), tmp.fd(), size, what);
+            // Name the destination too: a write there is what fails on a full disk.
+            copy_fd(f.fd.get(), tmp.fd(), size, what + " to " + dst_label);
             verify_fd(tmp.fd(), dg, size, "the copy of " + what);
             kind = OCIDIR_FIND_COPIED;
             how = "copied";
