@@ -365,7 +365,9 @@ OCIDIR_API int ocidir_blob_writer_write(ocidir_blob_writer_t *w, const void *buf
  * @param digest_out receives the digest; may be NULL.
  * @param size_out   receives the length; may be NULL.
  * @return 0, OCIDIR_E_DIGEST / OCIDIR_E_SIZE (expectation not met),
- *         OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_IO.
+ *         OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_NOT_FOUND (a
+ *         blob of that digest existed and a concurrent gc removed it while
+ *         the commit was keeping it: write it again), OCIDIR_E_IO.
  */
 OCIDIR_API int ocidir_blob_writer_commit(ocidir_blob_writer_t *w,
                                          char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
@@ -376,6 +378,8 @@ OCIDIR_API void ocidir_blob_writer_abort(ocidir_blob_writer_t *w);
 /**
  * Store a buffer as a sha256 blob (writer_new + write + commit).
  * @param digest_out receives the digest; may be NULL.
+ * @return as ocidir_blob_writer_commit(), and OCIDIR_E_INVALID (buf NULL
+ *         with len > 0).
  */
 OCIDIR_API int ocidir_blob_put(ocidir_t *d, const void *buf, size_t len,
                                char digest_out[OCIDIR_DIGEST_MAX]);
@@ -529,7 +533,9 @@ OCIDIR_API int ocidir_tag_list(ocidir_t *d, char ***tags_out);
 /**
  * Resolve a ref to the descriptor of a manifest or an index.  A tag is looked
  * up in `index.json` only (no blob is read); a digest names a blob directly,
- * whose media type is then read from the blob itself (verified).
+ * whose media type is then read from the blob itself (verified).  A ref of a
+ * registered digest's form is always a digest, even where another tool wrote
+ * a tag of that spelling (ocidir_tag_set() refuses to write one).
  * @param digest_out     the descriptor's digest; may be NULL.
  * @param media_type_out the descriptor's media type (freed with ocidir_free());
  *                       may be NULL.
@@ -550,7 +556,8 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  * tag is replaced in place (its position kept); otherwise the entry is
  * appended.
  * @param flags 0 or OCIDIR_TAG_NOREPLACE.
- * @return 0; OCIDIR_E_INVALID (bad tag grammar, unknown flag);
+ * @return 0; OCIDIR_E_INVALID (bad tag grammar, a tag spelled like a
+ *         registered digest such as "sha256:<64 hex>", unknown flag);
  *         OCIDIR_E_EXISTS (NOREPLACE and the tag exists); OCIDIR_E_AMBIGUOUS
  *         (several entries carry it already); OCIDIR_E_NOT_FOUND (no such
  *         blob); OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest

@@ -456,7 +456,7 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
     if (flags & ~static_cast<unsigned>(OCIDIR_TAG_NOREPLACE))
         throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(flags));
     if (tag)
-        index::check_tag(tag);
+        index::check_new_tag(tag);
     check_writable(*b.d, op);
 
     // 1. The config (or, for artifacts, the `{}` blob), durable first.

@@ -1,9 +1,14 @@
 // The C ABI of the index and tags tier.
 #include <functional>
+#include <memory>
+#include <unordered_set>
+#include <vector>
 
 #include "blob_store.hh"
 #include "capi_util.hh"
 #include "digest.hh"
+#include "error.hh"
+#include "image.hh"
 #include "index.hh"
 #include "layout.hh"
 #include "oci.hh"
@@ -13,11 +18,69 @@ using namespace ocd::capi;
 
 namespace {
 
+// The blobs, present now, that the graph under a manifest or index
+// references: configs, layers, subjects, and nested manifests and indexes to
+// the depth ocidir_image_open() follows.  Collected before the lock (blobs
+// never change).  A blob absent now is not listed: a tag may name an image
+// stored in part (an index copied without all its platforms); what the check
+// under the lock refuses is a blob removed while the tag was being written.
+void collect_refs(const ocidir &d, const std::string &digest, int depth, std::vector<std::string> &out,
+                  std::unordered_set<std::string> &seen)
+{
+    auto add = [&](const oci::Descriptor &x) {
+        if (classify_digest(x.digest) != 0 || !x.urls.empty() || !seen.insert(x.digest).second)
+            return false;  // not stored here (unregistered algorithm, fetched from urls), or listed already
+        try {
+            find_blob(d, parse_digest(x.digest.c_str()));
+        } catch (const Error &) {
+            return false;  // absent or unusable now: not this check's business
+        }
+        out.push_back(x.digest);
+        return true;
+    };
+    // A document that cannot be read or parsed is not followed: the caller
+    // checks the top one itself, and a damaged nested one is fsck's business.
+    try {
+        oci::JsonBlob b = oci::read_json_blob(d, digest, -1, "blob");
+        oci::Kind k = oci::sniff(b.doc);
+        if (k == oci::Kind::Manifest) {
+            oci::Manifest m = oci::parse_manifest(b.doc);
+            add(m.config);
+            for (const auto &l : m.layers)
+                add(l);
+            if (m.subject)
+                add(*m.subject);
+        } else if (k == oci::Kind::Index) {
+            oci::Index x = oci::parse_index(b.doc);
+            for (const auto &e : x.manifests) {
+                // Entries of other media types are skipped, as
+                // ocidir_image_open() skips them: they need not be stored here.
+                if (oci::kind_of_media_type(e.media_type) == oci::Kind::Unknown)
+                    continue;
+                if (add(e) && depth < image::kMaxIndexDepth)
+                    collect_refs(d, e.digest, depth + 1, out, seen);
+            }
+            if (x.subject)
+                add(*x.subject);
+        }
+    } catch (const Error &) {
+    }
+}
+
 // Run under the index lock: the blob read before the lock was taken must
-// still be there.
+// still be there, and so must every blob it references: gc, which holds the
+// same lock while it sweeps, may have collected one that nothing referenced
+// yet (a layer an importer copied before the manifest).
 std::function<void()> still_present(const ocidir &d, const char *digest)
 {
-    return [&d, digest] { require_still_present(d, digest, "", "index.json was not changed"); };
+    auto refs = std::make_shared<std::vector<std::string>>();
+    std::unordered_set<std::string> seen{digest};
+    collect_refs(d, digest, 0, *refs, seen);
+    return [&d, digest, refs] {
+        require_still_present(d, digest, "", "index.json was not changed");
+        for (const std::string &r : *refs)
+            require_still_present(d, r, "blob", std::string("referenced from ") + digest + "; index.json was not changed");
+    };
 }
 
 }  // namespace
@@ -81,7 +144,7 @@ OCIDIR_API int ocidir_tag_set(ocidir_t *d, const char *tag, const char *digest, 
     if (flags & ~OCIDIR_TAG_NOREPLACE)
         return invalid("ocidir_tag_set", "unknown flag");
     return guard([&] {
-        index::check_tag(tag);
+        index::check_new_tag(tag);
         parse_digest(digest);
         if (d->readonly)
             throw Error(OCIDIR_E_READONLY, d->label + " is open read-only: index.json cannot change");

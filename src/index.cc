@@ -282,6 +282,17 @@ void check_tag(std::string_view tag)
                                       "(components of [A-Za-z0-9] joined by one of -._:@+ or --, separated by /)");
 }
 
+void check_new_tag(std::string_view tag)
+{
+    check_tag(tag);
+    // The grammar admits "sha256:<64 hex>", but resolve takes any ref of a
+    // registered digest's form as a digest, so such a tag could be written
+    // and never looked up by name.
+    if (classify_digest(tag) == 0)
+        throw Error(OCIDIR_E_INVALID, "tag " + quote(tag) + " has the form of a digest; refs of that form "
+                                      "always resolve as digests, so the tag could never be looked up");
+}
+
 json::Doc read_index_doc(const ocidir &d)
 {
     std::string label = index_label(d);
@@ -381,7 +392,7 @@ void update(ocidir &d, const std::function<bool(json::Value &index)> &fn)
 void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags,
              const std::function<void()> &under_lock)
 {
-    check_tag(tag);
+    check_new_tag(tag);
     json::Value entry = desc.to_value();
     entry.child_object("annotations")[std::string(oci::kRefNameAnnotation)] = json::Value(tag);
     update(d, [&](json::Value &index) {

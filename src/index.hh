@@ -21,6 +21,9 @@ namespace ocd::index {
 bool valid_tag(std::string_view tag) noexcept;
 // Throws Error(OCIDIR_E_INVALID) naming the tag.
 void check_tag(std::string_view tag);
+// check_tag, and refuses a tag spelled like a digest (resolve could never
+// find it by name): for the operations that write a tag.
+void check_new_tag(std::string_view tag);
 
 // index.json read whole (bounded by the JSON limit) and parsed, its
 // top-level shape checked (schemaVersion 2, index media type, no

@@ -822,6 +822,51 @@ static void test_tag_set_refuses_invalid_tags_and_leaves_index(void **state)
     ocidir_close(d);
 }
 
+/* "sha256:<64 hex>" fits the ref.name grammar, but resolve takes it for the
+ * digest it spells: writing it as a tag (tag_set or a builder commit) is
+ * refused, and a foreign index.json carrying one still resolves as a digest. */
+static void test_tag_spelled_like_a_digest_is_refused(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    blob_t m1 = put_manifest(d, 1), m2 = put_manifest(d, 2);
+    assert_ocidir(0, ocidir_tag_validate(m2.digest)); /* the grammar admits it */
+    assert_ocidir(0, ocidir_tag_set(d, "base", m1.digest, 0));
+    size_t len;
+    char *before = read_index(layout, &len);
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_tag_set(d, m2.digest, m1.digest, 0));
+    assert_error_mentions(m2.digest);
+    assert_error_mentions("form of a digest");
+    assert_index_is(layout, before, len);
+
+    ocidir_builder_t *b = NULL;
+    assert_ocidir(0, ocidir_builder_new(d, NULL, &b));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_builder_commit(b, m2.digest, 0, NULL));
+    ocidir_builder_free(b);
+    assert_index_is(layout, before, len);
+    free(before);
+
+    /* Spelled with an unregistered algorithm it is an ordinary tag. */
+    assert_ocidir(0, ocidir_tag_set(d, "md5:0123", m2.digest, 0));
+    assert_resolves(d, "md5:0123", &m2, MT_MANIFEST);
+
+    /* Written by another tool: listed, but resolving it finds the blob it spells. */
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\",\"manifests\":["
+                         "{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%llu,"
+                         "\"annotations\":{\"" REF_NAME "\":\"%s\"}}]}",
+                         m1.digest, (unsigned long long)m1.size, m2.digest) >= 0);
+    write_index(layout, text);
+    free(text);
+    const char *want[] = {m2.digest};
+    assert_tags(d, want, N(want));
+    assert_resolves(d, m2.digest, &m2, MT_MANIFEST);
+    ocidir_close(d);
+}
+
 /* ---- what a tag may point at -------------------------------------------- */
 
 static void test_tag_set_refuses_blobs_that_are_not_manifests(void **state)
@@ -1434,6 +1479,7 @@ int main(void)
         TEARDOWN(test_resolve_by_digest_reads_media_type_from_blob),
         TEARDOWN(test_tag_validate_follows_ref_name_grammar),
         TEARDOWN(test_tag_set_refuses_invalid_tags_and_leaves_index),
+        TEARDOWN(test_tag_spelled_like_a_digest_is_refused),
         TEARDOWN(test_tag_set_refuses_blobs_that_are_not_manifests),
         TEARDOWN(test_readonly_handle_refuses_set_remove_add),
         TEARDOWN(test_duplicate_tag_in_foreign_index_is_ambiguous),
