@@ -222,7 +222,9 @@ typedef struct ocidir ocidir_t;
 #define OCIDIR_OPEN_RDONLY (1u << 1)
 /* Accept blobs/<alg> being a symlink that leads outside the layout (e.g. to a
  * shared cache).  It is opened once, at ocidir_open(), and everything beneath
- * it stays confined to it. */
+ * it stays confined to it.  A /proc magic link on the way (such as a target
+ * "/proc/self/cwd/...") is refused with OCIDIR_E_ESCAPE where openat2 is used
+ * (ocidir_resolver_uses_openat2()). */
 #define OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK (1u << 2)
 
 /**
@@ -367,7 +369,9 @@ OCIDIR_API int ocidir_blob_writer_write(ocidir_blob_writer_t *w, const void *buf
  * @return 0, OCIDIR_E_DIGEST / OCIDIR_E_SIZE (expectation not met),
  *         OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_NOT_FOUND (a
  *         blob of that digest existed and a concurrent gc removed it while
- *         the commit was keeping it: write it again), OCIDIR_E_IO.
+ *         the commit was keeping it: write it again), OCIDIR_E_FORMAT
+ *         (something other than a regular file, e.g. a symlink or a FIFO,
+ *         has the blob's name; nothing is stored), OCIDIR_E_IO.
  */
 OCIDIR_API int ocidir_blob_writer_commit(ocidir_blob_writer_t *w,
                                          char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);

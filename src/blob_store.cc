@@ -148,6 +148,14 @@ std::string writer_commit(ocidir_blob_writer &w)
             if (e != EPERM && e != EACCES && e != EROFS)
                 throw_os("refreshing the modification time of blob " + digest + " in " + w.tmp.label(), e);
         }
+        // Only a regular file is "the blob that exists already": a symlink,
+        // FIFO, device or directory at that name would make this commit
+        // report success for a blob no reader can open.
+        struct stat st;
+        if (fstatat(w.tmp.dir_fd(), hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+            throw_error(OCIDIR_E_FORMAT, "blob " + digest + " in " + w.tmp.label() + " is " +
+                                             file_type_name(st.st_mode) +
+                                             ", not a regular file; nothing was stored (remove it first)");
     }
     return digest;
 }

@@ -252,9 +252,11 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
                         e);
         // Deliberately follow this one symlink; everything beneath stays
         // confined to its target.
-        Fd dir(openat(blobs.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!dir)
-            throw_lookup("following " + L + "/" + rel + " -> " + tgt, errno);
+        Fd dir;
+        if (int fe = resolve::open_trusted_link(blobs.get(), name.c_str(), O_RDONLY | O_DIRECTORY, dir))
+            throw_lookup("following " + L + "/" + rel + " -> " + tgt +
+                             (fe == ELOOP ? " (a /proc magic link is never followed)" : ""),
+                         fe);
         auto &st = d->algs[static_cast<int>(alg)];
         st.followed = true;
         st.dir = std::move(dir);

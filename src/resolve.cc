@@ -214,6 +214,29 @@ Fd open_beneath_or_throw(int root, std::string_view path, int flags, std::string
     return fd;
 }
 
+int open_trusted_link(int dirfd, const char *name, int flags, Fd &out) noexcept
+{
+    if (have_openat2()) {
+        open_how how{};
+        how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | O_NOCTTY);
+        how.resolve = RESOLVE_NO_MAGICLINKS;
+        for (int i = 0;; i++) {
+            long fd = sys_openat2(dirfd, name, &how);
+            if (fd >= 0) {
+                out.reset(static_cast<int>(fd));
+                return 0;
+            }
+            if (errno != EAGAIN || i >= kMaxEagainRetries)
+                return errno;
+        }
+    }
+    int fd = openat(dirfd, name, flags | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return errno;
+    out.reset(fd);
+    return 0;
+}
+
 int open_caller_path(int dirfd, const char *path, int flags, Fd &out) noexcept
 {
     int fd = openat(dirfd, (path && *path) ? path : ".", flags | O_CLOEXEC | O_NOCTTY);

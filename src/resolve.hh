@@ -34,6 +34,12 @@ Fd open_beneath_or_throw(int root, std::string_view path, int flags, std::string
 // chooses): openat(dirfd, path or ".", flags | O_CLOEXEC).
 int open_caller_path(int dirfd, const char *path, int flags, Fd &out) noexcept;
 
+// Open `name` in `dirfd`, following symlinks wherever they lead (a link the
+// caller chose to trust, such as an opted-in blobs/<alg>), but not /proc
+// magic links: ELOOP for those where openat2 is used; without openat2 this
+// is a plain openat(2).
+int open_trusted_link(int dirfd, const char *name, int flags, Fd &out) noexcept;
+
 // True if openat2 is used in this process.
 bool uses_openat2() noexcept;
 

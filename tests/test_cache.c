@@ -753,6 +753,43 @@ static void test_follow_blob_symlink_reads_and_writes_through_the_cache(void **s
     free(cache);
 }
 
+/* The opt-in trusts the symlink, not /proc: a target through a magic link
+ * (/proc/self/cwd/...) is refused where openat2 is used, and leads to the
+ * same cache as its plain spelling with the fallback resolver. */
+static void test_follow_blob_symlink_never_through_a_proc_magic_link(void **state)
+{
+    (void)state;
+    char *cache = new_cache("cache");
+    char *dir = lxc_layout(cache);
+    char digest[OCIDIR_DIGEST_MAX];
+    char *p = place_blob(cache, OCIDIR_SHA256, "from skopeo", 11, digest);
+    char *sha = tu_join(dir, "blobs/sha256");
+    char *cwd = getcwd(NULL, 0);
+    assert_non_null(cwd);
+    assert_int_equal(chdir(cache), 0);
+    assert_int_equal(unlink(sha), 0);
+    tu_symlink("/proc/self/cwd/sha256", sha);
+
+    ocidir_t *d = NULL;
+    int rc = ocidir_open(AT_FDCWD, dir, OCIDIR_OPEN_RDONLY | OCIDIR_OPEN_FOLLOW_BLOB_SYMLINK, &d);
+    if (ocidir_resolver_uses_openat2()) {
+        assert_ocidir(OCIDIR_E_ESCAPE, rc);
+        assert_null(d);
+        assert_non_null(strstr(ocidir_last_error(), "magic link"));
+        assert_non_null(strstr(ocidir_last_error(), "/proc/self/cwd/sha256"));
+    } else {
+        assert_ocidir(0, rc);
+        expect_read(d, digest, "from skopeo", 11);
+        ocidir_close(d);
+    }
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
+    free(sha);
+    free(p);
+    free(dir);
+    free(cache);
+}
+
 static void test_followed_blob_directory_lookups_are_confined_beneath_it(void **state)
 {
     (void)state;
@@ -1092,6 +1129,7 @@ int main(void)
         TEARDOWN(test_remove_deletes_own_copy_and_keeps_cache_copy),
         TEARDOWN(test_open_refuses_blob_dir_symlink_without_follow_flag),
         TEARDOWN(test_follow_blob_symlink_reads_and_writes_through_the_cache),
+        TEARDOWN(test_follow_blob_symlink_never_through_a_proc_magic_link),
         TEARDOWN(test_followed_blob_directory_lookups_are_confined_beneath_it),
         TEARDOWN(test_followed_blob_directory_confines_to_itself_not_its_parent),
         TEARDOWN(test_remove_never_deletes_through_followed_blob_symlink),
