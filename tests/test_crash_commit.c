@@ -8,6 +8,7 @@
  * The random schedule is seeded from OCIDIR_TEST_SEED when set, else from
  * the clock; the seed is printed so that a failure can be replayed. */
 #include "testutil.h"
+#include "tarutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,31 +57,6 @@ static uint32_t pick_seed(void)
 
 /* ---- building one image -------------------------------------------------- */
 
-/* A one-file ustar archive: header, data padded to 512, two zero blocks. */
-static size_t make_tar(unsigned char *out, const char *name, const unsigned char *data, size_t len)
-{
-    memset(out, 0, 512);
-    snprintf((char *)out, 100, "%s", name);
-    memcpy(out + 100, "0000644", 8);
-    memcpy(out + 108, "0000000", 8);
-    memcpy(out + 116, "0000000", 8);
-    snprintf((char *)out + 124, 12, "%011llo", (unsigned long long)len);
-    snprintf((char *)out + 136, 12, "%011o", 0u);
-    memset(out + 148, ' ', 8);
-    out[156] = '0';
-    memcpy(out + 257, "ustar", 6);
-    memcpy(out + 263, "00", 2);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += out[i];
-    snprintf((char *)out + 148, 8, "%06o", sum);
-    out[155] = ' ';
-    memcpy(out + 512, data, len);
-    size_t body = (len + 511) / 512 * 512;
-    memset(out + 512 + len, 0, body - len + 1024);
-    return 512 + body + 1024;
-}
-
 /* Build and commit one image; returns 0 or the failing code, with the call
  * and the library's message in err. */
 static int build_once(ocidir_t *d, uint32_t *rng, unsigned iteration, const char *tag, char *err, size_t errlen)
@@ -108,7 +84,7 @@ static int build_once(ocidir_t *d, uint32_t *rng, unsigned iteration, const char
     len += run;
     char name[64];
     snprintf(name, sizeof name, "file-%u.bin", iteration);
-    size_t tlen = make_tar(tar, name, content, len);
+    size_t tlen = tu_make_tar(tar, name, content, len);
 
     STEP(ocidir_layer_writer_new(d, OCIDIR_COMPRESSION_GZIP, 0, 0, &w));
     for (size_t off = 0; off < tlen;) {

@@ -262,74 +262,6 @@ static const struct op *find_op(const char *name)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* Listing of a tree: every entry's path and type; for files also inode,
- * size and mtime.  A directory's own times are left out: creating and
- * removing a temporary file in it changes them, and that is allowed. */
-static char *listing_buf;
-static size_t listing_len, listing_root;
-static int listing_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)flag;
-    (void)ftw;
-    char *line = NULL;
-    int n;
-    if (S_ISDIR(st->st_mode))
-        n = asprintf(&line, "%s dir mode=%o\n", path + listing_root, (unsigned)st->st_mode);
-    else
-        n = asprintf(&line, "%s mode=%o size=%lld ino=%llu mtime=%lld.%09ld\n", path + listing_root,
-                     (unsigned)st->st_mode, (long long)st->st_size, (unsigned long long)st->st_ino,
-                     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-    if (n < 0)
-        return 1;
-    char *nb = realloc(listing_buf, listing_len + (size_t)n + 1);
-    if (!nb) {
-        free(line);
-        return 1;
-    }
-    listing_buf = nb;
-    memcpy(listing_buf + listing_len, line, (size_t)n + 1);
-    listing_len += (size_t)n;
-    free(line);
-    return 0;
-}
-
-static int cmp_lines(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *listing(const char *root)
-{
-    listing_buf = strdup("");
-    listing_len = 0;
-    listing_root = strlen(root);
-    assert_non_null(listing_buf);
-    assert_int_equal(nftw(root, listing_one, 16, FTW_PHYS), 0);
-    size_t nl = 0;
-    for (char *p = listing_buf; *p; p++)
-        nl += *p == '\n';
-    char **lines = calloc(nl + 1, sizeof *lines);
-    assert_non_null(lines);
-    size_t i = 0;
-    for (char *save = NULL, *l = strtok_r(listing_buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-        lines[i++] = l;
-    qsort(lines, i, sizeof *lines, cmp_lines);
-    char *out = malloc(listing_len + 2);
-    assert_non_null(out);
-    size_t off = 0;
-    for (size_t k = 0; k < i; k++) {
-        size_t l = strlen(lines[k]);
-        memcpy(out + off, lines[k], l);
-        out[off + l] = '\n';
-        off += l + 1;
-    }
-    out[off] = '\0';
-    free(lines);
-    free(listing_buf);
-    listing_buf = NULL;
-    return out;
-}
-
 static int temps_seen;
 static int temp_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -502,7 +434,7 @@ static void run_case(struct env *e, const struct op *op)
     tu_rm_rf(e->clone_dst);
     tu_rm_rf(e->created);
     make_base(e->layout, e);
-    char *before = listing(e->layout);
+    char *before = tu_tree_listing_contents(e->layout);
     char *idx_path = tu_join(e->layout, "index.json");
     void *idx_before = NULL;
     ssize_t idx_len = tu_read_file(idx_path, &idx_before);
@@ -530,7 +462,7 @@ static void run_case(struct env *e, const struct op *op)
     }
 
     /* The layout exactly as before. */
-    char *after = listing(e->layout);
+    char *after = tu_tree_listing_contents(e->layout);
     if (strcmp(before, after) != 0)
         print_error("%s: layout changed\nbefore:\n%s\nafter:\n%s\n", op->name, before, after);
     assert_string_equal(before, after);
@@ -543,13 +475,13 @@ static void run_case(struct env *e, const struct op *op)
      * leave the empty directories it made (the layout's own and blobs/sha256:
      * CREATE accepts them next time), but no file at all. */
     if (tu_exists(e->clone_dst)) {
-        char *l = listing(e->clone_dst);
+        char *l = tu_tree_listing_contents(e->clone_dst);
         print_error("%s: left behind:\n%s\n", op->name, l);
         free(l);
     }
     assert_false(tu_exists(e->clone_dst));
     if (tu_exists(e->created)) {
-        char *l = listing(e->created);
+        char *l = tu_tree_listing_contents(e->created);
         int only_dirs = 1;
         for (char *save = NULL, *line = strtok_r(l, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
             if (!strstr(line, " dir ")) {
@@ -747,7 +679,7 @@ static void test_tmpfs_builder_index_full(void **state)
         return;
     }
     make_base(e.layout, &e);
-    char *before = listing(e.layout);
+    char *before = tu_tree_listing_contents(e.layout);
     char *idx_path = tu_join(e.layout, "index.json");
     void *idx_before = NULL, *idx_after = NULL;
     ssize_t idx_len = tu_read_file(idx_path, &idx_before);
@@ -765,7 +697,7 @@ static void test_tmpfs_builder_index_full(void **state)
     assert_fsck_clean(e.layout);
     /* Every old entry is still there unchanged; the new ones are exactly the
      * config and the manifest, whole. */
-    char *after = listing(e.layout);
+    char *after = tu_tree_listing_contents(e.layout);
     ocidir_t *d = NULL;
     assert_ocidir(0, ocidir_open(AT_FDCWD, e.layout, OCIDIR_OPEN_RDONLY, &d));
     int added = 0;

@@ -258,6 +258,7 @@ const char *tu_hex(const char *digest)
 static char *tu_listing_buf;
 static size_t tu_listing_len;
 static size_t tu_listing_root_len;
+static int tu_listing_dir_times; /* 0: a directory is listed by name and mode only */
 
 static int tu_listing_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -270,7 +271,11 @@ static int tu_listing_one(const char *path, const struct stat *st, int flag, str
             target[n] = '\0';
     }
     char *line = NULL;
-    int n = asprintf(&line, "%s mode=%o size=%lld ino=%llu mtime=%lld.%09ld -> %s\n",
+    int n;
+    if (S_ISDIR(st->st_mode) && !tu_listing_dir_times)
+        n = asprintf(&line, "%s dir mode=%o\n", path + tu_listing_root_len, (unsigned)st->st_mode);
+    else
+        n = asprintf(&line, "%s mode=%o size=%lld ino=%llu mtime=%lld.%09ld -> %s\n",
                      path + tu_listing_root_len, (unsigned)st->st_mode,
                      S_ISREG(st->st_mode) ? (long long)st->st_size : 0LL,
                      (unsigned long long)st->st_ino, (long long)st->st_mtim.tv_sec,
@@ -294,8 +299,9 @@ static int tu_cmp_lines(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char *tu_tree_listing(const char *root)
+static char *tu_listing(const char *root, int dir_times)
 {
+    tu_listing_dir_times = dir_times;
     tu_listing_buf = strdup("");
     tu_listing_len = 0;
     tu_listing_root_len = strlen(root);
@@ -327,6 +333,16 @@ char *tu_tree_listing(const char *root)
     free(tu_listing_buf);
     tu_listing_buf = NULL;
     return out;
+}
+
+char *tu_tree_listing(const char *root)
+{
+    return tu_listing(root, 1);
+}
+
+char *tu_tree_listing_contents(const char *root)
+{
+    return tu_listing(root, 0);
 }
 
 int tu_run_in_child(int (*fn)(void *), void *arg, unsigned timeout_s, int *result)

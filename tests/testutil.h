@@ -69,6 +69,9 @@ const char *tu_hex(const char *digest);
  * regular files, inode, mtime in ns, symlink target): two equal listings
  * mean nothing was created, removed, renamed or modified. */
 char *tu_tree_listing(const char *root);
+/* The same with directories listed by name and mode only: their mtimes
+ * change when a temporary file comes and goes, which this listing allows. */
+char *tu_tree_listing_contents(const char *root);
 
 /* Run fn(arg) in a forked child.  Returns 0 and *result = fn's return when
  * the child finished within timeout_s seconds; -1 when it had to be killed

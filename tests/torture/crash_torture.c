@@ -26,6 +26,8 @@
  * leave visible .ocidir-tmp-* files for the recovery to remove. */
 #define _GNU_SOURCE
 #include <ocidir.h>
+
+#include "../tarutil.h"
 #include <sodium.h>
 
 #include <dirent.h>
@@ -88,31 +90,6 @@ static void fill_content(unsigned char *buf, size_t len, uint64_t seed)
     }
     for (; i < len; i++)
         buf[i] = (unsigned char)('a' + (seed + i / 4096) % 26);
-}
-
-/* A one-file ustar archive: header, data padded to 512, two zero blocks. */
-static size_t make_tar(unsigned char *out, const char *name, const unsigned char *data, size_t len)
-{
-    memset(out, 0, 512);
-    snprintf((char *)out, 100, "%s", name);
-    memcpy(out + 100, "0000644", 8);
-    memcpy(out + 108, "0000000", 8);
-    memcpy(out + 116, "0000000", 8);
-    snprintf((char *)out + 124, 12, "%011llo", (unsigned long long)len);
-    snprintf((char *)out + 136, 12, "%011o", 0u);
-    memset(out + 148, ' ', 8);
-    out[156] = '0';
-    memcpy(out + 257, "ustar", 6);
-    memcpy(out + 263, "00", 2);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += out[i];
-    snprintf((char *)out + 148, 8, "%06o", sum);
-    out[155] = ' ';
-    memcpy(out + 512, data, len);
-    size_t body = (len + 511) / 512 * 512;
-    memset(out + 512 + len, 0, body - len + 1024);
-    return 512 + body + 1024;
 }
 
 /* ---- the writer (child) -------------------------------------------------- */
@@ -187,7 +164,7 @@ static void add_random_layer(ocidir_t *d, ocidir_builder_t *b, uint64_t *rng, ui
     fill_content(content_buf, len, rng_next(rng));
     char name[64];
     snprintf(name, sizeof name, "file-%" PRIu64, op);
-    size_t tlen = make_tar(tar_buf, name, content_buf, len);
+    size_t tlen = tu_make_tar(tar_buf, name, content_buf, len);
     ocidir_layer_writer_t *w = NULL;
     CHECK(ocidir_layer_writer_new(d, c, 0, threads, &w));
     for (size_t off = 0; off < tlen;) {
