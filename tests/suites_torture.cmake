@@ -6,7 +6,7 @@
 #   <build>/tests/crash_torture --iterations 500
 #   <build>/tests/crash_torture --iterations 500 --named-temp
 # (--seed S replays a run, --keep keeps the layout, --dir D picks where).
-add_executable(crash_torture torture/crash_torture.c tarutil.c)
+add_executable(crash_torture torture/crash_torture.c plainutil.c)
 target_link_libraries(crash_torture PRIVATE ocidir PkgConfig::SODIUM)
 target_compile_options(crash_torture PRIVATE -Wall -Wextra)
 add_test(NAME crash_torture COMMAND crash_torture --iterations 50)

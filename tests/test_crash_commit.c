@@ -8,7 +8,6 @@
  * The random schedule is seeded from OCIDIR_TEST_SEED when set, else from
  * the clock; the seed is printed so that a failure can be replayed. */
 #include "testutil.h"
-#include "tarutil.h"
 
 #include <dirent.h>
 #include <errno.h>

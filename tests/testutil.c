@@ -39,23 +39,6 @@ char *tu_mkdtemp_shm(const char *tag)
     return mkdtemp_in("/dev/shm", tag);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-void tu_rm_rf(const char *path)
-{
-    if (path)
-        nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 char *tu_join(const char *a, const char *b)
 {
     char *p = NULL;

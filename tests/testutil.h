@@ -9,14 +9,14 @@
 #include <cmocka.h>
 #include <ocidir.h>
 
+#include "plainutil.h" /* tu_rm_rf, tu_make_tar */
+
 /* A fresh directory under $TMPDIR (or /tmp); the caller frees the string and
  * removes the tree with tu_rm_rf(). */
 char *tu_mkdtemp(const char *tag);
 /* A fresh directory under /dev/shm (a tmpfs, another filesystem than /tmp on
  * this machine's disk); NULL if /dev/shm is not there. */
 char *tu_mkdtemp_shm(const char *tag);
-/* Remove a tree (no symlink followed). */
-void tu_rm_rf(const char *path);
 /* path = a "/" b, malloc'd. */
 char *tu_join(const char *a, const char *b);
 /* Write a file (created or truncated). */

@@ -27,7 +27,7 @@
 #define _GNU_SOURCE
 #include <ocidir.h>
 
-#include "../tarutil.h"
+#include "../plainutil.h"
 #include <sodium.h>
 
 #include <dirent.h>
@@ -662,17 +662,6 @@ static void sleep_us(unsigned long us)
     }
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
 static void usage(const char *argv0)
 {
     fprintf(stderr,
@@ -847,7 +836,7 @@ int main(int argc, char **argv)
     printf("crash torture: %lu iterations, %lu kills mid-operation, %lu failures\n", iterations, st.kills_mid_op,
            failures);
     if (failures == 0 && !keep && !dir_opt)
-        nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        tu_rm_rf(root);
     else
         printf("layout kept in %s\n", root);
     (void)early_exits;
