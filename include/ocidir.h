@@ -558,13 +558,18 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  * from its `mediaType` field (an image manifest when absent and it has
  * `config`, an index when it has `manifests`).  An existing entry with that
  * tag is replaced in place (its position kept); otherwise the entry is
- * appended.
+ * appended.  Under the index lock, the blob and every blob it references
+ * (config, layers, nested manifests) that was present when the call began
+ * must still be present: a concurrent gc may have removed one meanwhile.
+ * A referenced blob absent from the start does not stop the call (an index
+ * may be stored without all its platforms).
  * @param flags 0 or OCIDIR_TAG_NOREPLACE.
  * @return 0; OCIDIR_E_INVALID (bad tag grammar, a tag spelled like a
  *         registered digest such as "sha256:<64 hex>", unknown flag);
  *         OCIDIR_E_EXISTS (NOREPLACE and the tag exists); OCIDIR_E_AMBIGUOUS
  *         (several entries carry it already); OCIDIR_E_NOT_FOUND (no such
- *         blob); OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest
+ *         blob, or a blob it references was removed while the call ran);
+ *         OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest
  *         argument); OCIDIR_E_FORMAT (the blob is not a manifest or index);
  *         OCIDIR_E_READONLY; OCIDIR_E_IO.  On failure `index.json` is
  *         unchanged.
