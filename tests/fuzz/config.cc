@@ -5,7 +5,7 @@
 #include <string>
 
 #include "fuzz_common.hh"
-#include "image.hh"
+#include "image/image.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "digest.hh"
+#include "format/digest.hh"
 #include "fuzz_common.hh"
 #include "ocidir.h"
 

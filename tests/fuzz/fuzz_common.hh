@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "digest.hh"
-#include "error.hh"
-#include "json.hh"
-#include "oci.hh"
+#include "format/digest.hh"
+#include "base/error.hh"
+#include "format/json.hh"
+#include "format/oci.hh"
 
 // An invariant that must hold for every input; abort() so that the input is
 // kept as a crash.

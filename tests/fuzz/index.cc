@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "fuzz_common.hh"
-#include "index.hh"
+#include "store/index.hh"
 #include "scratch_layout.hh"
 
 namespace {

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "fuzz_common.hh"
-#include "hash.hh"
-#include "layer.hh"
+#include "format/hash.hh"
+#include "image/layer.hh"
 #include "scratch_layout.hh"
 
 namespace {

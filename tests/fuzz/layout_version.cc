@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fuzz_common.hh"
-#include "layout.hh"
+#include "store/layout.hh"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <string>
 
-#include "digest.hh"
+#include "format/digest.hh"
 #include "fuzz_common.hh"
-#include "index.hh"
+#include "store/index.hh"
 #include "ocidir.h"
 
 extern "C" {

@@ -1,0 +1,98 @@
+// The C ABI of reports and fsck (section 10 of ocidir.h; gc, clone and image
+// removal are in capi_gc.cc).  Every entry point checks its arguments and
+// catches everything.
+#include <string>
+
+#include "capi/capi_util.hh"
+#include "base/error.hh"
+#include "housekeeping/fsck.hh"
+#include "store/layout.hh"
+#include "housekeeping/report.hh"
+
+using namespace ocd;
+using namespace ocd::capi;
+
+extern "C" {
+
+OCIDIR_API const char *ocidir_find_kind_name(int kind)
+{
+    switch (kind) {
+    case OCIDIR_FIND_LAYOUT: return "layout";
+    case OCIDIR_FIND_MISSING: return "missing";
+    case OCIDIR_FIND_DIGEST: return "digest";
+    case OCIDIR_FIND_SIZE: return "size";
+    case OCIDIR_FIND_FORMAT: return "format";
+    case OCIDIR_FIND_MEDIA_TYPE: return "media-type";
+    case OCIDIR_FIND_IO: return "io";
+    case OCIDIR_FIND_UNSUPPORTED: return "unsupported";
+    case OCIDIR_FIND_UNREFERENCED: return "unreferenced";
+    case OCIDIR_FIND_TEMP: return "temp";
+    case OCIDIR_FIND_REMOVED: return "removed";
+    case OCIDIR_FIND_KEPT_RECENT: return "kept-recent";
+    case OCIDIR_FIND_COPIED: return "copied";
+    case OCIDIR_FIND_LINKED: return "linked";
+    case OCIDIR_FIND_REFLINKED: return "reflinked";
+    default: return "unknown";
+    }
+}
+
+OCIDIR_API size_t ocidir_report_count(const ocidir_report_t *r) { return r ? r->findings.size() : 0; }
+
+OCIDIR_API size_t ocidir_report_damage(const ocidir_report_t *r)
+{
+    size_t n = 0;
+    if (r)
+        for (const auto &f : r->findings)
+            n += ocidir_report::is_damage(f.kind) ? 1 : 0;
+    return n;
+}
+
+OCIDIR_API int ocidir_report_get(const ocidir_report_t *r, size_t i, ocidir_find_kind_t *kind_out,
+                                 const char **subject_out, uint64_t *size_out, const char **message_out)
+{
+    if (!r)
+        return invalid("ocidir_report_get", "report is NULL");
+    if (i >= r->findings.size()) {
+        std::string m;
+        try {
+            m = "ocidir_report_get: finding " + std::to_string(i) + " does not exist (the report has " +
+                std::to_string(r->findings.size()) + ")";
+        } catch (...) {
+        }
+        return fail(OCIDIR_E_INVALID, m);
+    }
+    const ocidir_report::Finding &f = r->findings[i];
+    if (kind_out)
+        *kind_out = static_cast<ocidir_find_kind_t>(f.kind);
+    if (subject_out)
+        *subject_out = f.subject.c_str();
+    if (size_out)
+        *size_out = f.size;
+    if (message_out)
+        *message_out = f.message.c_str();
+    return 0;
+}
+
+OCIDIR_API void ocidir_report_totals(const ocidir_report_t *r, uint64_t *blobs_out, uint64_t *bytes_out)
+{
+    if (blobs_out)
+        *blobs_out = r ? r->blobs : 0;
+    if (bytes_out)
+        *bytes_out = r ? r->bytes : 0;
+}
+
+OCIDIR_API void ocidir_report_free(ocidir_report_t *r) { delete r; }
+
+OCIDIR_API int ocidir_fsck(ocidir_t *d, unsigned flags, unsigned threads, ocidir_progress_fn progress, void *user,
+                           ocidir_report_t **out)
+{
+    if (!d)
+        return invalid("ocidir_fsck", "layout handle is NULL");
+    if (!out)
+        return invalid("ocidir_fsck", "out is NULL");
+    if (flags != 0)
+        return invalid("ocidir_fsck", "unknown flag bits (fsck takes none yet)");
+    return guard([&] { *out = fsck::run(*d, threads, progress, user).release(); });
+}
+
+}  // extern "C"

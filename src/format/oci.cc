@@ -1,0 +1,447 @@
+// OCI image-spec types: parsing and validating descriptors, manifests and
+// indexes, platforms, and reading JSON blobs whole and verified.
+#include "format/oci.hh"
+
+#include <sodium.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+
+#include "store/blob_store.hh"
+#include "format/digest.hh"
+#include "base/error.hh"
+#include "format/hash.hh"
+#include "store/layout.hh"
+
+namespace ocd::oci {
+
+using json::Element;
+
+namespace {
+
+[[noreturn]] void bad(const std::string &where, const std::string &msg)
+{
+    throw Error(OCIDIR_E_FORMAT, where + ": " + msg);
+}
+
+bool restricted_name_char(char c, bool first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    if (first)
+        return false;
+    return c == '!' || c == '#' || c == '$' || c == '&' || c == '-' || c == '^' || c == '_' || c == '.' ||
+           c == '+';
+}
+
+bool restricted_name(std::string_view s)
+{
+    if (s.empty() || s.size() > 127)
+        return false;
+    for (size_t i = 0; i < s.size(); i++)
+        if (!restricted_name_char(s[i], i == 0))
+            return false;
+    return true;
+}
+
+Annotations parse_string_map(Element e, const std::string &where, std::string_view field)
+{
+    Annotations out;
+    for (auto kv : json::as_object(e, where, field)) {
+        std::string key(kv.key);
+        out.emplace(key, std::string(json::as_string(kv.value, where, std::string(field) + "." + key)));
+    }
+    return out;
+}
+
+Platform parse_platform_object(Element e, const std::string &where)
+{
+    auto obj = json::as_object(e, where, "platform");
+    Platform p;
+    auto os = json::member(obj, "os");
+    auto arch = json::member(obj, "architecture");
+    if (!os || !arch)
+        bad(where, "platform needs os and architecture");
+    p.os = json::as_string(*os, where, "platform.os");
+    p.architecture = json::as_string(*arch, where, "platform.architecture");
+    if (auto v = json::member(obj, "variant"))
+        p.variant = json::as_string(*v, where, "platform.variant");
+    return p;
+}
+
+// Fields shared by manifests and indexes.
+void check_schema_version(simdjson::dom::object obj, const std::string &where)
+{
+    auto sv = json::member(obj, "schemaVersion");
+    if (!sv)
+        bad(where, "schemaVersion is missing");
+    int64_t v = json::as_int64(*sv, where, "schemaVersion");
+    if (v != 2)
+        bad(where, "schemaVersion is " + std::to_string(v) + ", not 2");
+}
+
+}  // namespace
+
+std::string Platform::str() const
+{
+    std::string s = os + "/" + architecture;
+    if (!variant.empty())
+        s += "/" + variant;
+    return s;
+}
+
+bool Platform::accepts(const Platform &have) const
+{
+    // As containerd does: arm64 without a variant is arm64/v8.
+    auto norm = [](const Platform &p) -> std::string_view {
+        return p.architecture == "arm64" && p.variant == "v8" ? std::string_view() : std::string_view(p.variant);
+    };
+    std::string_view want = norm(*this);
+    return os == have.os && architecture == have.architecture && (want.empty() || want == norm(have));
+}
+
+Platform parse_platform(std::string_view s)
+{
+    Platform p;
+    std::string_view parts[4];
+    size_t n = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= s.size(); i++) {
+        if (i == s.size() || s[i] == '/') {
+            if (n == 4)
+                break;
+            parts[n++] = s.substr(start, i - start);
+            start = i + 1;
+        }
+    }
+    auto ok = [](std::string_view x) {
+        if (x.empty())
+            return false;
+        for (char c : x)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                  c == '-' || c == '.'))
+                return false;
+        return true;
+    };
+    size_t slashes = static_cast<size_t>(std::count(s.begin(), s.end(), '/'));
+    if (n < 2 || n > 3 || slashes != n - 1)
+        throw Error(OCIDIR_E_INVALID, "platform " + quote(s) + " is not os/arch[/variant]");
+    for (size_t i = 0; i < n; i++)
+        if (!ok(parts[i]))
+            throw Error(OCIDIR_E_INVALID, "platform " + quote(s) + " is not os/arch[/variant]");
+    p.os = parts[0];
+    p.architecture = parts[1];
+    if (n == 3)
+        p.variant = parts[2];
+    return p;
+}
+
+const Platform &host_platform()
+{
+    static const Platform p = [] {
+        Platform h;
+        h.os = "linux";
+#if defined(__x86_64__)
+        h.architecture = "amd64";
+#elif defined(__aarch64__)
+        h.architecture = "arm64";
+#elif defined(__arm__)
+        h.architecture = "arm";
+#if defined(__ARM_ARCH) && __ARM_ARCH >= 7
+        h.variant = "v7";
+#elif defined(__ARM_ARCH) && __ARM_ARCH == 6
+        h.variant = "v6";
+#endif
+#elif defined(__i386__)
+        h.architecture = "386";
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        h.architecture = "ppc64le";
+#elif defined(__s390x__)
+        h.architecture = "s390x";
+#elif defined(__riscv) && __riscv_xlen == 64
+        h.architecture = "riscv64";
+#else
+        struct utsname u;
+        h.architecture = uname(&u) == 0 ? u.machine : "unknown";
+#endif
+        return h;
+    }();
+    return p;
+}
+
+bool valid_media_type(std::string_view s) noexcept
+{
+    size_t slash = s.find('/');
+    if (slash == std::string_view::npos)
+        return false;
+    return restricted_name(s.substr(0, slash)) && restricted_name(s.substr(slash + 1));
+}
+
+json::Value Descriptor::to_value() const
+{
+    json::Object o;
+    o["mediaType"] = media_type;
+    o["digest"] = digest;
+    o["size"] = size;
+    if (!annotations.empty()) {
+        json::Object a;
+        for (const auto &[k, v] : annotations)
+            a[k] = v;
+        o["annotations"] = std::move(a);
+    }
+    if (platform) {
+        json::Object p;
+        p["os"] = platform->os;
+        p["architecture"] = platform->architecture;
+        if (!platform->variant.empty())
+            p["variant"] = platform->variant;
+        o["platform"] = std::move(p);
+    }
+    if (artifact_type)
+        o["artifactType"] = *artifact_type;
+    if (!urls.empty()) {
+        json::Array a;
+        for (const auto &u : urls)
+            a.emplace_back(u);
+        o["urls"] = std::move(a);
+    }
+    return json::Value(std::move(o));
+}
+
+Descriptor parse_descriptor(Element e, const std::string &where)
+{
+    auto obj = json::as_object(e, where, "descriptor");
+    Descriptor d;
+    auto mt = json::member(obj, "mediaType");
+    auto dg = json::member(obj, "digest");
+    auto sz = json::member(obj, "size");
+    if (!mt)
+        bad(where, "mediaType is missing");
+    if (!dg)
+        bad(where, "digest is missing");
+    if (!sz)
+        bad(where, "size is missing");
+    d.media_type = json::as_string(*mt, where, "mediaType");
+    if (!valid_media_type(d.media_type))
+        bad(where, "mediaType " + quote(d.media_type) + " is not a media type");
+    d.digest = json::as_string(*dg, where, "digest");
+    if (classify_digest(d.digest) == OCIDIR_E_BAD_DIGEST)
+        bad(where, "digest " + quote(d.digest) + " is malformed");
+    d.size = json::as_int64(*sz, where, "size");
+    if (d.size < 0)
+        bad(where, "size " + std::to_string(d.size) + " is negative");
+    if (auto a = json::member(obj, "annotations"))
+        d.annotations = parse_string_map(*a, where, "annotations");
+    if (auto p = json::member(obj, "platform"))
+        d.platform = parse_platform_object(*p, where);
+    if (auto at = json::member(obj, "artifactType")) {
+        d.artifact_type = std::string(json::as_string(*at, where, "artifactType"));
+        if (!valid_media_type(*d.artifact_type))
+            bad(where, "artifactType " + quote(*d.artifact_type) + " is not a media type");
+    }
+    if (auto u = json::member(obj, "urls"))
+        for (Element x : json::as_array(*u, where, "urls"))
+            d.urls.emplace_back(json::as_string(x, where, "urls[]"));
+    if (auto data = json::member(obj, "data")) {
+        std::string_view b64 = json::as_string(*data, where, "data");
+        std::string bin(b64.size() / 4 * 3 + 3, '\0');
+        size_t bin_len = 0;
+        const char *end = nullptr;
+        if (sodium_base642bin(reinterpret_cast<unsigned char *>(bin.data()), bin.size(), b64.data(), b64.size(),
+                              nullptr, &bin_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            end != b64.data() + b64.size())
+            bad(where, "data is not base64");
+        bin.resize(bin_len);
+        if (static_cast<int64_t>(bin_len) != d.size)
+            throw Error(OCIDIR_E_SIZE, where + ": data holds " + std::to_string(bin_len) + " bytes, size says " +
+                                           std::to_string(d.size));
+        if (classify_digest(d.digest) == 0) {
+            Digest parsed = parse_digest(d.digest.c_str());
+            auto h = Hasher::create(parsed.alg);
+            h->update(bin.data(), bin.size());
+            std::string got = h->final_digest();
+            if (got != d.digest)
+                throw Error(OCIDIR_E_DIGEST, where + ": data hashes to " + got + ", not to " + d.digest);
+        }
+        d.data = std::move(bin);
+    }
+    return d;
+}
+
+Kind kind_of_media_type(std::string_view mt) noexcept
+{
+    if (mt == kMediaIndex || mt == kDockerList)
+        return Kind::Index;
+    if (mt == kMediaManifest || mt == kDockerManifest)
+        return Kind::Manifest;
+    return Kind::Unknown;
+}
+
+namespace {
+
+// What manifests and indexes share.
+struct Common {
+    std::string media_type;
+    std::optional<Descriptor> subject;
+    Annotations annotations;
+};
+
+// schemaVersion 2; a mediaType, when present, of `kind`; none of the members
+// that belong to the other kind (media-type confusion, CVE-2021-41190);
+// subject and annotations.
+simdjson::dom::object check_common(const json::Doc &doc, Kind kind, Common &c)
+{
+    const std::string &w = doc.what();
+    auto obj = json::as_object(doc.root(), w, "");
+    check_schema_version(obj, w);
+    const char *noun = kind == Kind::Index ? "image index" : "image manifest";
+    if (auto mt = json::member(obj, "mediaType")) {
+        c.media_type = json::as_string(*mt, w, "mediaType");
+        if (kind_of_media_type(c.media_type) != kind)
+            bad(w, "mediaType " + quote(c.media_type) + " is not an " + noun);
+    }
+    if (kind == Kind::Manifest && json::member(obj, "manifests"))
+        bad(w, "an image manifest must not have \"manifests\" (media-type confusion)");
+    if (kind == Kind::Index && (json::member(obj, "config") || json::member(obj, "layers")))
+        bad(w, "an image index must not have \"config\" or \"layers\" (media-type confusion)");
+    if (auto sub = json::member(obj, "subject"))
+        c.subject = parse_descriptor(*sub, w + ": subject");
+    if (auto a = json::member(obj, "annotations"))
+        c.annotations = parse_string_map(*a, w, "annotations");
+    return obj;
+}
+
+simdjson::dom::array manifests_of(const json::Doc &doc, Common &c)
+{
+    auto obj = check_common(doc, Kind::Index, c);
+    auto ms = json::member(obj, "manifests");
+    if (!ms)
+        bad(doc.what(), "manifests is missing");
+    return json::as_array(*ms, doc.what(), "manifests");
+}
+
+}  // namespace
+
+Manifest parse_manifest(const json::Doc &doc)
+{
+    const std::string &w = doc.what();
+    Common c;
+    auto obj = check_common(doc, Kind::Manifest, c);
+    Manifest m;
+    m.media_type = std::move(c.media_type);
+    m.subject = std::move(c.subject);
+    m.annotations = std::move(c.annotations);
+    auto cfg = json::member(obj, "config");
+    if (!cfg)
+        bad(w, "config is missing");
+    m.config = parse_descriptor(*cfg, w + ": config");
+    if (auto layers = json::member(obj, "layers")) {
+        size_t i = 0;
+        for (Element l : json::as_array(*layers, w, "layers"))
+            m.layers.push_back(parse_descriptor(l, w + ": layers[" + std::to_string(i++) + "]"));
+    }  // absent layers read as none: image-spec 1.1 only says SHOULD have one
+    if (auto at = json::member(obj, "artifactType")) {
+        m.artifact_type = std::string(json::as_string(*at, w, "artifactType"));
+        if (!valid_media_type(*m.artifact_type))
+            bad(w, "artifactType " + quote(*m.artifact_type) + " is not a media type");
+    }
+    return m;
+}
+
+simdjson::dom::array index_manifests(const json::Doc &doc)
+{
+    Common c;
+    return manifests_of(doc, c);
+}
+
+Index parse_index(const json::Doc &doc)
+{
+    const std::string &w = doc.what();
+    Common c;
+    simdjson::dom::array ms = manifests_of(doc, c);
+    Index x;
+    x.media_type = std::move(c.media_type);
+    x.subject = std::move(c.subject);
+    x.annotations = std::move(c.annotations);
+    size_t i = 0;
+    for (Element e : ms)
+        x.manifests.push_back(parse_descriptor(e, w + ": manifests[" + std::to_string(i++) + "]"));
+    auto obj = doc.root().get_object().value_unsafe();
+    if (auto at = json::member(obj, "artifactType"))
+        x.artifact_type = std::string(json::as_string(*at, w, "artifactType"));
+    return x;
+}
+
+Kind sniff(const json::Doc &doc)
+{
+    if (!json::is_object(doc.root()))
+        return Kind::Unknown;
+    auto obj = doc.root().get_object().value_unsafe();
+    if (auto mt = json::member(obj, "mediaType")) {
+        if (mt->type() == simdjson::dom::element_type::STRING)
+            return kind_of_media_type(mt->get_string().value_unsafe());
+        return Kind::Unknown;
+    }
+    bool has_manifests = json::member(obj, "manifests").has_value();
+    bool has_config = json::member(obj, "config").has_value();
+    if (has_manifests && !has_config)
+        return Kind::Index;
+    if (has_config && !has_manifests)
+        return Kind::Manifest;
+    return Kind::Unknown;
+}
+
+std::string read_bounded_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what)
+{
+    std::string dg(digest);
+    size_t limit = d.json_limit.load(std::memory_order_relaxed);
+    if (size >= 0 && static_cast<uint64_t>(size) > limit)
+        throw Error(OCIDIR_E_TOO_LARGE, what + " (" + dg + ") is " + std::to_string(size) +
+                                            " bytes, more than the JSON limit of " + std::to_string(limit));
+    auto r = reader_open(d, dg.c_str(), size);
+    if (r->size > limit)
+        throw Error(OCIDIR_E_TOO_LARGE, what + " (" + dg + ") is " + std::to_string(r->size) +
+                                            " bytes, more than the JSON limit of " + std::to_string(limit));
+    std::string bytes(r->size, '\0');
+    size_t got = 0;
+    for (;;) {
+        char *p = bytes.data() + got;
+        size_t room = bytes.size() - got;
+        char probe;
+        ssize_t n = room ? reader_read(*r, p, room) : reader_read(*r, &probe, 1);
+        if (n == 0)
+            break;
+        got += static_cast<size_t>(n);
+    }
+    return bytes;
+}
+
+JsonBlob read_json_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what)
+{
+    std::string bytes = read_bounded_blob(d, digest, size, what);
+    json::Doc doc = json::Doc::parse(bytes, what + " " + std::string(digest));
+    return JsonBlob{std::move(bytes), std::move(doc)};
+}
+
+Descriptor describe_blob(const ocidir &d, std::string_view digest)
+{
+    JsonBlob b = read_json_blob(d, digest, -1, "blob");
+    Kind k = sniff(b.doc);
+    Descriptor desc;
+    desc.digest = std::string(digest);
+    desc.size = static_cast<int64_t>(b.bytes.size());
+    if (k == Kind::Manifest) {
+        Manifest m = parse_manifest(b.doc);
+        desc.media_type = m.media_type.empty() ? std::string(kMediaManifest) : m.media_type;
+        if (m.artifact_type)
+            desc.artifact_type = m.artifact_type;
+    } else if (k == Kind::Index) {
+        Index x = parse_index(b.doc);
+        desc.media_type = x.media_type.empty() ? std::string(kMediaIndex) : x.media_type;
+    } else {
+        throw Error(OCIDIR_E_FORMAT, "blob " + std::string(digest) + " is neither an image manifest nor an image index");
+    }
+    return desc;
+}
+
+}  // namespace ocd::oci

@@ -1,0 +1,127 @@
+#include "fs/fileio.hh"
+
+#include <cstring>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "base/error.hh"
+#include "fs/resolve.hh"
+
+namespace ocd {
+
+const char *file_type_name(mode_t m) noexcept
+{
+    switch (m & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFLNK: return "a symlink";
+    default: return "an unknown file type";
+    }
+}
+
+int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool &not_regular) noexcept
+{
+    not_regular = false;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        Fd p;
+        int e = resolve::open_beneath(base, rel, O_PATH, p);
+        if (e != 0)
+            return e;
+        if (fstat(p.get(), &st) != 0)
+            return errno;
+        if (!S_ISREG(st.st_mode)) {
+            not_regular = true;
+            return 0;
+        }
+        // O_NONBLOCK: should the entry have been swapped for a FIFO since the
+        // check, the open still does not block; the inode check catches it.
+        Fd f;
+        e = resolve::open_beneath(base, rel, O_RDONLY | O_NONBLOCK, f);
+        if (e != 0)
+            return e;
+        struct stat st2;
+        if (fstat(f.get(), &st2) != 0)
+            return errno;
+        if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
+            continue;  // replaced between the two opens: look again
+        int fl = fcntl(f.get(), F_GETFL);
+        if (fl >= 0)
+            fcntl(f.get(), F_SETFL, fl & ~O_NONBLOCK);
+        st = st2;
+        out = std::move(f);
+        return 0;
+    }
+    return EAGAIN;
+}
+
+std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label, size_t padding)
+{
+    Fd f;
+    struct stat st;
+    bool not_regular;
+    int e = open_regular(base, rel, f, st, not_regular);
+    if (e != 0)
+        throw_lookup(label, e);
+    if (not_regular)
+        throw_error(OCIDIR_E_FORMAT, label + " is " + file_type_name(st.st_mode) + ", not a regular file");
+    if (static_cast<uint64_t>(st.st_size) > limit)
+        throw_error(OCIDIR_E_TOO_LARGE, label + " is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+                                            std::to_string(limit));
+    size_t size = static_cast<size_t>(st.st_size);
+    std::string text(size + padding, '\0');
+    size_t off = 0;
+    while (off < size) {
+        ssize_t n = ::read(f.get(), text.data() + off, size - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("reading " + label, errno);
+        }
+        if (n == 0)
+            break;
+        off += static_cast<size_t>(n);
+    }
+    // A file that shrank meanwhile: keep what was read, then the zero padding.
+    if (off < size)
+        memset(text.data() + off, 0, size - off);
+    text.resize(off + padding);
+    return text;
+}
+
+std::vector<std::string> list_dir(int dir, const std::string &label)
+{
+    // A description of its own (not a dup, which would share the offset).
+    int own = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (own < 0)
+        throw_os("listing " + label, errno);
+    std::unique_ptr<DIR, int (*)(DIR *)> dp(fdopendir(own), closedir);
+    if (!dp) {
+        int err = errno;
+        close(own);
+        throw_os("listing " + label, err);
+    }
+    std::vector<std::string> names;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(dp.get());
+        if (!e) {
+            if (errno != 0)
+                throw_os("listing " + label, errno);
+            return names;
+        }
+        std::string_view name(e->d_name);
+        if (name != "." && name != "..")
+            names.emplace_back(name);
+    }
+}
+
+}  // namespace ocd

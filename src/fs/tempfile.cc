@@ -1,0 +1,245 @@
+#include "fs/tempfile.hh"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "format/digest.hh"
+#include "base/error.hh"
+#include "fs/fileio.hh"
+#include "fs/resolve.hh"
+
+namespace ocd {
+
+namespace {
+
+constexpr mode_t kFileMode = 0644;
+constexpr int kNameRetries = 16;
+
+std::string random_suffix()
+{
+    uint8_t b[12];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("getrandom", errno);
+        }
+        got += static_cast<size_t>(n);
+    }
+    return to_hex(b, sizeof b);
+}
+
+bool same_file(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+}  // namespace
+
+bool force_named_temp() noexcept
+{
+    static const bool forced = [] {
+        const char *v = getenv("OCIDIR_FORCE_NAMED_TEMP");
+        return v && *v && strcmp(v, "0") != 0;
+    }();
+    return forced;
+}
+
+void fsync_dir(int dirfd, std::string_view label)
+{
+    if (fsync(dirfd) != 0 && errno != EINVAL && errno != EROFS)
+        throw_os("fsync of directory " + std::string(label), errno);
+}
+
+TempFile::TempFile(Fd dir, std::string label) : dir_(std::move(dir)), label_(std::move(label))
+{
+    if (!force_named_temp()) {
+        int fd = openat(dir_.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, kFileMode);
+        if (fd >= 0) {
+            fd_.reset(fd);
+            return;
+        }
+        // EOPNOTSUPP/EISDIR/EINVAL: the filesystem has no O_TMPFILE.
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
+            throw_os("creating a temporary file in " + label_, errno);
+    }
+    create_named();
+}
+
+void TempFile::create_named()
+{
+    for (int i = 0; i < kNameRetries; i++) {
+        std::string name = std::string(kTempPrefix) + random_suffix();
+        Fd f(openat(dir_.get(), name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, kFileMode));
+        if (!f) {
+            if (errno == EEXIST)
+                continue;
+            throw_os("creating temporary file " + name + " in " + label_, errno);
+        }
+        while (flock(f.get(), LOCK_EX) != 0) {
+            if (errno != EINTR)
+                throw_os("locking temporary file " + name + " in " + label_, errno);
+        }
+        // A cleaner may have taken the lock in the instant between create and
+        // flock, and removed the name: then start over with a new one.
+        struct stat a, b;
+        if (fstat(f.get(), &a) != 0)
+            throw_os("fstat of temporary file in " + label_, errno);
+        if (fstatat(dir_.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+            continue;
+        fd_ = std::move(f);
+        tmpname_ = std::move(name);
+        return;
+    }
+    throw_error(OCIDIR_E_IO, "could not create a temporary file in " + label_);
+}
+
+TempFile::~TempFile()
+{
+    if (!done_ && !tmpname_.empty() && dir_)
+        unlinkat(dir_.get(), tmpname_.c_str(), 0);
+}
+
+void TempFile::write_all(const void *buf, size_t len)
+{
+    const char *p = static_cast<const char *>(buf);
+    while (len > 0) {
+        ssize_t n = ::write(fd_.get(), p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("writing temporary file in " + label_, errno);
+        }
+        p += n;
+        len -= static_cast<size_t>(n);
+        note_written(static_cast<uint64_t>(n));
+    }
+}
+
+void TempFile::note_written(uint64_t len) noexcept
+{
+    constexpr uint64_t kWritebackStep = 16u * 1024 * 1024;
+    written_ += len;
+    if (written_ - writeback_from_ >= kWritebackStep) {
+        sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                        SYNC_FILE_RANGE_WRITE);
+        writeback_from_ = written_;
+    }
+}
+
+bool TempFile::publish_named(const std::string &name)
+{
+    bool created;
+    if (renameat2(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str(), RENAME_NOREPLACE) == 0) {
+        created = true;
+    } else if (errno == EEXIST) {
+        created = false;
+        unlinkat(dir_.get(), tmpname_.c_str(), 0);
+    } else if (errno == EINVAL || errno == ENOSYS) {
+        // No RENAME_NOREPLACE here: a hard link never replaces either.
+        if (linkat(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str(), 0) == 0)
+            created = true;
+        else if (errno == EEXIST)
+            created = false;
+        else
+            throw_os("linking " + name + " in " + label_, errno);
+        unlinkat(dir_.get(), tmpname_.c_str(), 0);
+    } else {
+        throw_os("renaming temporary file to " + name + " in " + label_, errno);
+    }
+    done_ = true;
+    return created;
+}
+
+bool TempFile::publish(const std::string &name)
+{
+    if (fdatasync(fd_.get()) != 0)
+        throw_os("flushing " + name + " in " + label_ + " to disk", errno);
+    bool created;
+    if (!tmpname_.empty()) {
+        created = publish_named(name);
+    } else if (linkat(fd_.get(), "", dir_.get(), name.c_str(), AT_EMPTY_PATH) == 0) {
+        created = true;
+    } else if (errno == EEXIST) {
+        created = false;
+    } else {
+        // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels; the
+        // /proc/self/fd link is the unprivileged way.
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd_.get());
+        if (linkat(AT_FDCWD, proc, dir_.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+            created = true;
+        } else if (errno == EEXIST) {
+            created = false;
+        } else {
+            // Neither way can name an O_TMPFILE here: copy into a named one.
+            Fd src = std::move(fd_);
+            create_named();
+            off_t off = 0;
+            struct stat st;
+            if (fstat(src.get(), &st) != 0)
+                throw_os("fstat of temporary file in " + label_, errno);
+            while (off < st.st_size) {
+                ssize_t n = copy_file_range(src.get(), &off, fd_.get(), nullptr,
+                                            static_cast<size_t>(st.st_size - off), 0);
+                if (n <= 0)
+                    throw_os("copying temporary file in " + label_, n == 0 ? EIO : errno);
+            }
+            if (fdatasync(fd_.get()) != 0)
+                throw_os("flushing " + name + " in " + label_ + " to disk", errno);
+            created = publish_named(name);
+        }
+    }
+    done_ = true;
+    fsync_dir(dir_.get(), label_);
+    return created;
+}
+
+void remove_stale_temps(int dir) noexcept { (void)stale_temps(dir, true); }
+
+std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
+{
+    std::vector<StaleTemp> out;
+    try {
+        Fd d;
+        if (resolve::open_beneath(dir, "", O_RDONLY | O_DIRECTORY, d) != 0)
+            return out;
+        for (const std::string &name : list_dir(d.get(), "a blob directory")) {
+            if (std::string_view(name).substr(0, kTempPrefix.size()) != kTempPrefix)
+                continue;
+            // Only a regular file is ever opened: a FIFO or a device under a
+            // temp name is left alone (it is fsck's finding, not a temp).
+            struct stat pre;
+            if (fstatat(d.get(), name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(pre.st_mode))
+                continue;
+            Fd f(openat(d.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+            if (!f)
+                continue;
+            struct stat a, b;
+            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode) || !same_file(a, pre))
+                continue;
+            if (flock(f.get(), LOCK_EX | LOCK_NB) != 0)
+                continue;  // a live writer owns it
+            if (fstatat(d.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+                continue;
+            if (remove && unlinkat(d.get(), name.c_str(), 0) != 0)
+                continue;
+            out.push_back({name, static_cast<uint64_t>(a.st_size)});
+        }
+        if (remove && !out.empty())
+            fsync(d.get());
+    } catch (...) {
+    }
+    return out;
+}
+
+}  // namespace ocd

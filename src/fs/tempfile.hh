@@ -1,0 +1,80 @@
+// Temporary files that become a named file atomically and durably.
+//
+// A TempFile lives in the directory it will be published in, so publishing
+// never crosses a mount.  It is an unnamed O_TMPFILE where the filesystem
+// supports it (a crash leaves nothing at all), otherwise a uniquely named
+// ".ocidir-tmp-<random>" file held under flock(LOCK_EX) for as long as it
+// lives, which marks it as owned by a live writer: remove_stale_temps()
+// removes only the ones whose lock it can take.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/fd.hh"
+
+namespace ocd {
+
+inline constexpr std::string_view kTempPrefix = ".ocidir-tmp-";
+
+class TempFile {
+public:
+    // Create a temporary file in `dir` (an O_RDONLY|O_DIRECTORY fd, taken
+    // over).  `label` names the directory in error messages.
+    TempFile(Fd dir, std::string label);
+    TempFile(TempFile &&) noexcept = default;
+    TempFile &operator=(TempFile &&) = delete;
+    ~TempFile();
+
+    int fd() const noexcept { return fd_.get(); }
+    int dir_fd() const noexcept { return dir_.get(); }
+    const std::string &label() const noexcept { return label_; }
+
+    // Write everything (retrying short writes and EINTR); throws on failure.
+    void write_all(const void *buf, size_t len);
+
+    // Flush the data, give the file `name` without replacing anything, flush
+    // the directory.  Returns false if `name` already existed (the existing
+    // file is kept and this one discarded).  The TempFile is spent afterwards.
+    bool publish(const std::string &name);
+
+    // Tell the kernel that `len` more bytes were added (by write_all or a
+    // kernel copy); once enough accumulate, their writeback starts in the
+    // background so that the flush at publish() has little left to do.
+    void note_written(uint64_t len) noexcept;
+
+private:
+    void create_named();
+    bool publish_named(const std::string &name);
+
+    Fd dir_;
+    Fd fd_;
+    std::string label_;
+    std::string tmpname_;  // empty for O_TMPFILE
+    bool done_ = false;
+    uint64_t written_ = 0;
+    uint64_t writeback_from_ = 0;
+};
+
+// Remove temporary files in `dir` that no live writer holds.  Errors are
+// ignored: cleanup is best effort and never fails an open.
+void remove_stale_temps(int dir) noexcept;
+
+// The temporary files in `dir` that no live writer holds (a writer's flock
+// is probed, never waited for), by name with their size; with `remove`, each
+// is unlinked and listed only if that worked.  Errors are ignored, as above.
+struct StaleTemp {
+    std::string name;
+    uint64_t size = 0;
+};
+std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept;
+
+// fsync a directory fd (throws naming `label`).
+void fsync_dir(int dirfd, std::string_view label);
+
+// True when OCIDIR_FORCE_NAMED_TEMP=1 was set when first asked.
+bool force_named_temp() noexcept;
+
+}  // namespace ocd

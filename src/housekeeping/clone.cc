@@ -1,0 +1,407 @@
+// ocidir_clone: snapshot index.json and the graph, take every reachable blob
+// into a temporary sibling directory (reflink, else hard link, else copy;
+// each verified), then rename that directory into place.
+#include "housekeeping/clone.hh"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "store/blob_store.hh"
+#include "format/digest.hh"
+#include "base/error.hh"
+#include "fs/fileio.hh"
+#include "housekeeping/gc.hh"
+#include "housekeeping/graph.hh"
+#include "format/hash.hh"
+#include "fs/resolve.hh"
+#include "fs/tempfile.hh"
+
+namespace ocd::clone {
+
+namespace {
+
+constexpr const char *kOp = "ocidir_clone";
+
+bool same_inode(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// Remove a tree this clone made, through directory fds, following no symlink.
+void remove_tree(int parent, const std::string &name) noexcept
+{
+    try {
+        Fd dir(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (dir) {
+            for (const std::string &n : list_dir(dir.get(), name)) {
+                struct stat st;
+                if (fstatat(dir.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                    remove_tree(dir.get(), n);
+                else
+                    unlinkat(dir.get(), n.c_str(), 0);
+            }
+        }
+        unlinkat(parent, name.c_str(), AT_REMOVEDIR);
+    } catch (...) {
+    }
+}
+
+// The temporary directory the clone is built in; removed unless published.
+class TempTree {
+public:
+    TempTree(int parent, std::string name, std::string label)
+        : parent_(parent), name_(std::move(name)), label_(std::move(label))
+    {
+        if (mkdirat(parent_, name_.c_str(), 0755) != 0)
+            throw_os("creating " + label_, errno);
+        made_ = true;
+        root_.reset(openat(parent_, name_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!root_)
+            throw_os("opening " + label_, errno);
+    }
+    TempTree(const TempTree &) = delete;
+    TempTree &operator=(const TempTree &) = delete;
+    ~TempTree()
+    {
+        if (made_)
+            remove_tree(parent_, name_);
+    }
+    int root() const noexcept { return root_.get(); }
+    const std::string &name() const noexcept { return name_; }
+    const std::string &label() const noexcept { return label_; }
+    void published() noexcept { made_ = false; }
+
+private:
+    int parent_;
+    std::string name_, label_;
+    Fd root_;
+    bool made_ = false;
+};
+
+Fd make_dir(int parent, const char *name, const std::string &label)
+{
+    if (mkdirat(parent, name, 0755) != 0 && errno != EEXIST)
+        throw_os("creating " + label, errno);
+    Fd fd(openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+        throw_os("opening " + label, errno);
+    return fd;
+}
+
+Fd dup_fd(int fd, const std::string &label)
+{
+    Fd d(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!d)
+        throw_os("duplicating the fd of " + label, errno);
+    return d;
+}
+
+// Hash `fd` from offset 0 to its end; throws DIGEST / SIZE naming the blob
+// unless it is exactly `dg` of `size` bytes.
+void verify_fd(int fd, const Digest &dg, uint64_t size, const std::string &what)
+{
+    auto h = Hasher::create(dg.alg);
+    std::vector<char> buf(1u << 20);
+    uint64_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("reading " + what, errno);
+        }
+        if (n == 0)
+            break;
+        h->update(buf.data(), static_cast<size_t>(n));
+        off += static_cast<uint64_t>(n);
+    }
+    if (off != size)
+        throw Error(OCIDIR_E_SIZE, std::string(kOp) + ": " + what + " is " + std::to_string(off) +
+                                       " bytes, not " + std::to_string(size) + "; nothing was cloned");
+    std::string got = h->final_digest();
+    if (got != dg.str())
+        throw Error(OCIDIR_E_DIGEST, std::string(kOp) + ": " + what + " hashes to " + got +
+                                         ", not to its digest (corrupt or tampered); nothing was cloned");
+}
+
+// Copy all of `src` into `dst` (in the kernel where it can).
+void copy_fd(int src, int dst, uint64_t size, const std::string &what)
+{
+    off_t in = 0, out = 0;
+    bool kernel = true;
+    while (static_cast<uint64_t>(in) < size && kernel) {
+        ssize_t n = copy_file_range(src, &in, dst, &out, static_cast<size_t>(size - static_cast<uint64_t>(in)), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && in == 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS ||
+                                 errno == EBADF || errno == EPERM)) {
+            kernel = false;
+            break;
+        }
+        if (n < 0)
+            throw_os("copying " + what, errno);
+        if (n == 0)
+            break;  // shorter than at open: verify_fd reports it
+    }
+    if (kernel)
+        return;
+    std::vector<char> buf(1u << 20);
+    for (;;) {
+        ssize_t n = pread(src, buf.data(), buf.size(), in);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw_os("reading " + what, errno);
+        if (n == 0)
+            return;
+        for (ssize_t w = 0; w < n;) {
+            ssize_t m = pwrite(dst, buf.data() + w, static_cast<size_t>(n - w), out);
+            if (m < 0 && errno == EINTR)
+                continue;
+            if (m < 0)
+                throw_os("writing the copy of " + what, errno);
+            w += m;
+            out += m;
+        }
+        in += n;
+    }
+}
+
+// The destination: its parent directory, its name, and whether it exists
+// (then as an empty directory).
+struct Dest {
+    Fd parent;
+    std::string name;
+    std::string label;
+    bool exists = false;
+};
+
+Dest check_destination(int dirfd, const char *path)
+{
+    Dest d;
+    d.label = path;
+    std::string p(path);
+    while (p.size() > 1 && p.back() == '/')
+        p.pop_back();
+    size_t slash = p.rfind('/');
+    std::string parent = slash == std::string::npos ? "" : slash == 0 ? "/" : p.substr(0, slash);
+    d.name = slash == std::string::npos ? p : p.substr(slash + 1);
+    if (!resolve::is_plain_name(d.name))
+        throw Error(OCIDIR_E_INVALID, std::string(kOp) + ": destination " + quote(path) +
+                                          " does not end in a directory name");
+    int e = resolve::open_caller_path(dirfd, parent.empty() ? nullptr : parent.c_str(), O_RDONLY | O_DIRECTORY,
+                                      d.parent);
+    if (e != 0) {
+        if (e == ENOENT)
+            throw Error(OCIDIR_E_NOT_FOUND, std::string(kOp) + ": the parent directory of " + d.label +
+                                                " does not exist", e);
+        throw_os(std::string(kOp) + ": opening the parent directory of " + d.label, e);
+    }
+    struct stat st;
+    if (fstatat(d.parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT)
+            throw_os(std::string(kOp) + ": stat of " + d.label, errno);
+        return d;
+    }
+    if (!S_ISDIR(st.st_mode))
+        throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": destination " + d.label + " exists and is " +
+                                         file_type_name(st.st_mode) + ", not an empty directory");
+    Fd dir(openat(d.parent.get(), d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir)
+        throw_os(std::string(kOp) + ": opening " + d.label, errno);
+    if (!list_dir(dir.get(), std::string(kOp) + ": " + d.label).empty())
+        throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": destination " + d.label + " is not empty");
+    d.exists = true;
+    return d;
+}
+
+std::string random_hex()
+{
+    uint8_t b[8];
+    if (getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b))
+        throw_os("getrandom", errno);
+    return to_hex(b, sizeof b);
+}
+
+// index.json's bytes and the graph they describe, read so that both belong
+// to the same index.json (a writer may replace it meanwhile).
+struct Snapshot {
+    std::string index;
+    graph::Graph graph;
+};
+
+Snapshot snapshot(const ocidir &src)
+{
+    auto read_index = [&] {
+        return read_small_file(src.root.get(), "index.json", src.json_limit.load(), src.label + "/index.json");
+    };
+    for (int attempt = 0; attempt < 8; attempt++) {
+        Snapshot s;
+        s.index = read_index();
+        s.graph = graph::walk(src);
+        if (read_index() == s.index)
+            return s;
+    }
+    throw Error(OCIDIR_E_IO, std::string(kOp) + ": " + src.label +
+                                 "/index.json kept changing while its graph was read; try again");
+}
+
+struct Taker {
+    const ocidir &src;
+    unsigned flags;
+    int blobs_fd;
+    std::string blobs_label;
+    Fd alg_dirs[kAlgCount];
+
+    int alg_dir(Alg alg)
+    {
+        Fd &fd = alg_dirs[static_cast<int>(alg)];
+        if (!fd)
+            fd = make_dir(blobs_fd, std::string(alg_name(alg)).c_str(), blobs_label + "/" + std::string(alg_name(alg)));
+        return fd.get();
+    }
+
+    // Hard-link the blob when it is a regular file in the layout's own
+    // blobs/<alg> (never a symlink entry, never an added or followed
+    // directory) on the same filesystem.  The source is hashed.
+    bool link(const Found &f, const Digest &dg, int dst, const std::string &what)
+    {
+        if ((flags & OCIDIR_CLONE_NO_HARDLINK) || f.place.kind != Place::Own)
+            return false;
+        Fd srcdir;
+        if (resolve::open_beneath(f.place.base, f.place.dir, O_RDONLY | O_DIRECTORY, srcdir) != 0)
+            return false;
+        struct stat st;
+        if (fstatat(srcdir.get(), dg.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            !same_inode(st, f.st))
+            return false;
+        if (linkat(srcdir.get(), dg.hex.c_str(), dst, dg.hex.c_str(), 0) != 0)
+            return false;  // EXDEV, EPERM (protected hard links), EMLINK...: copy instead
+        if (fstatat(dst, dg.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(st, f.st)) {
+            unlinkat(dst, dg.hex.c_str(), 0);  // the entry was swapped meanwhile
+            return false;
+        }
+        verify_fd(f.fd.get(), dg, static_cast<uint64_t>(f.st.st_size), what);
+        return true;
+    }
+
+    int take(const graph::Node &n, ocidir_report &rep)
+    {
+        Digest dg = parse_digest(n.digest.c_str());
+        Found f = find_blob(src, dg);
+        const uint64_t size = static_cast<uint64_t>(f.st.st_size);
+        std::string what = "blob " + dg.str() + " in " + f.place.label;
+        if (n.size >= 0 && size != static_cast<uint64_t>(n.size))
+            throw Error(OCIDIR_E_SIZE, std::string(kOp) + ": " + what + " is " + std::to_string(size) +
+                                           " bytes, but its descriptor (" + n.from + ") says " +
+                                           std::to_string(n.size) + "; nothing was cloned");
+        int dst = alg_dir(dg.alg);
+        std::string dst_label = blobs_label + "/" + std::string(alg_name(dg.alg));
+
+        TempFile tmp(dup_fd(dst, dst_label), dst_label);
+        int kind;
+        std::string how;
+        if (ioctl(tmp.fd(), FICLONE, f.fd.get()) == 0) {
+            verify_fd(tmp.fd(), dg, size, "the reflink of " + what);
+            kind = OCIDIR_FIND_REFLINKED;
+            how = "reflinked";
+        } else if (link(f, dg, dst, what)) {
+            rep.add(OCIDIR_FIND_LINKED, dg.str(), size, "hard-linked " + what);
+            return OCIDIR_FIND_LINKED;
+        } else {
+            // Name the destination too: a write there is what fails on a full disk.
+            copy_fd(f.fd.get(), tmp.fd(), size, what + " to " + dst_label);
+            verify_fd(tmp.fd(), dg, size, "the copy of " + what);
+            kind = OCIDIR_FIND_COPIED;
+            how = "copied";
+        }
+        tmp.publish(dg.hex);
+        rep.add(kind, dg.str(), size, how + " " + what);
+        return kind;
+    }
+};
+
+void write_file(int dir, const std::string &label, const char *name, const std::string &bytes)
+{
+    TempFile tmp(dup_fd(dir, label), label);
+    tmp.write_all(bytes.data(), bytes.size());
+    if (!tmp.publish(name))
+        throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": " + label + "/" + name + " appeared meanwhile");
+}
+
+}  // namespace
+
+Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, ocidir_progress_fn progress, void *user,
+             bool open_result)
+{
+    if (flags & ~static_cast<unsigned>(OCIDIR_CLONE_NO_HARDLINK))
+        throw Error(OCIDIR_E_INVALID, std::string(kOp) + ": unknown flags " + std::to_string(flags));
+    Dest dest = check_destination(dirfd, path);
+
+    Snapshot snap = snapshot(src);
+    gc::check_complete(src, snap.graph, kOp);
+    std::string layout_file = read_small_file(src.root.get(), "oci-layout", 64 * 1024, src.label + "/oci-layout");
+
+    Result res;
+    res.report = std::make_unique<ocidir_report>();
+    ocidir_report &rep = *res.report;
+    Progress prog(progress, user);
+    for (const graph::Node &n : snap.graph.nodes)
+        if (n.registered)
+            prog.add_total(static_cast<uint64_t>(std::max<int64_t>(0, n.size)));
+
+    std::string tmpname = "." + dest.name + ".ocidir-clone-" + random_hex();
+    TempTree tree(dest.parent.get(), tmpname, "temporary clone directory " + tmpname + " next to " + dest.label);
+    Fd blobs = make_dir(tree.root(), "blobs", tree.label() + "/blobs");
+    Taker taker{src, flags, blobs.get(), tree.label() + "/blobs", {}};
+    taker.alg_dir(Alg::sha256);  // as every new layout has
+
+    prog.advance(0);
+    for (const graph::Node &n : snap.graph.nodes) {
+        if (!n.registered) {
+            rep.add(OCIDIR_FIND_UNSUPPORTED, n.digest, static_cast<uint64_t>(std::max<int64_t>(0, n.size)),
+                    "descriptor " + n.from + " names " + n.digest +
+                        ", of an unregistered algorithm: not cloned (the clone lacks it as the source does)");
+            continue;
+        }
+        taker.take(n, rep);
+        rep.blobs++;
+        rep.bytes += static_cast<uint64_t>(std::max<int64_t>(0, n.size));
+        prog.advance(static_cast<uint64_t>(std::max<int64_t>(0, n.size)));
+    }
+
+    // Everything durable before the rename makes it visible.
+    for (const Fd &fd : taker.alg_dirs)
+        if (fd)
+            fsync_dir(fd.get(), tree.label() + "/blobs");
+    fsync_dir(blobs.get(), tree.label() + "/blobs");
+    write_file(tree.root(), tree.label(), "oci-layout", layout_file);
+    write_file(tree.root(), tree.label(), "index.json", snap.index);
+
+    // Renaming a directory replaces an empty directory, never a non-empty
+    // one nor anything else.
+    if (renameat(dest.parent.get(), tmpname.c_str(), dest.parent.get(), dest.name.c_str()) != 0) {
+        int e = errno;
+        if (e == ENOTEMPTY || e == EEXIST || e == ENOTDIR || e == EISDIR)
+            throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": destination " + dest.label +
+                                             " was filled by someone else meanwhile; nothing was cloned", e);
+        throw_os(std::string(kOp) + ": renaming " + tmpname + " to " + dest.label, e);
+    }
+    tree.published();
+    fsync_dir(dest.parent.get(), "the parent directory of " + dest.label);
+    prog.finish();
+    if (open_result)
+    {
+        res.layout = open_layout(dest.parent.get(), dest.name.c_str(), 0);
+        res.layout->label = dest.label;
+    }
+    return res;
+}
+
+}  // namespace ocd::clone

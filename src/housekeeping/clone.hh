@@ -1,0 +1,24 @@
+// Cloning a layout (ocidir_clone): a new layout with the same index.json and
+// every reachable blob, each reflinked, hard-linked or copied and verified as
+// it is taken.  It is built in a sibling temporary directory
+// (`.<name>.ocidir-clone-<random>`) and renamed into place whole.
+#pragma once
+
+#include <memory>
+
+#include "store/layout.hh"
+#include "ocidir.h"
+#include "housekeeping/report.hh"
+
+namespace ocd::clone {
+
+struct Result {
+    std::unique_ptr<ocidir> layout;  // the new layout opened writable, when asked for
+    std::unique_ptr<ocidir_report> report;
+};
+
+// Flags: OCIDIR_CLONE_NO_HARDLINK.
+Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, ocidir_progress_fn progress, void *user,
+             bool open_result);
+
+}  // namespace ocd::clone

@@ -1,0 +1,379 @@
+// Garbage collection: mark from index.json through the graph, sweep one
+// directory of blobs per algorithm with unlinkat() in that directory's fd.
+#include "housekeeping/gc.hh"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "format/digest.hh"
+#include "base/error.hh"
+#include "fs/fileio.hh"
+#include "base/fd.hh"
+#include "housekeeping/graph.hh"
+#include "store/index.hh"
+#include "store/layout.hh"
+#include "fs/resolve.hh"
+#include "fs/tempfile.hh"
+
+namespace ocd {
+
+void Progress::advance(uint64_t n) noexcept
+{
+    done_ += n;
+    if (!fn_)
+        return;
+    auto now = std::chrono::steady_clock::now();
+    if (started_ && now - last_ < std::chrono::milliseconds(250))
+        return;
+    started_ = true;
+    last_ = now;
+    fn_(done_, std::max(done_, total_), user_);
+}
+
+void Progress::finish() noexcept
+{
+    if (fn_)
+        fn_(done_, std::max(done_, total_), user_);
+}
+
+}  // namespace ocd
+
+namespace ocd::gc {
+
+static_assert(ocidir::kDefaultGcGrace == OCIDIR_GC_GRACE_DEFAULT);
+
+namespace {
+
+using Live = std::unordered_set<std::string>;
+
+// A directory of blobs of one algorithm that is to be swept.
+struct SweepDir {
+    Fd fd;
+    Alg alg;
+    std::string label;   // for messages
+    std::string prefix;  // subjects of temporary files: "blobs/sha256/"
+};
+
+int damage_code(int kind) noexcept
+{
+    switch (kind) {
+    case OCIDIR_FIND_MISSING: return OCIDIR_E_NOT_FOUND;
+    case OCIDIR_FIND_DIGEST: return OCIDIR_E_DIGEST;
+    case OCIDIR_FIND_SIZE: return OCIDIR_E_SIZE;
+    case OCIDIR_FIND_IO: return OCIDIR_E_IO;
+    default: return OCIDIR_E_FORMAT;  // LAYOUT, FORMAT, MEDIA_TYPE
+    }
+}
+
+// Mark: every digest d's graph reaches.
+void mark(const ocidir &d, Live &live, ocidir_report &rep, const char *op)
+{
+    graph::Graph g = graph::walk(d);
+    check_complete(d, g, op);
+    for (auto &n : g.nodes)
+        live.insert(std::move(n.digest));
+    for (auto &f : g.findings)
+        rep.findings.push_back(std::move(f));  // notices only
+}
+
+bool same_inode(int fd, const struct stat &st) noexcept
+{
+    struct stat x;
+    return fstat(fd, &x) == 0 && x.st_dev == st.st_dev && x.st_ino == st.st_ino;
+}
+
+// `name` in `parent` as a directory, never through a symlink.  Empty when
+// absent or not a directory.
+Fd open_subdir(int parent, const std::string &name, const std::string &label)
+{
+    Fd fd(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+        throw_os("opening " + label, errno);
+    return fd;
+}
+
+// The layout's own blobs/<alg> directories: not a followed symlink, not a
+// symlink at all, not one of the added blob directories.
+std::vector<SweepDir> own_dirs(const ocidir &d)
+{
+    std::vector<SweepDir> out;
+    Fd blobs;
+    int e = resolve::open_beneath(d.root.get(), "blobs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, blobs);
+    if (e != 0)
+        throw_lookup(d.label + "/blobs", e);
+    for (Alg alg : kAllAlgs) {
+        if (d.own_place(alg).kind != Place::Own)
+            continue;  // a followed symlink: that directory is not the layout's to sweep
+        std::string name(alg_name(alg));
+        SweepDir s{open_subdir(blobs.get(), name, d.label + "/blobs/" + name), alg, d.label + "/blobs/" + name,
+                   "blobs/" + name + "/"};
+        if (!s.fd)
+            continue;
+        struct stat st;
+        if (fstat(s.fd.get(), &st) != 0)
+            throw_os("fstat " + s.label, errno);
+        bool added = false;
+        for (const Place &p : d.read_places(alg)) {
+            if (p.kind != Place::Added)
+                continue;
+            Fd a;
+            if (resolve::open_beneath(p.base, p.dir, O_PATH | O_DIRECTORY, a) == 0 && same_inode(a.get(), st))
+                added = true;
+        }
+        if (!added)
+            out.push_back(std::move(s));
+    }
+    return out;
+}
+
+struct Candidate {
+    size_t dir;
+    std::string name;
+    std::string digest;
+    uint64_t size;
+};
+
+int64_t now_seconds()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec);
+}
+
+// Sweep `dirs`: stale temporary files, then every blob not in `live`.
+void sweep(std::vector<SweepDir> &dirs, const Live &live, int64_t grace, bool dry, ocidir_report &rep,
+           Progress &prog)
+{
+    for (SweepDir &s : dirs)
+        for (StaleTemp &t : stale_temps(s.fd.get(), !dry))
+            rep.add(dry ? OCIDIR_FIND_TEMP : OCIDIR_FIND_REMOVED, s.prefix + t.name, t.size,
+                    std::string(dry ? "temporary file no live writer holds (would be removed) in "
+                                    : "removed a temporary file no live writer held, in ") + s.label);
+
+    std::vector<Candidate> cands;
+    for (size_t i = 0; i < dirs.size(); i++) {
+        for (std::string &name : list_dir(dirs[i].fd.get(), dirs[i].label)) {
+            std::string dg = std::string(alg_name(dirs[i].alg)) + ":" + name;
+            if (classify_digest(dg) != 0)
+                continue;  // not a blob name: ".", "..", temporary files, foreign files
+            struct stat st;
+            if (fstatat(dirs[i].fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            if (live.count(dg)) {
+                rep.blobs++;
+                rep.bytes += static_cast<uint64_t>(st.st_size);
+                continue;
+            }
+            prog.add_total(static_cast<uint64_t>(st.st_size));
+            cands.push_back({i, std::move(name), std::move(dg), static_cast<uint64_t>(st.st_size)});
+        }
+    }
+    prog.advance(0);  // before the first removal
+
+    const int64_t now = now_seconds();
+    std::vector<bool> changed(dirs.size());
+    for (const Candidate &c : cands) {
+        const SweepDir &s = dirs[c.dir];
+        struct stat st;
+        if (fstatat(s.fd.get(), c.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                continue;
+            throw_os("stat of blob " + c.digest + " in " + s.label, errno);
+        }
+        const uint64_t size = static_cast<uint64_t>(st.st_size);
+        if (S_ISDIR(st.st_mode)) {
+            rep.add(OCIDIR_FIND_UNREFERENCED, c.digest, 0,
+                    "unreferenced " + c.digest + " in " + s.label + " is a directory; left alone");
+        } else if (grace > 0 && now - static_cast<int64_t>(st.st_mtim.tv_sec) < grace) {
+            rep.add(OCIDIR_FIND_KEPT_RECENT, c.digest, size,
+                    "unreferenced blob " + c.digest + " in " + s.label + " was modified " +
+                        std::to_string(std::max<int64_t>(0, now - st.st_mtim.tv_sec)) +
+                        " s ago, within the grace period of " + std::to_string(grace) + " s; kept");
+        } else if (dry) {
+            rep.add(OCIDIR_FIND_UNREFERENCED, c.digest, size,
+                    "blob " + c.digest + " in " + s.label + " is referenced by nothing (would be removed)");
+        } else if (unlinkat(s.fd.get(), c.name.c_str(), 0) == 0) {
+            changed[c.dir] = true;
+            rep.add(OCIDIR_FIND_REMOVED, c.digest, size,
+                    "removed blob " + c.digest + " from " + s.label + ": referenced by nothing");
+        } else if (errno != ENOENT) {
+            throw_os("removing blob " + c.digest + " from " + s.label, errno);
+        }
+        prog.advance(c.size);
+    }
+    for (size_t i = 0; i < dirs.size(); i++)
+        if (changed[i])
+            fsync_dir(dirs[i].fd.get(), dirs[i].label);
+}
+
+// Index update temporaries: all stale while the lock is held.
+void sweep_index_temps(const ocidir &d, bool dry, ocidir_report &rep)
+{
+    bool removed = false;
+    for (const std::string &name : index::index_temps(d)) {
+        struct stat st;
+        if (fstatat(d.root.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (dry) {
+            rep.add(OCIDIR_FIND_TEMP, name, static_cast<uint64_t>(st.st_size),
+                    "index.json update left by a writer that crashed (would be removed) in " + d.label);
+        } else if (unlinkat(d.root.get(), name.c_str(), 0) == 0) {
+            removed = true;
+            rep.add(OCIDIR_FIND_REMOVED, name, static_cast<uint64_t>(st.st_size),
+                    "removed an index.json update left by a writer that crashed, in " + d.label);
+        }
+    }
+    if (removed)
+        fsync_dir(d.root.get(), d.label);
+}
+
+void check_flags(unsigned flags, const char *op)
+{
+    if (flags & ~static_cast<unsigned>(OCIDIR_GC_DRY_RUN))
+        throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(flags));
+}
+
+}  // namespace
+
+void check_complete(const ocidir &d, const graph::Graph &g, const char *op)
+{
+    if (g.complete)
+        return;
+    int code = OCIDIR_E_FORMAT;
+    size_t damaged = 0;
+    std::string list;
+    for (const auto &f : g.findings) {
+        if (!ocidir_report::is_damage(f.kind))
+            continue;
+        if (damaged == 0)
+            code = damage_code(f.kind);
+        if (damaged < 8)
+            list += std::string(damaged ? "; " : "") + ocidir_find_kind_name(f.kind) + " " + f.subject + ": " +
+                    f.message;
+        damaged++;
+    }
+    if (damaged > 8)
+        list += "; and " + std::to_string(damaged - 8) + " more";
+    throw Error(code, std::string(op) + ": the graph of " + d.label +
+                          " is damaged, so what its damaged part references cannot be known (nothing was done): " +
+                          list);
+}
+
+void set_grace(ocidir &d, int64_t seconds)
+{
+    if (seconds < -1)
+        throw Error(OCIDIR_E_INVALID, "ocidir_set_gc_grace: " + std::to_string(seconds) +
+                                          " seconds is negative (0 turns the grace period off, -1 restores the "
+                                          "default)");
+    d.gc_grace.store(seconds == -1 ? ocidir::kDefaultGcGrace : seconds);
+}
+
+std::unique_ptr<ocidir_report> collect(ocidir &d, unsigned flags, ocidir_progress_fn progress, void *user)
+{
+    const char *op = "ocidir_gc";
+    check_flags(flags, op);
+    const bool dry = flags & OCIDIR_GC_DRY_RUN;
+    if (d.readonly && !dry)
+        throw Error(OCIDIR_E_READONLY, std::string(op) + ": layout " + d.label +
+                                           " was opened read-only (OCIDIR_GC_DRY_RUN only reports)");
+    auto rep = std::make_unique<ocidir_report>();
+    Progress prog(progress, user);
+    // A read-only handle creates nothing, not even the lock file: its dry run
+    // is a snapshot.
+    std::optional<index::Lock> lock;
+    if (!d.readonly)
+        lock.emplace(d);
+    Live live;
+    mark(d, live, *rep, op);
+    std::vector<SweepDir> dirs = own_dirs(d);
+    sweep(dirs, live, d.gc_grace.load(), dry, *rep, prog);
+    if (lock) {
+        sweep_index_temps(d, dry, *rep);
+    } else {
+        for (const std::string &name : index::stale_temps_if_idle(d))
+            rep->add(OCIDIR_FIND_TEMP, name, 0, "index.json update left by a writer that crashed, in " + d.label);
+    }
+    prog.finish();
+    return rep;
+}
+
+std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layouts, size_t n, unsigned flags,
+                                             ocidir_progress_fn progress, void *user)
+{
+    const char *op = "ocidir_cache_gc";
+    check_flags(flags, op);
+    const bool dry = flags & OCIDIR_GC_DRY_RUN;
+    struct stat cst;
+    if (fstat(cache_fd, &cst) != 0 || !S_ISDIR(cst.st_mode))
+        throw Error(OCIDIR_E_INVALID, std::string(op) + ": cache_fd " + std::to_string(cache_fd) +
+                                          " is not an open directory");
+    // Every layout's lock, each layout once, in one global order (device,
+    // inode of its root) so that two collections never wait on each other.
+    struct Entry {
+        ocidir *d;
+        dev_t dev;
+        ino_t ino;
+    };
+    std::vector<Entry> uniq;
+    for (size_t i = 0; i < n; i++) {
+        ocidir &d = *layouts[i];
+        if (d.readonly && !dry)
+            throw Error(OCIDIR_E_READONLY, std::string(op) + ": layout " + d.label +
+                                               " was opened read-only (OCIDIR_GC_DRY_RUN only reports)");
+        struct stat st;
+        if (fstat(d.root.get(), &st) != 0)
+            throw_os("fstat of layout " + d.label, errno);
+        bool seen = false;
+        for (const Entry &e : uniq)
+            seen = seen || (e.dev == st.st_dev && e.ino == st.st_ino);
+        if (!seen)
+            uniq.push_back({&d, st.st_dev, st.st_ino});
+    }
+    std::sort(uniq.begin(), uniq.end(),
+              [](const Entry &a, const Entry &b) { return a.dev != b.dev ? a.dev < b.dev : a.ino < b.ino; });
+    std::vector<index::Lock> locks;
+    locks.reserve(uniq.size());
+    for (const Entry &e : uniq)
+        if (!e.d->readonly)
+            locks.emplace_back(*e.d);
+
+    auto rep = std::make_unique<ocidir_report>();
+    Progress prog(progress, user);
+    Live live;
+    for (const Entry &e : uniq)
+        mark(*e.d, live, *rep, op);
+    std::string label = "shared blob directory " + fd_path_label(cache_fd);
+    std::vector<SweepDir> dirs;
+    for (Alg alg : kAllAlgs) {
+        std::string name(alg_name(alg));
+        SweepDir s{open_subdir(cache_fd, name, label + "/" + name), alg, label + "/" + name, name + "/"};
+        if (s.fd)
+            dirs.push_back(std::move(s));
+    }
+    sweep(dirs, live, layouts[0]->gc_grace.load(), dry, *rep, prog);
+    prog.finish();
+    return rep;
+}
+
+std::unique_ptr<ocidir_report> remove_image(ocidir &d, std::string_view tag, unsigned flags)
+{
+    if (flags & ~static_cast<unsigned>(OCIDIR_REMOVE_GC))
+        throw Error(OCIDIR_E_INVALID, "ocidir_image_remove: unknown flags " + std::to_string(flags));
+    // index.json first, durable, then the blobs: a crash in between leaves
+    // unreferenced blobs, never a tag naming a missing one.
+    index::remove_tag(d, tag);
+    if (flags & OCIDIR_REMOVE_GC)
+        return collect(d, 0, nullptr, nullptr);
+    return std::make_unique<ocidir_report>();
+}
+
+}  // namespace ocd::gc

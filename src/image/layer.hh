@@ -1,0 +1,107 @@
+// Layers: a compressing writer that computes the blob digest (of the
+// compressed bytes, through a blob writer) and the diff_id (of the
+// uncompressed tar stream) in one pass, and a decompressing reader that
+// verifies both before it reports a clean end.
+//
+// Compression is none, gzip (zlib) or zstd (libzstd).  Memory stays bounded
+// whatever the size of the layer: the writer holds one 256 KiB output buffer
+// plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
+// in flight, with their output), the reader one 128 KiB input buffer plus the
+// codec's state (zstd's window is capped by libzstd's default limit, 128 MiB).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/blob_store.hh"
+#include "format/hash.hh"
+#include "ocidir.h"
+
+namespace ocd {
+class LayerEncoder;  // zlib deflate or ZSTD_CCtx, defined in layer.cc
+class LayerDecoder;  // zlib inflate or ZSTD_DCtx, defined in layer.cc
+}  // namespace ocd
+
+struct ocidir_layer_writer {
+    ocidir_layer_writer();
+    ~ocidir_layer_writer();  // out of line: the codec types are complete only in layer.cc
+
+    enum class State { Open, Failed, Committed };
+
+    int compression = OCIDIR_COMPRESSION_NONE;
+    const char *media_type = nullptr;          // static text
+    std::unique_ptr<ocidir_blob_writer> blob;  // receives the compressed bytes
+    std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256)
+    std::unique_ptr<ocd::LayerEncoder> enc;    // null for none
+    std::vector<unsigned char> out;            // compressed bytes not yet handed to `blob`
+    size_t out_len = 0;
+    uint64_t in_size = 0;                      // uncompressed bytes seen
+    State state = State::Open;
+};
+
+struct ocidir_layer_reader {
+    ocidir_layer_reader();
+    ~ocidir_layer_reader();
+
+    int compression = OCIDIR_COMPRESSION_NONE;
+    std::string media_type;
+    std::string what;                          // "layer <digest> (<media type>)", for messages
+    std::unique_ptr<ocidir_blob_reader> blob;  // verifies the blob digest and size
+    std::unique_ptr<ocd::LayerDecoder> dec;    // null for none
+    std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes
+    std::optional<std::string> expect_diff_id;
+    std::string diff_id;                       // computed, once the end is verified
+    std::vector<unsigned char> in;             // compressed bytes read from `blob`
+    size_t in_pos = 0, in_len = 0;
+    bool blob_eof = false;                     // `blob` returned its verified 0
+    bool done = false;                         // verified end reported
+    int error = 0;                             // sticky failure code
+    std::string error_msg;                     // its message, repeated on later calls
+};
+
+namespace ocd {
+
+// The OCI media type for an OCIDIR_COMPRESSION_* value; NULL for an unknown one.
+const char *compression_media_type(int compression) noexcept;
+
+// OCIDIR_COMPRESSION_* for a tar layer media type (OCI, OCI nondistributable,
+// Docker); -1 for anything else.
+int compression_from_media_type(std::string_view media_type) noexcept;
+
+// Throws UNSUPPORTED (unknown compression), INVALID (level or threads out of
+// range), READONLY, IO, NOMEM.
+std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads);
+
+// Throws STATE (failed or committed writer), IO; any failure fails the writer.
+void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len);
+
+struct LayerResult {
+    std::string digest;  // of the blob (compressed bytes)
+    uint64_t size;       // of the blob
+    std::string diff_id; // sha256 of the uncompressed bytes
+    std::string media_type;
+};
+
+// Finish the compressed stream and commit the blob.  The writer is spent
+// (Committed) or failed afterwards; on failure nothing is published.
+LayerResult layer_writer_commit(ocidir_layer_writer &w);
+
+// Open a layer blob.  Throws UNSUPPORTED (media type not a tar layer), the
+// codes of parse_digest() for a bad diff_id (NULL: no diff_id check), and
+// those of reader_open().
+std::unique_ptr<ocidir_layer_reader> layer_open(const ocidir &d, std::string_view media_type, const char *digest,
+                                                int64_t size, const char *diff_id);
+
+// Decompressed bytes (> 0); 0 at the end, only once the blob matched its
+// digest and the decompressed stream its diff_id; or a negative code, with
+// the thread-local last error set.  Errors are sticky.
+ssize_t layer_read(ocidir_layer_reader &r, void *buf, size_t len) noexcept;
+
+}  // namespace ocd

@@ -1,0 +1,437 @@
+#include "store/blob_store.hh"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "base/error.hh"
+#include "fs/fileio.hh"
+#include "fs/resolve.hh"
+
+namespace ocd {
+
+namespace {
+
+constexpr size_t kWriteBuffer = 256 * 1024;
+constexpr size_t kCopyChunk = 1024 * 1024;
+
+void check_writable(const ocidir &d, const char *op)
+{
+    if (d.readonly)
+        throw_error(OCIDIR_E_READONLY, std::string(op) + ": layout " + d.label + " was opened read-only");
+}
+
+// The directory new blobs of `alg` go into, created if needed.
+Fd open_write_dir(const ocidir &d, const Place &p)
+{
+    Fd dir;
+    int e = resolve::open_beneath(p.base, p.dir, O_RDONLY | O_DIRECTORY, dir);
+    if (e == ENOENT && !p.dir.empty()) {
+        // Create the algorithm directory (its parent is blobs/ or the added
+        // directory itself, both already resolved beneath their root).
+        std::string parent = p.dir.substr(0, p.dir.find_last_of('/') == std::string::npos ? 0 : p.dir.find_last_of('/'));
+        std::string name = p.dir.substr(parent.empty() ? 0 : parent.size() + 1);
+        Fd pd = resolve::open_beneath_or_throw(p.base, parent, O_RDONLY | O_DIRECTORY, p.label);
+        if (mkdirat(pd.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+            throw_os("creating blob directory " + p.label, errno);
+        fsync_dir(pd.get(), p.label);
+        e = resolve::open_beneath(p.base, p.dir, O_RDONLY | O_DIRECTORY, dir);
+    }
+    if (e != 0)
+        throw_lookup("blob directory " + p.label, e);
+    (void)d;
+    return dir;
+}
+
+void flush_buffer(ocidir_blob_writer &w)
+{
+    if (w.buf_len > 0) {
+        w.tmp.write_all(w.buf.data(), w.buf_len);
+        w.buf_len = 0;
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg)
+{
+    check_writable(d, "writing a blob");
+    Place p = d.write_place(alg);
+    TempFile tmp(open_write_dir(d, p), p.label);
+    auto w = std::make_unique<ocidir_blob_writer>(alg, Hasher::create(alg), std::move(tmp));
+    return w;
+}
+
+void writer_expect(ocidir_blob_writer &w, const char *digest, int64_t size)
+{
+    if (w.expected || w.size > 0 || w.buf_len > 0)
+        throw_error(OCIDIR_E_STATE, "ocidir_blob_writer_expect: must come once, before the first write");
+    if (size < -1)
+        throw_error(OCIDIR_E_INVALID, "ocidir_blob_writer_expect: size " + std::to_string(size) + " is negative");
+    std::optional<Digest> dg;
+    if (digest) {
+        dg = parse_digest(digest);
+        if (dg->alg != w.alg)
+            throw_error(OCIDIR_E_INVALID, "ocidir_blob_writer_expect: digest " + dg->str() + " is not " +
+                                              std::string(alg_name(w.alg)) + ", the writer's algorithm");
+    }
+    w.expect_digest = std::move(dg);
+    w.expect_size = size;
+    w.expected = true;
+}
+
+void writer_write(ocidir_blob_writer &w, const void *buf, size_t len)
+{
+    if (w.failed)
+        throw_error(OCIDIR_E_STATE, "blob writer already failed; only abort is possible");
+    if (len == 0)
+        return;
+    if (w.expect_size >= 0 && (len > static_cast<uint64_t>(w.expect_size) ||
+                               w.size > static_cast<uint64_t>(w.expect_size) - len)) {
+        w.failed = true;
+        throw_error(OCIDIR_E_SIZE, "blob writer: content exceeds the expected size of " +
+                                       std::to_string(w.expect_size) + " bytes" +
+                                       (w.expect_digest ? " (" + w.expect_digest->str() + ")" : std::string()));
+    }
+    try {
+        w.hasher->update(buf, len);
+        w.size += len;
+        if (len >= kWriteBuffer) {
+            flush_buffer(w);
+            w.tmp.write_all(buf, len);
+            return;
+        }
+        if (w.buf.empty())
+            w.buf.resize(kWriteBuffer);
+        if (w.buf_len + len > w.buf.size())
+            flush_buffer(w);
+        memcpy(w.buf.data() + w.buf_len, buf, len);
+        w.buf_len += len;
+    } catch (...) {
+        w.failed = true;
+        throw;
+    }
+}
+
+std::string writer_commit(ocidir_blob_writer &w)
+{
+    if (w.failed)
+        throw_error(OCIDIR_E_STATE, "blob writer already failed; nothing was committed");
+    flush_buffer(w);
+    std::string digest = w.hasher->final_digest();
+    if (w.expect_size >= 0 && w.size != static_cast<uint64_t>(w.expect_size))
+        throw_error(OCIDIR_E_SIZE, "blob " + (w.expect_digest ? w.expect_digest->str() : digest) + ": wrote " +
+                                       std::to_string(w.size) + " bytes, expected " + std::to_string(w.expect_size) +
+                                       "; nothing was stored");
+    if (w.expect_digest && digest != w.expect_digest->str())
+        throw_error(OCIDIR_E_DIGEST, "blob content hashes to " + digest + ", not to the expected " +
+                                         w.expect_digest->str() + "; nothing was stored");
+    std::string hex = digest.substr(alg_name(w.alg).size() + 1);
+    if (!w.tmp.publish(hex)) {
+        // The blob was there already: its modification time now says "just
+        // committed", so that gc's grace period counts from this commit.
+        if (utimensat(w.tmp.dir_fd(), hex.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            if (e == ENOENT)
+                throw Error(OCIDIR_E_NOT_FOUND, "blob " + digest + " in " + w.tmp.label() +
+                                                    " existed at commit but was removed (by gc) right after; "
+                                                    "write it again", e);
+            if (e != EPERM && e != EACCES && e != EROFS)
+                throw_os("refreshing the modification time of blob " + digest + " in " + w.tmp.label(), e);
+        }
+        // Only a regular file is "the blob that exists already": a symlink,
+        // FIFO, device or directory at that name would make this commit
+        // report success for a blob no reader can open.
+        struct stat st;
+        if (fstatat(w.tmp.dir_fd(), hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+            throw_error(OCIDIR_E_FORMAT, "blob " + digest + " in " + w.tmp.label() + " is " +
+                                             file_type_name(st.st_mode) +
+                                             ", not a regular file; nothing was stored (remove it first)");
+    }
+    return digest;
+}
+
+Found find_blob(const ocidir &d, const Digest &dg)
+{
+    std::vector<Place> places = d.read_places(dg.alg);
+    for (Place &p : places) {
+        Fd f;
+        struct stat st;
+        bool not_regular;
+        std::string rel = p.blob_path(dg);
+        int e = open_regular(p.base, rel, f, st, not_regular);
+        if (e == ENOENT || e == ENOTDIR)
+            continue;
+        if (e != 0)
+            throw_lookup("blob " + dg.str() + " in " + p.label, e);
+        if (not_regular)
+            throw_error(OCIDIR_E_FORMAT, "blob " + dg.str() + " in " + p.label + " is " + file_type_name(st.st_mode) +
+                                             ", not a regular file");
+        return Found{std::move(p), st, std::move(f)};
+    }
+    std::string where;
+    for (size_t i = 0; i < places.size(); i++)
+        where += (i ? ", " : "") + places[i].label;
+    throw Error(OCIDIR_E_NOT_FOUND, "blob " + dg.str() + " not found in " + where, ENOENT);
+}
+
+std::unique_ptr<ocidir_blob_reader> reader_open(const ocidir &d, const char *digest, int64_t expected_size)
+{
+    Digest dg = parse_digest(digest);
+    if (expected_size < -1)
+        throw_error(OCIDIR_E_INVALID, "expected size " + std::to_string(expected_size) + " is negative");
+    Found f = find_blob(d, dg);
+    if (expected_size >= 0 && static_cast<uint64_t>(f.st.st_size) != static_cast<uint64_t>(expected_size))
+        throw_error(OCIDIR_E_SIZE, "blob " + dg.str() + " in " + f.place.label + " is " +
+                                       std::to_string(f.st.st_size) + " bytes, expected " +
+                                       std::to_string(expected_size));
+    auto r = std::make_unique<ocidir_blob_reader>();
+    r->fd = std::move(f.fd);
+    r->hasher = Hasher::create(dg.alg);
+    r->size = static_cast<uint64_t>(f.st.st_size);
+    r->where = f.place.label;
+    r->digest = std::move(dg);
+    posix_fadvise(r->fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    return r;
+}
+
+ssize_t reader_read(ocidir_blob_reader &r, void *buf, size_t len)
+{
+    if (r.error)
+        throw Error(r.error, "blob " + r.digest.str() + " in " + r.where + ": reader already failed (" +
+                                 ocidir_strerror(r.error) + ")");
+    if (r.done)
+        return 0;
+    auto fail = [&](int code, const std::string &msg, int err = 0) -> ssize_t {
+        r.error = code;
+        throw Error(code, "blob " + r.digest.str() + " in " + r.where + ": " + msg, err);
+    };
+    if (r.pos == r.size) {
+        // Confirm the end, then the hash.
+        char extra;
+        ssize_t n;
+        do
+            n = ::read(r.fd.get(), &extra, 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return fail(OCIDIR_E_IO, "read: " + errno_text(errno), errno);
+        if (n > 0)
+            return fail(OCIDIR_E_SIZE, "the file grew past its size of " + std::to_string(r.size) + " bytes while being read");
+        std::string got = r.hasher->final_digest();
+        if (got != r.digest.str())
+            return fail(OCIDIR_E_DIGEST, "content hashes to " + got + ", not to its digest (corrupt or tampered)");
+        r.done = true;
+        return 0;
+    }
+    // Read in slices small enough to stay in the CPU cache between the copy
+    // out of the page cache and the hash that follows it.
+    constexpr size_t kSlice = 128 * 1024;
+    size_t want = static_cast<size_t>(std::min<uint64_t>({len, r.size - r.pos, static_cast<uint64_t>(SSIZE_MAX)}));
+    char *out = static_cast<char *>(buf);
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n;
+        do
+            n = ::read(r.fd.get(), out + got, std::min(kSlice, want - got));
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (got > 0)
+                break;  // hand out what was hashed; the error comes back next call
+            return fail(OCIDIR_E_IO, "read: " + errno_text(errno), errno);
+        }
+        if (n == 0) {
+            if (got > 0)
+                break;  // the next call reports the truncation
+            return fail(OCIDIR_E_SIZE, "the file ended at " + std::to_string(r.pos) + " bytes, before its size of " +
+                                           std::to_string(r.size) + " (truncated while being read)");
+        }
+        r.hasher->update(out + got, static_cast<size_t>(n));
+        r.pos += static_cast<uint64_t>(n);
+        got += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(got);
+}
+
+void blob_remove(ocidir &d, const char *digest)
+{
+    Digest dg = parse_digest(digest);
+    check_writable(d, ("removing blob " + dg.str()).c_str());
+    Place own = d.own_place(dg.alg);
+    auto lives_elsewhere = [&](const std::string &why) {
+        for (const Place &p : d.read_places(dg.alg)) {
+            if (p.kind == Place::Own)
+                continue;
+            Fd f;
+            if (resolve::open_beneath(p.base, p.blob_path(dg), O_PATH, f) == 0)
+                throw Error(OCIDIR_E_NOT_FOUND, "blob " + dg.str() + " is not in the layout's own blobs/ (" + why +
+                                                    "); it lives in " + p.label + ", which this library never modifies",
+                            ENOENT);
+        }
+        throw Error(OCIDIR_E_NOT_FOUND, "blob " + dg.str() + " not found in " + own.label, ENOENT);
+    };
+    if (own.kind == Place::Followed)
+        lives_elsewhere("blobs/" + std::string(alg_name(dg.alg)) + " is a followed symlink");
+    Fd dir;
+    int e = resolve::open_beneath(own.base, own.dir, O_RDONLY | O_DIRECTORY, dir);
+    if (e == ENOENT)
+        lives_elsewhere("it has no such file");
+    if (e != 0)
+        throw_lookup("blob directory " + own.label, e);
+    struct stat st;
+    if (fstatat(dir.get(), dg.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            lives_elsewhere("it has no such file");
+        throw_os("stat of blob " + dg.str() + " in " + own.label, errno);
+    }
+    if (S_ISDIR(st.st_mode))
+        throw_error(OCIDIR_E_FORMAT, "blob " + dg.str() + " in " + own.label + " is a directory; not removed");
+    if (unlinkat(dir.get(), dg.hex.c_str(), 0) != 0) {
+        if (errno == ENOENT)
+            lives_elsewhere("it has no such file");
+        throw_os("removing blob " + dg.str() + " from " + own.label, errno);
+    }
+    fsync_dir(dir.get(), own.label);
+}
+
+namespace {
+
+// Copy a regular file's remaining content into the writer's temporary file
+// inside the kernel (a reflink on filesystems that share extents), and hash
+// what landed in the temporary file: the digest always describes the bytes
+// that get published, even if the source changes meanwhile.  The copy runs
+// on a second thread, one step ahead of the hash, so a put costs about what
+// the hash costs.  Returns false, having copied nothing, when the kernel
+// cannot copy between these files (the caller then reads and writes).
+bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_label)
+{
+    constexpr size_t kStep = 32u * 1024 * 1024;
+
+    // First step on this thread: it tells whether copy_file_range works here.
+    ssize_t first;
+    do
+        first = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
+    while (first < 0 && errno == EINTR);
+    if (first < 0) {
+        if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS || errno == EBADF ||
+            errno == EPERM)
+            return false;
+        throw_os("copying " + src_label + " into " + w.tmp.label(), errno);
+    }
+    if (first == 0)
+        return false;  // empty, or a file whose size the kernel does not know (procfs): read it instead
+    w.tmp.note_written(static_cast<uint64_t>(first));
+
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t copied = static_cast<uint64_t>(first);
+    bool finished = false;
+    int copy_err = 0;
+    std::thread copier([&] {
+        for (;;) {
+            ssize_t n = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            std::lock_guard<std::mutex> lk(mu);
+            if (n < 0)
+                copy_err = errno;
+            if (n <= 0) {
+                finished = true;
+            } else {
+                copied += static_cast<uint64_t>(n);
+                w.tmp.note_written(static_cast<uint64_t>(n));
+            }
+            cv.notify_one();
+            if (n <= 0)
+                return;
+        }
+    });
+    struct Joiner {
+        std::thread &t;
+        ~Joiner() { t.join(); }
+    } joiner{copier};
+
+    // Hash the temporary file through bounded mappings as the copy advances
+    // (memory use does not grow with the blob).
+    uint64_t hashed = 0;
+    for (;;) {
+        uint64_t avail;
+        bool done;
+        {
+            std::unique_lock<std::mutex> lk(mu);
+            cv.wait(lk, [&] { return finished || copied > hashed; });
+            avail = copied;
+            done = finished;
+            if (copy_err)
+                throw_os("copying " + src_label + " into " + w.tmp.label(), copy_err);
+        }
+        while (hashed < avail) {
+            size_t len = static_cast<size_t>(std::min<uint64_t>(kStep, avail - hashed));
+            void *m = mmap(nullptr, len, PROT_READ, MAP_SHARED | MAP_POPULATE, w.tmp.fd(), static_cast<off_t>(hashed));
+            if (m == MAP_FAILED)
+                throw_os("mapping the temporary file in " + w.tmp.label() + " for hashing", errno);
+            w.hasher->update(m, len);
+            munmap(m, len);
+            hashed += len;
+        }
+        if (done)
+            break;
+    }
+    w.size = hashed;
+    return true;
+}
+
+}  // namespace
+
+std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        throw_os("ocidir_blob_put_fd: fd " + std::to_string(fd), errno);
+    std::string label = "fd " + std::to_string(fd);
+    std::unique_ptr<ocidir_blob_writer> w = writer_new(d, Alg::sha256);
+    if (!S_ISREG(st.st_mode) || !put_regular_by_copy(*w, fd, label)) {
+        std::vector<char> buf(kCopyChunk);
+        for (;;) {
+            ssize_t n = ::read(fd, buf.data(), buf.size());
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                throw_os("ocidir_blob_put_fd: reading " + label, errno);
+            }
+            if (n == 0)
+                break;
+            writer_write(*w, buf.data(), static_cast<size_t>(n));
+        }
+    }
+    uint64_t size = w->size;
+    std::string dg = writer_commit(*w);
+    if (size_out)
+        *size_out = size;
+    return dg;
+}
+
+void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,
+                           const std::string &consequence)
+{
+    try {
+        find_blob(d, parse_digest(digest.c_str()));
+    } catch (const Error &e) {
+        if (e.code() != OCIDIR_E_NOT_FOUND)
+            throw;
+        throw Error(OCIDIR_E_NOT_FOUND,
+                    (what.empty() ? "" : what + " ") + digest + " is no longer present (removed by gc meanwhile?); " +
+                        consequence + ": " + e.message(),
+                    ENOENT);
+    }
+}
+
+}  // namespace ocd

@@ -1,0 +1,80 @@
+// The blob store: streaming writers that publish atomically and durably,
+// verified streaming readers, lookups across the layout's blobs/ and the
+// added blob directories, removal.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "format/digest.hh"
+#include "base/fd.hh"
+#include "format/hash.hh"
+#include "store/layout.hh"
+#include "fs/tempfile.hh"
+
+struct ocidir_blob_writer {
+    ocidir_blob_writer(ocd::Alg a, std::unique_ptr<ocd::Hasher> h, ocd::TempFile t)
+        : alg(a), hasher(std::move(h)), tmp(std::move(t)) {}
+
+    ocd::Alg alg;
+    std::unique_ptr<ocd::Hasher> hasher;
+    ocd::TempFile tmp;
+    uint64_t size = 0;
+    std::optional<ocd::Digest> expect_digest;
+    int64_t expect_size = -1;
+    bool expected = false;
+    bool failed = false;
+    std::vector<char> buf;  // coalesces small writes
+    size_t buf_len = 0;
+};
+
+struct ocidir_blob_reader {
+    ocd::Fd fd;
+    std::unique_ptr<ocd::Hasher> hasher;
+    ocd::Digest digest;
+    std::string where;  // the place label, for messages
+    uint64_t size = 0;
+    uint64_t pos = 0;
+    int error = 0;      // sticky failure code
+    bool done = false;  // verified end reached
+};
+
+namespace ocd {
+
+std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg);
+void writer_expect(ocidir_blob_writer &w, const char *digest, int64_t size);
+void writer_write(ocidir_blob_writer &w, const void *buf, size_t len);
+// Consumes the writer's temp file; returns the digest string.
+std::string writer_commit(ocidir_blob_writer &w);
+
+struct Found {
+    Place place;
+    struct stat st;
+    Fd fd;  // O_RDONLY, regular file
+};
+// Look a blob up in the read places and open it (verified type).  Throws
+// NOT_FOUND naming every place searched, FORMAT, ESCAPE, IO.
+Found find_blob(const ocidir &d, const Digest &dg);
+
+std::unique_ptr<ocidir_blob_reader> reader_open(const ocidir &d, const char *digest, int64_t expected_size);
+// Returns bytes read, 0 at the verified end, or a negative code (sticky).
+ssize_t reader_read(ocidir_blob_reader &r, void *buf, size_t len);
+
+void blob_remove(ocidir &d, const char *digest);
+
+// For writers of index.json, under its lock: `digest` (a blob written or read
+// before the lock was taken) must still be present, since gc, which holds the
+// same lock from its mark to its last removal, may have removed it.  Throws
+// NOT_FOUND (ENOENT): "[what ]<digest> is no longer present (removed by gc
+// meanwhile?); <consequence>: <the lookup's message>"; other lookup errors as
+// find_blob().
+void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,
+                           const std::string &consequence);
+std::string put_fd(ocidir &d, int fd, uint64_t *size_out);
+
+}  // namespace ocd
