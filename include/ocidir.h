@@ -128,6 +128,9 @@ OCIDIR_API unsigned ocidir_version_number(void);
 #define OCIDIR_E_STATE      (-13)  /* object used after commit/abort/close, or out of order */
 #define OCIDIR_E_TOO_LARGE  (-14)  /* content larger than the caller's or the library's limit */
 #define OCIDIR_E_AMBIGUOUS  (-15)  /* a tag names several index.json entries; none is guessed */
+#define OCIDIR_E_CANCELED   (-16)  /* a progress callback returned non-zero; nothing half-done is left */
+#define OCIDIR_E_NOT_DURABLE (-17) /* the change is published (visible) but flushing it to disk failed:
+                                      it may not survive a crash; ocidir_last_errno() has the errno */
 
 /**
  * Static English text for an error code ("not found", ...).

@@ -54,6 +54,8 @@ OCIDIR_API const char *ocidir_strerror(int code)
     case OCIDIR_E_STATE: return "object used in the wrong state";
     case OCIDIR_E_TOO_LARGE: return "content too large";
     case OCIDIR_E_AMBIGUOUS: return "ambiguous reference";
+    case OCIDIR_E_CANCELED: return "operation canceled";
+    case OCIDIR_E_NOT_DURABLE: return "change visible but not durable";
     default: return "unknown error";
     }
 }
