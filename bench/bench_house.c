@@ -113,9 +113,11 @@ static void child_run(const void *arg, void *out)
     if ((res->rc = ocidir_open(AT_FDCWD, op->layout, op->gc ? 0 : OCIDIR_OPEN_RDONLY, &d)) == 0) {
         if (op->gc)
             res->rc = ocidir_set_gc_grace(d, 0);
+        ocidir_fsck_options_t fo = OCIDIR_FSCK_OPTIONS_INIT;
+        fo.threads = op->threads;
         double t0 = bench_now();
         if (res->rc == 0)
-            res->rc = op->gc ? ocidir_gc(d, 0, NULL, NULL, &rep) : ocidir_fsck(d, 0, op->threads, NULL, NULL, &rep);
+            res->rc = op->gc ? ocidir_gc(d, NULL, &rep) : ocidir_fsck(d, &fo, &rep);
         res->secs = bench_now() - t0;
     }
     if (res->rc)

@@ -57,7 +57,10 @@ int cmd_fsck(int argc, char **argv)
     progress_t bar;
     cli_progress_init(&bar, "fsck");
     ocidir_report_t *rep = NULL;
-    int rc = ocidir_fsck(d, 0, 0, progress_callback, &bar, &rep);
+    ocidir_fsck_options_t fo = OCIDIR_FSCK_OPTIONS_INIT;
+    fo.progress = progress_callback;
+    fo.user = &bar;
+    int rc = ocidir_fsck(d, &fo, &rep);
     progress_end(&bar);
     if (rc < 0) {
         st = cli_lib_error("fsck", rc);
@@ -254,15 +257,15 @@ int cmd_gc(int argc, char **argv)
             }
         }
     }
-    int rc = o.has_grace ? ocidir_set_gc_grace(layouts[0], o.grace) : 0;
     progress_t bar;
     cli_progress_init(&bar, "gc");
-    if (rc == 0) {
-        if (cache_fd >= 0)
-            rc = ocidir_cache_gc(cache_fd, layouts, n, flags, progress_callback, &bar, &rep);
-        else
-            rc = ocidir_gc(layouts[0], flags, progress_callback, &bar, &rep);
-    }
+    ocidir_gc_options_t go = OCIDIR_GC_OPTIONS_INIT;
+    go.flags = flags;
+    if (o.has_grace)
+        go.grace_seconds = o.grace;
+    go.progress = progress_callback;
+    go.user = &bar;
+    int rc = cache_fd >= 0 ? ocidir_cache_gc(cache_fd, layouts, n, &go, &rep) : ocidir_gc(layouts[0], &go, &rep);
     progress_end(&bar);
     if (rc < 0) {
         st = cli_lib_error("gc", rc);
@@ -292,7 +295,7 @@ int cmd_rm(int argc, char **argv)
         {"grace", required_argument, NULL, OPT_GRACE},
         {NULL, 0, NULL, 0},
     };
-    unsigned flags = 0;
+    bool gc = false;
     bool has_grace = false;
     long long grace = 0;
     int c, st;
@@ -300,7 +303,7 @@ int cmd_rm(int argc, char **argv)
         if (c == CLI_OPT_EXIT)
             return st;
         if (c == OPT_GC) {
-            flags |= OCIDIR_REMOVE_GC;
+            gc = true;
         } else {
             if ((st = parse_grace("rm", optarg, &grace)) != EXIT_OK)
                 return st;
@@ -316,12 +319,13 @@ int cmd_rm(int argc, char **argv)
     if ((st = cli_open_layout("rm", argv[optind], 0, &d)) != EXIT_OK)
         return st;
     ocidir_report_t *rep = NULL;
-    int rc = has_grace ? ocidir_set_gc_grace(d, grace) : 0;
-    if (rc == 0)
-        rc = ocidir_image_remove(d, tag, flags, &rep);
+    ocidir_gc_options_t go = OCIDIR_GC_OPTIONS_INIT;
+    if (has_grace)
+        go.grace_seconds = grace;
+    int rc = gc ? ocidir_tag_remove_gc(d, tag, &go, &rep) : ocidir_tag_remove(d, tag);
     if (rc < 0) {
         st = cli_lib_error("rm", rc);
-    } else if (flags & OCIDIR_REMOVE_GC) {
+    } else if (gc) {
         gc_print(rep, false);
         st = cli_finish_stdout("rm", EXIT_OK);
     }
@@ -357,7 +361,11 @@ int cmd_clone(int argc, char **argv)
     progress_t bar;
     cli_progress_init(&bar, "clone");
     ocidir_report_t *rep = NULL;
-    int rc = ocidir_clone(src, AT_FDCWD, dst, flags, progress_callback, &bar, NULL, &rep);
+    ocidir_clone_options_t co = OCIDIR_CLONE_OPTIONS_INIT;
+    co.flags = flags;
+    co.progress = progress_callback;
+    co.user = &bar;
+    int rc = ocidir_clone(src, AT_FDCWD, dst, &co, NULL, &rep);
     progress_end(&bar);
     if (rc < 0) {
         st = cli_lib_error("clone", rc);

@@ -254,9 +254,10 @@ void progress_update(progress_t *p, uint64_t done, uint64_t total)
         draw(p);
 }
 
-void progress_callback(uint64_t done, uint64_t total, void *user)
+int progress_callback(uint64_t done, uint64_t total, void *user)
 {
     progress_update((progress_t *)user, done, total);
+    return 0;
 }
 
 void progress_end(progress_t *p)

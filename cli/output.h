@@ -62,7 +62,7 @@ typedef struct {
 void progress_init(progress_t *p, const char *label, bool enabled);
 void progress_update(progress_t *p, uint64_t done, uint64_t total);
 /* An ocidir_progress_fn whose `user` is a progress_t. */
-void progress_callback(uint64_t done, uint64_t total, void *user);
+int progress_callback(uint64_t done, uint64_t total, void *user);
 void progress_end(progress_t *p);
 
 #endif /* OCIDIR_CLI_OUTPUT_H */

@@ -48,8 +48,40 @@
  *   errno behind an OCIDIR_E_IO.
  * - No C++ exception and no abort ever crosses this API.  Allocation failure
  *   is OCIDIR_E_NOMEM.
- * - Memory handed out is freed with ocidir_free().  Every *_close / *_free /
- *   *_abort function accepts NULL.
+ * - Memory handed out is freed with ocidir_free(); string vectors with
+ *   ocidir_strv_free(); reports with ocidir_report_free().
+ * - Releasing objects: the verb pairs with the verb that made the object.
+ *   What is opened (ocidir_open(), ocidir_image_open(), ocidir_blob_open(),
+ *   ocidir_layer_open()) is closed with the matching *_close.  What is made
+ *   new (builders) is released with *_free.  A writer (*_writer_new) ends
+ *   with *_commit, which publishes it and frees it, or *_abort, which
+ *   discards and frees it.  Every *_close / *_free / *_abort accepts NULL.
+ * - Options: the calls that are likely to grow take a pointer to an options
+ *   struct (ocidir_fsck_options_t, ...).  Each such struct starts with
+ *   `size_t struct_size`, set to sizeof() of the struct as the caller was
+ *   compiled; initialise it with its OCIDIR_*_OPTIONS_INIT macro or its
+ *   ocidir_*_options_init() function, then set the fields wanted.  A NULL
+ *   pointer means every default.  The library reads the fields that fit in
+ *   `struct_size` and uses defaults for fields added after the caller was
+ *   built; a caller built against a newer header that sets a field this
+ *   library does not know gets OCIDIR_E_INVALID instead of the option being
+ *   ignored.  This pattern (the one of the kernel's openat2() and clone3()
+ *   structs) was chosen over setter functions on an opaque object because a
+ *   struct is filled in one expression in C, in one call from ctypes and cgo,
+ *   needs no allocation, and still lets fields be added without breaking the
+ *   ABI.  The short forms kept beside them (ocidir_layer_writer_new(),
+ *   ocidir_layer_open(), ocidir_builder_add_layer(), the contract's blob
+ *   calls) are fixed and will not grow.
+ * - Progress callbacks (ocidir_progress_fn) return int: non-zero cancels the
+ *   operation, which then returns OCIDIR_E_CANCELED with nothing half-done.
+ * - ABI: every exported symbol carries the version node of the release that
+ *   added it (OCIDIR_0.5 for this series).  Before 1.0 the SONAME is
+ *   libocidir.so.0 and a minor release may change the ABI; it then renames
+ *   the version node, so a program built against another 0.x release fails
+ *   to load with a message naming the node instead of misbehaving.  From 1.0
+ *   on, the SONAME is libocidir.so.1, the ABI only grows (new symbols in new
+ *   nodes OCIDIR_1.1, ...; new options fields at the end of their structs),
+ *   and an incompatible change would bump the SONAME.
  * - Every fd the library opens has O_CLOEXEC.  An fd passed in is never
  *   closed by the library; it keeps a duplicate when it needs one.
  * - Thread safety: one ocidir_t may be used from many threads at once, for
@@ -276,6 +308,16 @@ OCIDIR_API void ocidir_close(ocidir_t *d);
 
 /** Non-zero if the handle was opened with OCIDIR_OPEN_RDONLY. */
 OCIDIR_API int ocidir_is_readonly(const ocidir_t *d);
+
+/**
+ * Bound on the size of any JSON document read through this handle
+ * (`index.json`, manifests, indexes, configs).  The default is 64 MiB; a
+ * larger document is OCIDIR_E_TOO_LARGE before it is read.  Not safe to call
+ * while other threads use the handle.
+ * @param max_bytes the new bound (>= 2); 0 restores the default.
+ * @return 0, or OCIDIR_E_INVALID (d NULL, max_bytes 1).
+ */
+OCIDIR_API int ocidir_set_json_limit(ocidir_t *d, size_t max_bytes);
 
 /** Non-zero if the library resolves paths with openat2(2) in this process;
  *  zero when it uses the O_NOFOLLOW component walk (kernel without openat2,
@@ -518,14 +560,6 @@ OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
  * @return 0, or OCIDIR_E_INVALID (NULL or not grammatical).
  */
 OCIDIR_API int ocidir_tag_validate(const char *tag);
-
-/**
- * Bound on the size of any JSON document the library reads (`index.json`,
- * manifests, indexes, configs).  The default is 64 MiB; a larger document is
- * OCIDIR_E_TOO_LARGE before it is read.
- * @param max_bytes the new bound (>= 2); 0 restores the default.
- */
-OCIDIR_API int ocidir_set_json_limit(ocidir_t *d, size_t max_bytes);
 
 /**
  * The tags in `index.json`, in file order, each once.
@@ -793,6 +827,41 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
 OCIDIR_API int ocidir_layer_writer_new(ocidir_t *d, ocidir_compression_t compression, int level,
                                        int threads, ocidir_layer_writer_t **out);
 
+/** Options of ocidir_layer_writer_new_opts(); see "Options" above. */
+typedef struct {
+    size_t struct_size;               /* sizeof(ocidir_layer_writer_options_t) */
+    ocidir_compression_t compression; /* default OCIDIR_COMPRESSION_GZIP */
+    int level;                        /* as ocidir_layer_writer_new(); default 0 */
+    int threads;                      /* as ocidir_layer_writer_new(); default 0 */
+    ocidir_digest_alg_t alg;          /* the blob digest's algorithm (the diff_id is
+                                         always sha256); default OCIDIR_SHA256 */
+    int zstd_window_log;              /* zstd only: log2 of the window, 10..27; 0 (the
+                                         default) takes zstd's for the level.  A reader
+                                         accepts windows up to 2^27 (128 MiB). */
+    int zstd_long;                    /* zstd only: non-zero enables long-distance
+                                         matching (as `zstd --long`); window 2^27 unless
+                                         zstd_window_log says otherwise */
+    unsigned flags;                   /* none yet: 0 */
+} ocidir_layer_writer_options_t;
+
+#define OCIDIR_LAYER_WRITER_OPTIONS_INIT \
+    { sizeof(ocidir_layer_writer_options_t), OCIDIR_COMPRESSION_GZIP, 0, 0, OCIDIR_SHA256, 0, 0, 0 }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID (NULL, or struct_size too small). */
+OCIDIR_API int ocidir_layer_writer_options_init(ocidir_layer_writer_options_t *opts, size_t struct_size);
+
+/**
+ * Start a layer with options (the extensible form of
+ * ocidir_layer_writer_new(); NULL options are the defaults: gzip, level 6,
+ * one thread per CPU, sha256).
+ * @return as ocidir_layer_writer_new(), and OCIDIR_E_INVALID for a bad
+ *         options struct, an unknown algorithm, a zstd window outside 10..27,
+ *         zstd fields set for another compression, or unknown flags.
+ */
+OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writer_options_t *opts,
+                                            ocidir_layer_writer_t **out);
+
 /** Feed uncompressed bytes.  @return 0, OCIDIR_E_IO, OCIDIR_E_STATE. */
 OCIDIR_API int ocidir_layer_writer_write(ocidir_layer_writer_t *w, const void *buf, size_t len);
 
@@ -834,6 +903,32 @@ OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char
  */
 OCIDIR_API int ocidir_image_layer_open(const ocidir_image_t *img, size_t index,
                                        ocidir_layer_reader_t **out);
+
+/** Options of the layer readers; see "Options" above. */
+typedef struct {
+    size_t struct_size;  /* sizeof(ocidir_layer_reader_options_t) */
+    uint64_t max_size;   /* bound on the decompressed bytes; 0 (the default): none.
+                            A stream longer than this fails with OCIDIR_E_TOO_LARGE
+                            at the read that would pass it (nothing past the bound
+                            is returned). */
+    unsigned flags;      /* none yet: 0 */
+} ocidir_layer_reader_options_t;
+
+#define OCIDIR_LAYER_READER_OPTIONS_INIT { sizeof(ocidir_layer_reader_options_t), 0, 0 }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID. */
+OCIDIR_API int ocidir_layer_reader_options_init(ocidir_layer_reader_options_t *opts, size_t struct_size);
+
+/** ocidir_layer_open() with options (NULL: the defaults). */
+OCIDIR_API int ocidir_layer_open_opts(ocidir_t *d, const char *media_type, const char *digest, int64_t size,
+                                      const char *diff_id, const ocidir_layer_reader_options_t *opts,
+                                      ocidir_layer_reader_t **out);
+
+/** ocidir_image_layer_open() with options (NULL: the defaults). */
+OCIDIR_API int ocidir_image_layer_open_opts(const ocidir_image_t *img, size_t index,
+                                            const ocidir_layer_reader_options_t *opts,
+                                            ocidir_layer_reader_t **out);
 
 /**
  * Read decompressed bytes (len > 0).
@@ -904,6 +999,33 @@ OCIDIR_API int ocidir_builder_add_layer(ocidir_builder_t *b, const char *media_t
 OCIDIR_API int ocidir_builder_add_layer_writer(ocidir_builder_t *b, ocidir_layer_writer_t *w,
                                                const char *created_by);
 
+/** Options of the builder's add-layer calls; see "Options" above. */
+typedef struct {
+    size_t struct_size;              /* sizeof(ocidir_add_layer_options_t) */
+    const char *created_by;          /* the history entry's created_by; NULL: none */
+    const char *const *annotations;  /* the layer descriptor's annotations as a
+                                        NULL-terminated key, value, key, value, ...
+                                        vector (copied); NULL: none.  A key given
+                                        twice keeps the last value; an empty key or
+                                        an odd count is OCIDIR_E_INVALID. */
+    unsigned flags;                  /* none yet: 0 */
+} ocidir_add_layer_options_t;
+
+#define OCIDIR_ADD_LAYER_OPTIONS_INIT { sizeof(ocidir_add_layer_options_t), NULL, NULL, 0 }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID. */
+OCIDIR_API int ocidir_add_layer_options_init(ocidir_add_layer_options_t *opts, size_t struct_size);
+
+/** ocidir_builder_add_layer() with options (NULL: the defaults). */
+OCIDIR_API int ocidir_builder_add_layer_opts(ocidir_builder_t *b, const char *media_type, const char *digest,
+                                             uint64_t size, const char *diff_id,
+                                             const ocidir_add_layer_options_t *opts);
+
+/** ocidir_builder_add_layer_writer() with options (NULL: the defaults). */
+OCIDIR_API int ocidir_builder_add_layer_writer_opts(ocidir_builder_t *b, ocidir_layer_writer_t *w,
+                                                    const ocidir_add_layer_options_t *opts);
+
 /**
  * Set a string-array config field (ENTRYPOINT, CMD, ENV); `strv` is
  * NULL-terminated, or NULL to remove the field.  DIFF_IDS is not settable.
@@ -968,14 +1090,25 @@ OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b);
  *
  * Progress callbacks are called from the calling thread only, with the bytes
  * done so far and the total expected (the total may grow while the graph is
- * being walked), at most a few times per second and once at the end.
+ * being walked): once before the first blob is checked, removed or copied,
+ * after blobs are done (several blobs may be reported in one call), and once
+ * at the end with done == total.  A callback that returns non-zero cancels
+ * the operation at that point, also at the last call, and the call returns
+ * OCIDIR_E_CANCELED with no report:
+ *   - fsck stops hashing (it never writes anything);
+ *   - gc and cache gc stop between two removals; what was removed before is
+ *     gone (it was unreferenced and older than the grace period), the rest
+ *     stays, and the layout is consistent;
+ *   - clone removes everything it created: the destination is again absent
+ *     (or the empty directory it was).
  */
 
 /** A finished report.  Opaque; freed with ocidir_report_free(). */
 typedef struct ocidir_report ocidir_report_t;
 
-/** Progress: `done` of `total` bytes.  Must not call back into the handle. */
-typedef void (*ocidir_progress_fn)(uint64_t done, uint64_t total, void *user);
+/** Progress: `done` of `total` bytes.  Return 0 to go on, non-zero to cancel
+ *  (OCIDIR_E_CANCELED).  Must not call back into the handle. */
+typedef int (*ocidir_progress_fn)(uint64_t done, uint64_t total, void *user);
 
 /* Kinds of finding.  Values are fixed and part of the ABI. */
 typedef enum {
@@ -1006,7 +1139,13 @@ OCIDIR_API const char *ocidir_find_kind_name(int kind);
 /** Number of findings in a report (0 for NULL). */
 OCIDIR_API size_t ocidir_report_count(const ocidir_report_t *r);
 
-/** Number of findings that are damage (kind <= OCIDIR_FIND_IO). */
+/** 1 if findings of `kind` are damage (the layout is broken: kinds
+ *  OCIDIR_FIND_LAYOUT to OCIDIR_FIND_IO), 0 for notices and unknown kinds.
+ *  Bindings and callers use this instead of comparing kinds themselves, so
+ *  that kinds added later are classified by the library. */
+OCIDIR_API int ocidir_find_kind_is_damage(int kind);
+
+/** Number of findings that are damage (ocidir_find_kind_is_damage()). */
 OCIDIR_API size_t ocidir_report_damage(const ocidir_report_t *r);
 
 /**
@@ -1030,6 +1169,21 @@ OCIDIR_API void ocidir_report_totals(const ocidir_report_t *r, uint64_t *blobs_o
 /** Free a report.  NULL is accepted. */
 OCIDIR_API void ocidir_report_free(ocidir_report_t *r);
 
+/** Options of ocidir_fsck(); see "Options" in the introduction. */
+typedef struct {
+    size_t struct_size;          /* sizeof(ocidir_fsck_options_t) */
+    unsigned flags;              /* none yet: 0 (others are OCIDIR_E_INVALID) */
+    unsigned threads;            /* hashing threads; 0 (the default): one per online CPU */
+    ocidir_progress_fn progress; /* may be NULL */
+    void *user;                  /* passed to progress */
+} ocidir_fsck_options_t;
+
+#define OCIDIR_FSCK_OPTIONS_INIT { sizeof(ocidir_fsck_options_t), 0, 0, NULL, NULL }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID. */
+OCIDIR_API int ocidir_fsck_options_init(ocidir_fsck_options_t *opts, size_t struct_size);
+
 /**
  * Check a layout completely: `oci-layout`, `index.json`, every reachable
  * descriptor (media type, size, and each blob's full hash), missing blobs,
@@ -1037,22 +1191,39 @@ OCIDIR_API void ocidir_report_free(ocidir_report_t *r);
  * stray temporary files.  Every finding is reported, not only the first.
  * Blobs are hashed in parallel.  Never writes anything.
  *
- * @param flags    0 (no flags yet; others are OCIDIR_E_INVALID).
- * @param threads  hashing threads; 0 means one per online CPU.
- * @param progress may be NULL.
+ * @param opts     NULL for the defaults.
  * @param out      receives the report; must not be NULL.
  * @return 0 when the check ran to the end, whatever it found (look at
- *         ocidir_report_damage()); OCIDIR_E_INVALID, OCIDIR_E_NOMEM, or
+ *         ocidir_report_damage()); OCIDIR_E_CANCELED (the progress callback
+ *         asked; no report); OCIDIR_E_INVALID, OCIDIR_E_NOMEM, or
  *         OCIDIR_E_IO when the check itself could not run.
  */
-OCIDIR_API int ocidir_fsck(ocidir_t *d, unsigned flags, unsigned threads,
-                           ocidir_progress_fn progress, void *user, ocidir_report_t **out);
+OCIDIR_API int ocidir_fsck(ocidir_t *d, const ocidir_fsck_options_t *opts, ocidir_report_t **out);
 
 /* Report what would be removed, remove nothing. */
 #define OCIDIR_GC_DRY_RUN (1u << 0)
 
 /* The default grace period of gc, in seconds. */
 #define OCIDIR_GC_GRACE_DEFAULT 3600
+
+/* In ocidir_gc_options_t.grace_seconds: the handle's grace period
+ * (ocidir_set_gc_grace(); for cache gc, that of layouts[0]). */
+#define OCIDIR_GC_GRACE_HANDLE (-1)
+
+/** Options of ocidir_gc(), ocidir_cache_gc() and ocidir_tag_remove_gc(). */
+typedef struct {
+    size_t struct_size;          /* sizeof(ocidir_gc_options_t) */
+    unsigned flags;              /* 0 or OCIDIR_GC_DRY_RUN */
+    int64_t grace_seconds;       /* >= 0, or OCIDIR_GC_GRACE_HANDLE (the default) */
+    ocidir_progress_fn progress; /* may be NULL */
+    void *user;                  /* passed to progress */
+} ocidir_gc_options_t;
+
+#define OCIDIR_GC_OPTIONS_INIT { sizeof(ocidir_gc_options_t), 0, OCIDIR_GC_GRACE_HANDLE, NULL, NULL }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID. */
+OCIDIR_API int ocidir_gc_options_init(ocidir_gc_options_t *opts, size_t struct_size);
 
 /**
  * Set the grace period of gc on this handle: an unreferenced blob whose
@@ -1084,33 +1255,47 @@ OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds);
  * is not swept: gc fails with the code of the damage, because what the
  * missing part references cannot be known.
  *
- * @param flags 0 or OCIDIR_GC_DRY_RUN.
+ * @param opts  NULL for the defaults (remove, the handle's grace period).
  * @param out   receives the report (OCIDIR_FIND_REMOVED, or
  *              OCIDIR_FIND_UNREFERENCED in a dry run); may be NULL.
  * @return 0, OCIDIR_E_READONLY (without DRY_RUN), OCIDIR_E_INVALID,
- *         OCIDIR_E_FORMAT / OCIDIR_E_NOT_FOUND / OCIDIR_E_DIGEST (damaged
- *         graph), OCIDIR_E_IO.
+ *         OCIDIR_E_CANCELED, OCIDIR_E_FORMAT / OCIDIR_E_NOT_FOUND /
+ *         OCIDIR_E_DIGEST (damaged graph), OCIDIR_E_IO.
  */
-OCIDIR_API int ocidir_gc(ocidir_t *d, unsigned flags, ocidir_progress_fn progress, void *user,
-                         ocidir_report_t **out);
+OCIDIR_API int ocidir_gc(ocidir_t *d, const ocidir_gc_options_t *opts, ocidir_report_t **out);
 
 /**
  * Garbage-collect a shared blob directory (laid out as `sha256/<hex>`,
  * `sha512/<hex>`) used by several layouts: report — and without
  * OCIDIR_GC_DRY_RUN remove — the blobs none of `layouts` references, under
  * the same safety as ocidir_gc() (every layout's index lock held, the grace
- * period of layouts[0]).  Only the caller knows which layouts use the cache:
+ * period of layouts[0] unless the options give one).  Only the caller knows
+ * which layouts use the cache:
  * a layout left out loses its blobs.
  *
  * @param cache_fd an open directory fd (not closed, not kept).
  * @param layouts  n open handles (n >= 1).
  * @return as ocidir_gc().
  */
-OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n, unsigned flags,
-                               ocidir_progress_fn progress, void *user, ocidir_report_t **out);
+OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n,
+                               const ocidir_gc_options_t *opts, ocidir_report_t **out);
 
 /* Never hard-link: reflink or copy only. */
 #define OCIDIR_CLONE_NO_HARDLINK (1u << 0)
+
+/** Options of ocidir_clone(); see "Options" in the introduction. */
+typedef struct {
+    size_t struct_size;          /* sizeof(ocidir_clone_options_t) */
+    unsigned flags;              /* 0 or OCIDIR_CLONE_NO_HARDLINK */
+    ocidir_progress_fn progress; /* may be NULL */
+    void *user;                  /* passed to progress */
+} ocidir_clone_options_t;
+
+#define OCIDIR_CLONE_OPTIONS_INIT { sizeof(ocidir_clone_options_t), 0, NULL, NULL }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID. */
+OCIDIR_API int ocidir_clone_options_init(ocidir_clone_options_t *opts, size_t struct_size);
 
 /**
  * Make a new layout at `path` with the same `index.json` (byte for byte) and
@@ -1121,30 +1306,29 @@ OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n,
  * directory.  Nothing is published under the destination's `index.json`
  * until every blob is in place, so an interrupted clone never looks whole.
  *
+ * @param opts NULL for the defaults.
  * @param out receives the new layout opened writable; may be NULL.
  * @param report_out receives a report (COPIED / LINKED / REFLINKED); may be NULL.
  * @return 0, OCIDIR_E_EXISTS (destination not empty), OCIDIR_E_NOT_FOUND /
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE (a source blob missing or damaged;
- *         the message names it), OCIDIR_E_IO.
+ *         the message names it), OCIDIR_E_CANCELED (nothing of the
+ *         destination is left), OCIDIR_E_IO.
  */
-OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, unsigned flags,
-                            ocidir_progress_fn progress, void *user, ocidir_t **out,
-                            ocidir_report_t **report_out);
-
-/* Also run gc (with the handle's grace period) after removing the tag. */
-#define OCIDIR_REMOVE_GC (1u << 0)
+OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const ocidir_clone_options_t *opts,
+                            ocidir_t **out, ocidir_report_t **report_out);
 
 /**
- * Remove an image: drop `tag` from `index.json` (as ocidir_tag_remove()), and
- * with OCIDIR_REMOVE_GC then collect what became unreferenced.  The index is
+ * Remove a tag, then collect what became unreferenced: ocidir_tag_remove()
+ * followed by ocidir_gc() with `opts`, under one handle.  The index is
  * rewritten before any blob is removed, so a crash never leaves a tag naming
  * a missing blob.
- * @param report_out the gc report (empty without OCIDIR_REMOVE_GC); may be NULL.
- * @return 0, OCIDIR_E_NOT_FOUND (no such tag), the codes of ocidir_tag_remove()
- *         and ocidir_gc().
+ * @param opts       the gc's options; NULL for the defaults.
+ * @param report_out the gc report; may be NULL.
+ * @return 0, OCIDIR_E_NOT_FOUND (no such tag), the codes of
+ *         ocidir_tag_remove() and ocidir_gc().
  */
-OCIDIR_API int ocidir_image_remove(ocidir_t *d, const char *tag, unsigned flags,
-                                   ocidir_report_t **report_out);
+OCIDIR_API int ocidir_tag_remove_gc(ocidir_t *d, const char *tag, const ocidir_gc_options_t *opts,
+                                    ocidir_report_t **report_out);
 
 #ifdef __cplusplus
 }

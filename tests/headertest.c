@@ -2,6 +2,7 @@
  * -Werror), and every function and macro it promises is there.
  * Compiled by CTest (headertest_c99, headertest_c11); never run. */
 #include <ocidir.h>
+#include <stddef.h>
 
 /* Compile-time checks: a negative array size fails the build. */
 #define HT_CHECK(name, cond) typedef char ht_check_##name[(cond) ? 1 : -1]
@@ -25,6 +26,8 @@ HT_CHECK(readonly, OCIDIR_E_READONLY == -12);
 HT_CHECK(state, OCIDIR_E_STATE == -13);
 HT_CHECK(too_large, OCIDIR_E_TOO_LARGE == -14);
 HT_CHECK(ambiguous, OCIDIR_E_AMBIGUOUS == -15);
+HT_CHECK(canceled, OCIDIR_E_CANCELED == -16);
+HT_CHECK(not_durable, OCIDIR_E_NOT_DURABLE == -17);
 HT_CHECK(digest_max, OCIDIR_DIGEST_MAX == 136);
 HT_CHECK(open_create, OCIDIR_OPEN_CREATE == 1u);
 HT_CHECK(open_rdonly, OCIDIR_OPEN_RDONLY == 2u);
@@ -67,7 +70,7 @@ HT_CHECK(find_reflinked, OCIDIR_FIND_REFLINKED == 14);
 HT_CHECK(gc_dry_run, OCIDIR_GC_DRY_RUN == 1u);
 HT_CHECK(gc_grace_default, OCIDIR_GC_GRACE_DEFAULT == 3600);
 HT_CHECK(clone_no_hardlink, OCIDIR_CLONE_NO_HARDLINK == 1u);
-HT_CHECK(remove_gc, OCIDIR_REMOVE_GC == 1u);
+HT_CHECK(gc_grace_handle, OCIDIR_GC_GRACE_HANDLE == -1);
 
 /* The ref-name annotation is a string literal that concatenates. */
 const char ht_ref_name[] = OCIDIR_ANNOTATION_REF_NAME "";
@@ -169,7 +172,19 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_gc,
     (ht_fn)ocidir_cache_gc,
     (ht_fn)ocidir_clone,
-    (ht_fn)ocidir_image_remove,
+    (ht_fn)ocidir_tag_remove_gc,
+    (ht_fn)ocidir_find_kind_is_damage,
+    (ht_fn)ocidir_layer_writer_options_init,
+    (ht_fn)ocidir_layer_writer_new_opts,
+    (ht_fn)ocidir_layer_reader_options_init,
+    (ht_fn)ocidir_layer_open_opts,
+    (ht_fn)ocidir_image_layer_open_opts,
+    (ht_fn)ocidir_add_layer_options_init,
+    (ht_fn)ocidir_builder_add_layer_opts,
+    (ht_fn)ocidir_builder_add_layer_writer_opts,
+    (ht_fn)ocidir_fsck_options_init,
+    (ht_fn)ocidir_gc_options_init,
+    (ht_fn)ocidir_clone_options_init,
 };
 
 int (*const ht_open)(int, const char *, unsigned, ocidir_t **) = ocidir_open;
@@ -260,14 +275,24 @@ int (*const ht_report_get)(const ocidir_report_t *, size_t, ocidir_find_kind_t *
                            const char **) = ocidir_report_get;
 void (*const ht_report_totals)(const ocidir_report_t *, uint64_t *, uint64_t *) = ocidir_report_totals;
 void (*const ht_report_free)(ocidir_report_t *) = ocidir_report_free;
-int (*const ht_fsck)(ocidir_t *, unsigned, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_fsck;
+int (*const ht_find_kind_is_damage)(int) = ocidir_find_kind_is_damage;
+int (*const ht_fsck)(ocidir_t *, const ocidir_fsck_options_t *, ocidir_report_t **) = ocidir_fsck;
 int (*const ht_set_gc_grace)(ocidir_t *, int64_t) = ocidir_set_gc_grace;
-int (*const ht_gc)(ocidir_t *, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_gc;
-int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progress_fn, void *,
-                         ocidir_report_t **) = ocidir_cache_gc;
-int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **,
-                      ocidir_report_t **) = ocidir_clone;
-int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **) = ocidir_image_remove;
+int (*const ht_gc)(ocidir_t *, const ocidir_gc_options_t *, ocidir_report_t **) = ocidir_gc;
+int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, const ocidir_gc_options_t *, ocidir_report_t **) = ocidir_cache_gc;
+int (*const ht_clone)(ocidir_t *, int, const char *, const ocidir_clone_options_t *, ocidir_t **, ocidir_report_t **) = ocidir_clone;
+int (*const ht_tag_remove_gc)(ocidir_t *, const char *, const ocidir_gc_options_t *, ocidir_report_t **) = ocidir_tag_remove_gc;
+int (*const ht_layer_writer_options_init)(ocidir_layer_writer_options_t *, size_t) = ocidir_layer_writer_options_init;
+int (*const ht_layer_writer_new_opts)(ocidir_t *, const ocidir_layer_writer_options_t *, ocidir_layer_writer_t **) = ocidir_layer_writer_new_opts;
+int (*const ht_layer_reader_options_init)(ocidir_layer_reader_options_t *, size_t) = ocidir_layer_reader_options_init;
+int (*const ht_layer_open_opts)(ocidir_t *, const char *, const char *, int64_t, const char *, const ocidir_layer_reader_options_t *, ocidir_layer_reader_t **) = ocidir_layer_open_opts;
+int (*const ht_image_layer_open_opts)(const ocidir_image_t *, size_t, const ocidir_layer_reader_options_t *, ocidir_layer_reader_t **) = ocidir_image_layer_open_opts;
+int (*const ht_add_layer_options_init)(ocidir_add_layer_options_t *, size_t) = ocidir_add_layer_options_init;
+int (*const ht_builder_add_layer_opts)(ocidir_builder_t *, const char *, const char *, uint64_t, const char *, const ocidir_add_layer_options_t *) = ocidir_builder_add_layer_opts;
+int (*const ht_builder_add_layer_writer_opts)(ocidir_builder_t *, ocidir_layer_writer_t *, const ocidir_add_layer_options_t *) = ocidir_builder_add_layer_writer_opts;
+int (*const ht_fsck_options_init)(ocidir_fsck_options_t *, size_t) = ocidir_fsck_options_init;
+int (*const ht_gc_options_init)(ocidir_gc_options_t *, size_t) = ocidir_gc_options_init;
+int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t) = ocidir_clone_options_init;
 
 /* Types usable as declared. */
 ocidir_t *ht_handle;
@@ -285,3 +310,11 @@ char ht_digest[OCIDIR_DIGEST_MAX];
 ocidir_report_t *ht_report;
 ocidir_find_kind_t ht_kind = OCIDIR_FIND_REFLINKED;
 ocidir_progress_fn ht_progress;
+/* Options structs start with their size, and their initialisers compile. */
+HT_CHECK(fsck_opts_first, offsetof(ocidir_fsck_options_t, struct_size) == 0);
+ocidir_fsck_options_t ht_fsck_opts = OCIDIR_FSCK_OPTIONS_INIT;
+ocidir_gc_options_t ht_gc_opts = OCIDIR_GC_OPTIONS_INIT;
+ocidir_clone_options_t ht_clone_opts = OCIDIR_CLONE_OPTIONS_INIT;
+ocidir_layer_writer_options_t ht_lw_opts = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
+ocidir_layer_reader_options_t ht_lr_opts = OCIDIR_LAYER_READER_OPTIONS_INIT;
+ocidir_add_layer_options_t ht_al_opts = OCIDIR_ADD_LAYER_OPTIONS_INIT;

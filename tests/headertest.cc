@@ -22,6 +22,8 @@ static_assert(OCIDIR_E_READONLY == -12, "OCIDIR_E_READONLY");
 static_assert(OCIDIR_E_STATE == -13, "OCIDIR_E_STATE");
 static_assert(OCIDIR_E_TOO_LARGE == -14, "OCIDIR_E_TOO_LARGE");
 static_assert(OCIDIR_E_AMBIGUOUS == -15, "OCIDIR_E_AMBIGUOUS");
+static_assert(OCIDIR_E_CANCELED == -16, "OCIDIR_E_CANCELED");
+static_assert(OCIDIR_E_NOT_DURABLE == -17, "OCIDIR_E_NOT_DURABLE");
 static_assert(OCIDIR_DIGEST_MAX == 136, "OCIDIR_DIGEST_MAX");
 static_assert(OCIDIR_OPEN_CREATE == 1u, "OCIDIR_OPEN_CREATE");
 static_assert(OCIDIR_OPEN_RDONLY == 2u, "OCIDIR_OPEN_RDONLY");
@@ -46,7 +48,7 @@ static_assert(OCIDIR_FIND_LAYOUT == 0 && OCIDIR_FIND_MISSING == 1 && OCIDIR_FIND
                   OCIDIR_FIND_COPIED == 12 && OCIDIR_FIND_LINKED == 13 && OCIDIR_FIND_REFLINKED == 14,
               "ocidir_find_kind_t");
 static_assert(OCIDIR_GC_DRY_RUN == 1u && OCIDIR_GC_GRACE_DEFAULT == 3600, "gc constants");
-static_assert(OCIDIR_CLONE_NO_HARDLINK == 1u && OCIDIR_REMOVE_GC == 1u, "clone and remove flags");
+static_assert(OCIDIR_CLONE_NO_HARDLINK == 1u && OCIDIR_GC_GRACE_HANDLE == -1, "clone flag, gc grace");
 
 // The ref-name annotation is exactly the image-spec's key (C++11 constexpr:
 // one return statement, recursion).
@@ -156,7 +158,19 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_gc),
     reinterpret_cast<ht_fn>(ocidir_cache_gc),
     reinterpret_cast<ht_fn>(ocidir_clone),
-    reinterpret_cast<ht_fn>(ocidir_image_remove),
+    reinterpret_cast<ht_fn>(ocidir_tag_remove_gc),
+    reinterpret_cast<ht_fn>(ocidir_find_kind_is_damage),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_options_init),
+    reinterpret_cast<ht_fn>(ocidir_layer_writer_new_opts),
+    reinterpret_cast<ht_fn>(ocidir_layer_reader_options_init),
+    reinterpret_cast<ht_fn>(ocidir_layer_open_opts),
+    reinterpret_cast<ht_fn>(ocidir_image_layer_open_opts),
+    reinterpret_cast<ht_fn>(ocidir_add_layer_options_init),
+    reinterpret_cast<ht_fn>(ocidir_builder_add_layer_opts),
+    reinterpret_cast<ht_fn>(ocidir_builder_add_layer_writer_opts),
+    reinterpret_cast<ht_fn>(ocidir_fsck_options_init),
+    reinterpret_cast<ht_fn>(ocidir_gc_options_init),
+    reinterpret_cast<ht_fn>(ocidir_clone_options_init),
 };
 
 extern const char *(*const ht_version)(void);
@@ -317,18 +331,42 @@ extern void (*const ht_report_totals)(const ocidir_report_t *, uint64_t *, uint6
 void (*const ht_report_totals)(const ocidir_report_t *, uint64_t *, uint64_t *) = ocidir_report_totals;
 extern void (*const ht_report_free)(ocidir_report_t *);
 void (*const ht_report_free)(ocidir_report_t *) = ocidir_report_free;
-extern int (*const ht_fsck)(ocidir_t *, unsigned, unsigned, ocidir_progress_fn, void *, ocidir_report_t **);
-int (*const ht_fsck)(ocidir_t *, unsigned, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_fsck;
+extern int (*const ht_find_kind_is_damage)(int);
+int (*const ht_find_kind_is_damage)(int) = ocidir_find_kind_is_damage;
+extern int (*const ht_fsck)(ocidir_t *, const ocidir_fsck_options_t *, ocidir_report_t **);
+int (*const ht_fsck)(ocidir_t *, const ocidir_fsck_options_t *, ocidir_report_t **) = ocidir_fsck;
 extern int (*const ht_set_gc_grace)(ocidir_t *, int64_t);
 int (*const ht_set_gc_grace)(ocidir_t *, int64_t) = ocidir_set_gc_grace;
-extern int (*const ht_gc)(ocidir_t *, unsigned, ocidir_progress_fn, void *, ocidir_report_t **);
-int (*const ht_gc)(ocidir_t *, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_gc;
-extern int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progress_fn, void *, ocidir_report_t **);
-int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progress_fn, void *, ocidir_report_t **) = ocidir_cache_gc;
-extern int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **, ocidir_report_t **);
-int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **, ocidir_report_t **) = ocidir_clone;
-extern int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **);
-int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **) = ocidir_image_remove;
+extern int (*const ht_gc)(ocidir_t *, const ocidir_gc_options_t *, ocidir_report_t **);
+int (*const ht_gc)(ocidir_t *, const ocidir_gc_options_t *, ocidir_report_t **) = ocidir_gc;
+extern int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, const ocidir_gc_options_t *, ocidir_report_t **);
+int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, const ocidir_gc_options_t *, ocidir_report_t **) = ocidir_cache_gc;
+extern int (*const ht_clone)(ocidir_t *, int, const char *, const ocidir_clone_options_t *, ocidir_t **, ocidir_report_t **);
+int (*const ht_clone)(ocidir_t *, int, const char *, const ocidir_clone_options_t *, ocidir_t **, ocidir_report_t **) = ocidir_clone;
+extern int (*const ht_tag_remove_gc)(ocidir_t *, const char *, const ocidir_gc_options_t *, ocidir_report_t **);
+int (*const ht_tag_remove_gc)(ocidir_t *, const char *, const ocidir_gc_options_t *, ocidir_report_t **) = ocidir_tag_remove_gc;
+extern int (*const ht_layer_writer_options_init)(ocidir_layer_writer_options_t *, size_t);
+int (*const ht_layer_writer_options_init)(ocidir_layer_writer_options_t *, size_t) = ocidir_layer_writer_options_init;
+extern int (*const ht_layer_writer_new_opts)(ocidir_t *, const ocidir_layer_writer_options_t *, ocidir_layer_writer_t **);
+int (*const ht_layer_writer_new_opts)(ocidir_t *, const ocidir_layer_writer_options_t *, ocidir_layer_writer_t **) = ocidir_layer_writer_new_opts;
+extern int (*const ht_layer_reader_options_init)(ocidir_layer_reader_options_t *, size_t);
+int (*const ht_layer_reader_options_init)(ocidir_layer_reader_options_t *, size_t) = ocidir_layer_reader_options_init;
+extern int (*const ht_layer_open_opts)(ocidir_t *, const char *, const char *, int64_t, const char *, const ocidir_layer_reader_options_t *, ocidir_layer_reader_t **);
+int (*const ht_layer_open_opts)(ocidir_t *, const char *, const char *, int64_t, const char *, const ocidir_layer_reader_options_t *, ocidir_layer_reader_t **) = ocidir_layer_open_opts;
+extern int (*const ht_image_layer_open_opts)(const ocidir_image_t *, size_t, const ocidir_layer_reader_options_t *, ocidir_layer_reader_t **);
+int (*const ht_image_layer_open_opts)(const ocidir_image_t *, size_t, const ocidir_layer_reader_options_t *, ocidir_layer_reader_t **) = ocidir_image_layer_open_opts;
+extern int (*const ht_add_layer_options_init)(ocidir_add_layer_options_t *, size_t);
+int (*const ht_add_layer_options_init)(ocidir_add_layer_options_t *, size_t) = ocidir_add_layer_options_init;
+extern int (*const ht_builder_add_layer_opts)(ocidir_builder_t *, const char *, const char *, uint64_t, const char *, const ocidir_add_layer_options_t *);
+int (*const ht_builder_add_layer_opts)(ocidir_builder_t *, const char *, const char *, uint64_t, const char *, const ocidir_add_layer_options_t *) = ocidir_builder_add_layer_opts;
+extern int (*const ht_builder_add_layer_writer_opts)(ocidir_builder_t *, ocidir_layer_writer_t *, const ocidir_add_layer_options_t *);
+int (*const ht_builder_add_layer_writer_opts)(ocidir_builder_t *, ocidir_layer_writer_t *, const ocidir_add_layer_options_t *) = ocidir_builder_add_layer_writer_opts;
+extern int (*const ht_fsck_options_init)(ocidir_fsck_options_t *, size_t);
+int (*const ht_fsck_options_init)(ocidir_fsck_options_t *, size_t) = ocidir_fsck_options_init;
+extern int (*const ht_gc_options_init)(ocidir_gc_options_t *, size_t);
+int (*const ht_gc_options_init)(ocidir_gc_options_t *, size_t) = ocidir_gc_options_init;
+extern int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t);
+int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t) = ocidir_clone_options_init;
 
 // The enum converts as a C caller expects.
 extern ocidir_digest_alg_t ht_alg;

@@ -52,7 +52,7 @@ struct progress {
     int calls;
 };
 
-static void on_progress(uint64_t done, uint64_t total, void *user)
+static int on_progress(uint64_t done, uint64_t total, void *user)
 {
     struct progress *p = user;
     assert_true(done <= total);
@@ -60,6 +60,7 @@ static void on_progress(uint64_t done, uint64_t total, void *user)
     p->done = done;
     p->total = total;
     p->calls++;
+    return 0;
 }
 
 /* A source layout: image "app" (two layers), an untagged image, an image
@@ -135,7 +136,7 @@ static void test_clone_has_the_same_index_and_every_reachable_blob_only(void **s
     ocidir_t *c = NULL;
     ocidir_report_t *r = NULL;
     struct progress p = {0, 0, 0};
-    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, dst, 0, on_progress, &p, &c, &r));
+    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, dst, TU_CLONE(0, on_progress, &p), &c, &r));
     assert_non_null(c);
 
     assert_same_file_content(tu_keep(tu_join(s.dir, "index.json")), tu_keep(tu_join(dst, "index.json")));
@@ -174,7 +175,7 @@ static void test_clone_has_the_same_index_and_every_reachable_blob_only(void **s
     const char *tags[] = {"app", "ext"};
     for (size_t i = 0; i < 2; i++)
         assert_image_complete(c, tags[i]);
-    assert_ocidir(0, ocidir_fsck(c, 0, 1, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_fsck(c, TU_FSCK(0, 1, NULL, NULL), &r));
     assert_int_equal(ocidir_report_damage(r), 0);
     assert_int_equal(count_kind(r, OCIDIR_FIND_UNREFERENCED), 0);
     ocidir_report_free(r);
@@ -194,7 +195,7 @@ static void test_clone_hard_links_on_one_filesystem_unless_told_not_to(void **st
     char *linked = tu_keep(tu_join(parent, "linked"));
     char *copied = tu_keep(tu_join(parent, "copied"));
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, linked, 0, NULL, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, linked, NULL, NULL, &r));
     const char *own[] = {s.app.manifest, s.app.config, s.app.layer[0], s.app.layer[1]};
     for (size_t i = 0; i < 4; i++) {
         assert_finding(r, OCIDIR_FIND_LINKED, own[i]);
@@ -204,7 +205,7 @@ static void test_clone_hard_links_on_one_filesystem_unless_told_not_to(void **st
     assert_finding(r, OCIDIR_FIND_COPIED, s.ext_layer); /* from the added directory */
     ocidir_report_free(r);
 
-    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, copied, OCIDIR_CLONE_NO_HARDLINK, NULL, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, copied, TU_CLONE(OCIDIR_CLONE_NO_HARDLINK, NULL, NULL), NULL, &r));
     assert_int_equal(count_kind(r, OCIDIR_FIND_LINKED), 0);
     for (size_t i = 0; i < 4; i++) {
         assert_finding(r, OCIDIR_FIND_COPIED, own[i]);
@@ -229,24 +230,23 @@ static void test_clone_into_a_non_empty_destination_is_exists(void **state)
     tu_write_file(file, "y", 1);
     char *before = tu_keep(tu_tree_listing(parent));
     ocidir_t *c = NULL;
-    assert_ocidir(OCIDIR_E_EXISTS, ocidir_clone(s.d, AT_FDCWD, full, 0, NULL, NULL, &c, NULL));
+    assert_ocidir(OCIDIR_E_EXISTS, ocidir_clone(s.d, AT_FDCWD, full, NULL, &c, NULL));
     assert_null(c);
     assert_non_null(strstr(ocidir_last_error(), full));
-    assert_ocidir(OCIDIR_E_EXISTS, ocidir_clone(s.d, AT_FDCWD, file, 0, NULL, NULL, NULL, NULL));
+    assert_ocidir(OCIDIR_E_EXISTS, ocidir_clone(s.d, AT_FDCWD, file, NULL, NULL, NULL));
     assert_string_equal(tu_keep(tu_tree_listing(parent)), before);
 
     /* An empty directory is replaced by the clone; relative to a dirfd. */
     tu_mkdir(tu_keep(tu_join(parent, "empty")));
     int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(pfd >= 0);
-    assert_ocidir(0, ocidir_clone(s.d, pfd, "empty", 0, NULL, NULL, &c, NULL));
+    assert_ocidir(0, ocidir_clone(s.d, pfd, "empty", NULL, &c, NULL));
     assert_image_complete(c, "app");
     ocidir_close(c);
     close(pfd);
     assert_int_equal(count_containing(parent, ".ocidir-clone-"), 0);
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_clone(s.d, AT_FDCWD, NULL, 0, NULL, NULL, NULL, NULL));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_clone(s.d, AT_FDCWD, tu_keep(tu_join(parent, "x")), 0x10, NULL, NULL,
-                                                 NULL, NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_clone(s.d, AT_FDCWD, NULL, NULL, NULL, NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_clone(s.d, AT_FDCWD, tu_keep(tu_join(parent, "x")), TU_CLONE(0x10, NULL, NULL), NULL, NULL));
     free_source(&s);
 }
 
@@ -273,7 +273,7 @@ static void test_clone_of_a_corrupted_blob_fails_naming_it_and_leaves_nothing(vo
     for (size_t i = 0; i < 2; i++) {
         ocidir_t *c = NULL;
         ocidir_report_t *r = NULL;
-        assert_ocidir(OCIDIR_E_DIGEST, ocidir_clone(s.d, AT_FDCWD, dst, modes[i], NULL, NULL, &c, &r));
+        assert_ocidir(OCIDIR_E_DIGEST, ocidir_clone(s.d, AT_FDCWD, dst, TU_CLONE(modes[i], NULL, NULL), &c, &r));
         assert_null(c);
         assert_null(r);
         assert_non_null(strstr(ocidir_last_error(), s.app.layer[1]));
@@ -282,7 +282,7 @@ static void test_clone_of_a_corrupted_blob_fails_naming_it_and_leaves_nothing(vo
     }
     /* A corrupted manifest is found by the walk: DIGEST too. */
     corrupt_one_byte(tu_keep(tu_blob_path(s.dir, s.untagged.manifest)));
-    assert_ocidir(OCIDIR_E_DIGEST, ocidir_clone(s.d, AT_FDCWD, dst, 0, NULL, NULL, NULL, NULL));
+    assert_ocidir(OCIDIR_E_DIGEST, ocidir_clone(s.d, AT_FDCWD, dst, NULL, NULL, NULL));
     assert_non_null(strstr(ocidir_last_error(), s.untagged.manifest));
     assert_int_equal(tu_count_entries(parent), 0);
     free_source(&s);
@@ -296,7 +296,7 @@ static void test_clone_is_read_by_skopeo(void **state)
     char *parent = tu_keep(tu_scratch_dir("dst"));
     char *dst = tu_keep(tu_join(parent, "clone"));
     char *copy = tu_keep(tu_join(parent, "copy"));
-    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, dst, 0, NULL, NULL, NULL, NULL));
+    assert_ocidir(0, ocidir_clone(s.d, AT_FDCWD, dst, NULL, NULL, NULL));
     /* skopeo reads the manifest and every blob, verifying each digest. */
     assert_int_equal(tu_sh("skopeo copy -q --preserve-digests --dest-oci-accept-uncompressed-layers "
                            "'oci:%s:app' 'oci:%s:app' >/dev/null",

@@ -431,6 +431,7 @@ static const int all_codes[] = {
     OCIDIR_E_DIGEST,    OCIDIR_E_SIZE,        OCIDIR_E_BAD_DIGEST, OCIDIR_E_FORMAT,
     OCIDIR_E_ESCAPE,    OCIDIR_E_EXISTS,      OCIDIR_E_NOMEM,    OCIDIR_E_UNSUPPORTED,
     OCIDIR_E_READONLY,  OCIDIR_E_STATE,       OCIDIR_E_TOO_LARGE, OCIDIR_E_AMBIGUOUS,
+    OCIDIR_E_CANCELED,  OCIDIR_E_NOT_DURABLE,
 };
 
 static void test_error_codes_have_their_fixed_values(void **state)
@@ -456,7 +457,7 @@ static void test_strerror_gives_distinct_text_for_every_code(void **state)
 static void test_strerror_of_unknown_code_is_unknown_error(void **state)
 {
     (void)state;
-    const int unknown[] = {1, -16, -100, 42, INT_MIN, INT_MAX};
+    const int unknown[] = {1, -18, -100, 42, INT_MIN, INT_MAX};
     for (size_t i = 0; i < N(unknown); i++) {
         assert_non_null(ocidir_strerror(unknown[i]));
         assert_string_equal(ocidir_strerror(unknown[i]), "unknown error");

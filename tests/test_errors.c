@@ -251,15 +251,15 @@ static void test_invalid_for_fsck_and_report_misuse(void **state)
 {
     struct fx *f = *state;
     ocidir_report_t *r = (ocidir_report_t *)&r;
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(NULL, 0, 0, NULL, NULL, &r));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(NULL, NULL, &r));
     assert_message_mentions("layout handle");
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(f->d, 0, 0, NULL, NULL, NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(f->d, NULL, NULL));
     assert_message_mentions("out");
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(f->d, 1u << 7, 0, NULL, NULL, &r));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck(f->d, TU_FSCK(1u << 7, 0, NULL, NULL), &r));
     assert_message_mentions("flag");
     assert_ptr_equal(r, (ocidir_report_t *)&r);
 
-    assert_ocidir(0, ocidir_fsck(f->d, 0, 1, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_fsck(f->d, TU_FSCK(0, 1, NULL, NULL), &r));
     ocidir_find_kind_t kind = OCIDIR_FIND_COPIED;
     const char *subject = "untouched";
     assert_ocidir(OCIDIR_E_INVALID, ocidir_report_get(NULL, 0, &kind, &subject, NULL, NULL));

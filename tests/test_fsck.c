@@ -56,7 +56,7 @@ static void dump(const ocidir_report_t *r)
 static ocidir_report_t *fsck(ocidir_t *d, unsigned threads)
 {
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_fsck(d, 0, threads, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_fsck(d, TU_FSCK(0, threads, NULL, NULL), &r));
     assert_non_null(r);
     return r;
 }
@@ -435,7 +435,7 @@ static int fsck_fifo_child(void *arg)
     const struct fifo_case *c = arg;
     ocidir_t *d = NULL;
     ocidir_report_t *r = NULL;
-    if (ocidir_open(AT_FDCWD, c->layout, OCIDIR_OPEN_RDONLY, &d) != 0 || ocidir_fsck(d, 0, 2, NULL, NULL, &r) != 0)
+    if (ocidir_open(AT_FDCWD, c->layout, OCIDIR_OPEN_RDONLY, &d) != 0 || ocidir_fsck(d, TU_FSCK(0, 2, NULL, NULL), &r) != 0)
         return 1;
     int ok = find(r, OCIDIR_FIND_FORMAT, c->layer) >= 0 && find(r, OCIDIR_FIND_FORMAT, c->unreferenced) >= 0 &&
              ocidir_report_damage(r) == 2;
@@ -565,7 +565,7 @@ struct progress_log {
     int wrong_thread;
 };
 
-static void on_progress(uint64_t done, uint64_t total, void *user)
+static int on_progress(uint64_t done, uint64_t total, void *user)
 {
     struct progress_log *p = user;
     if ((pid_t)syscall(SYS_gettid) != p->tid)
@@ -575,6 +575,7 @@ static void on_progress(uint64_t done, uint64_t total, void *user)
         p->total[p->n] = total;
         p->n++;
     }
+    return 0;
 }
 
 static void test_fsck_progress_is_monotonic_from_the_calling_thread_and_ends_at_total(void **state)
@@ -597,7 +598,7 @@ static void test_fsck_progress_is_monotonic_from_the_calling_thread_and_ends_at_
     tu_keep(p);
     p->tid = (pid_t)syscall(SYS_gettid);
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_fsck(d, 0, 2, on_progress, p, &r));
+    assert_ocidir(0, ocidir_fsck(d, TU_FSCK(0, 2, on_progress, p), &r));
     assert_true(p->n >= 1);
     assert_false(p->wrong_thread);
     for (size_t i = 0; i < p->n; i++) {

@@ -215,7 +215,7 @@ static void op_clone(ocidir_t *d, struct env *e, struct result *r)
     ocidir_t *src = NULL;
     TRY(ocidir_open(AT_FDCWD, e->clone_src, OCIDIR_OPEN_RDONLY, &src));
     /* No hard link: a link would write no data. */
-    TRY(ocidir_clone(src, AT_FDCWD, e->clone_dst, OCIDIR_CLONE_NO_HARDLINK, NULL, NULL, NULL, NULL));
+    TRY(ocidir_clone(src, AT_FDCWD, e->clone_dst, TU_CLONE(OCIDIR_CLONE_NO_HARDLINK, NULL, NULL), NULL, NULL));
 out:
     ocidir_close(src);
 }
@@ -354,7 +354,7 @@ static void assert_fsck_clean(const char *layout)
     ocidir_t *d = NULL;
     assert_ocidir(0, ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_RDONLY, &d));
     ocidir_report_t *rep = NULL;
-    assert_ocidir(0, ocidir_fsck(d, 0, 1, NULL, NULL, &rep));
+    assert_ocidir(0, ocidir_fsck(d, TU_FSCK(0, 1, NULL, NULL), &rep));
     for (size_t i = 0; i < ocidir_report_count(rep); i++) {
         ocidir_find_kind_t k;
         const char *s, *m;
@@ -521,7 +521,7 @@ static void gc_on_full_disk(struct env *e)
     uint64_t full = free_bytes(e->base);
     assert_ocidir(0, ocidir_set_gc_grace(d, 0));
     ocidir_report_t *rep = NULL;
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &rep));
+    assert_ocidir(0, ocidir_gc(d, NULL, &rep));
     int removed = 0;
     for (size_t i = 0; i < ocidir_report_count(rep); i++) {
         ocidir_find_kind_t k;

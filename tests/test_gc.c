@@ -72,7 +72,7 @@ static void test_gc_keeps_everything_reachable_and_removes_the_rest(void **state
 
     assert_ocidir(0, ocidir_set_gc_grace(d, 0));
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, NULL, &r));
 
     const char *garbage[] = {gone.manifest, gone.config, gone.layer[0], junk[0], junk[1]};
     for (size_t i = 0; i < 5; i++) {
@@ -99,10 +99,10 @@ static void test_gc_keeps_everything_reachable_and_removes_the_rest(void **state
     ocidir_report_free(r);
 
     /* Nothing is left to collect, and the layout is whole. */
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, NULL, &r));
     assert_int_equal(count_kind(r, OCIDIR_FIND_REMOVED), 0);
     ocidir_report_free(r);
-    assert_ocidir(0, ocidir_fsck(d, 0, 1, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_fsck(d, TU_FSCK(0, 1, NULL, NULL), &r));
     assert_int_equal(ocidir_report_damage(r), 0);
     ocidir_report_free(r);
     ocidir_close(d);
@@ -122,7 +122,7 @@ static void test_gc_dry_run_reports_and_removes_nothing(void **state)
 
     char *before = tu_keep(tu_tree_listing(dir));
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_gc(d, OCIDIR_GC_DRY_RUN, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, TU_GC(OCIDIR_GC_DRY_RUN, NULL, NULL), &r));
     assert_string_equal(tu_keep(tu_tree_listing(dir)), before);
     assert_finding(r, OCIDIR_FIND_UNREFERENCED, junk);
     assert_int_equal(count_kind(r, OCIDIR_FIND_UNREFERENCED), 1);
@@ -134,13 +134,13 @@ static void test_gc_dry_run_reports_and_removes_nothing(void **state)
     assert_ocidir(0, ocidir_open(AT_FDCWD, dir, OCIDIR_OPEN_RDONLY, &ro));
     assert_ocidir(0, ocidir_set_gc_grace(ro, 0));
     r = NULL;
-    assert_ocidir(OCIDIR_E_READONLY, ocidir_gc(ro, 0, NULL, NULL, &r));
+    assert_ocidir(OCIDIR_E_READONLY, ocidir_gc(ro, NULL, &r));
     assert_null(r);
-    assert_ocidir(0, ocidir_gc(ro, OCIDIR_GC_DRY_RUN, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(ro, TU_GC(OCIDIR_GC_DRY_RUN, NULL, NULL), &r));
     assert_finding(r, OCIDIR_FIND_UNREFERENCED, junk);
     ocidir_report_free(r);
     assert_string_equal(tu_keep(tu_tree_listing(dir)), before);
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_gc(d, 0x80, NULL, NULL, NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_gc(d, TU_GC(0x80, NULL, NULL), NULL));
     assert_ocidir(OCIDIR_E_INVALID, ocidir_set_gc_grace(d, -2));
     ocidir_close(ro);
     ocidir_close(d);
@@ -183,7 +183,7 @@ static void test_gc_never_touches_an_added_blob_directory_nor_a_followed_symlink
 
     ocidir_report_t *r = NULL;
     assert_ocidir(0, ocidir_set_gc_grace(d, 0));
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, NULL, &r));
     assert_string_equal(tu_keep(tu_tree_listing(cache)), cache_before);
     assert_present(dir, own_junk, 0); /* the layout's own blobs/ was swept */
     assert_finding(r, OCIDIR_FIND_REMOVED, own_junk);
@@ -192,7 +192,7 @@ static void test_gc_never_touches_an_added_blob_directory_nor_a_followed_symlink
     ocidir_report_free(r);
 
     assert_ocidir(0, ocidir_set_gc_grace(d2, 0));
-    assert_ocidir(0, ocidir_gc(d2, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d2, NULL, &r));
     assert_string_equal(tu_keep(tu_tree_listing(target)), target_before);
     assert_int_equal(count_kind(r, OCIDIR_FIND_REMOVED), 0);
     ocidir_report_free(r);
@@ -215,14 +215,14 @@ static void test_gc_removes_stale_temp_files_but_not_a_live_writers(void **state
     tu_holder_t h = tu_hold_flock(live); /* another process writing */
 
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_gc(d, OCIDIR_GC_DRY_RUN, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, TU_GC(OCIDIR_GC_DRY_RUN, NULL, NULL), &r));
     assert_finding(r, OCIDIR_FIND_TEMP, "blobs/sha256/.ocidir-tmp-stale");
     assert_finding(r, OCIDIR_FIND_TEMP, ".ocidir-index-stale");
     assert_false(has_finding(r, OCIDIR_FIND_TEMP, "blobs/sha256/.ocidir-tmp-live"));
     assert_true(tu_exists(stale) && tu_exists(index_tmp));
     ocidir_report_free(r);
 
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, NULL, &r));
     assert_finding(r, OCIDIR_FIND_REMOVED, "blobs/sha256/.ocidir-tmp-stale");
     assert_finding(r, OCIDIR_FIND_REMOVED, ".ocidir-index-stale");
     assert_false(tu_exists(stale));
@@ -249,7 +249,7 @@ static void test_gc_keeps_unreferenced_blobs_younger_than_the_grace_period(void 
     put(d, "recommitted", recommitted);
 
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r)); /* the default grace */
+    assert_ocidir(0, ocidir_gc(d, NULL, &r)); /* the default grace */
     assert_finding(r, OCIDIR_FIND_KEPT_RECENT, young);
     assert_finding(r, OCIDIR_FIND_KEPT_RECENT, recommitted);
     assert_finding(r, OCIDIR_FIND_REMOVED, old);
@@ -261,14 +261,14 @@ static void test_gc_keeps_unreferenced_blobs_younger_than_the_grace_period(void 
     /* A shorter grace than their age: removed. */
     age_file(tu_keep(tu_blob_path(dir, young)), 120);
     assert_ocidir(0, ocidir_set_gc_grace(d, 60));
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, NULL, &r));
     assert_finding(r, OCIDIR_FIND_REMOVED, young);
     assert_finding(r, OCIDIR_FIND_KEPT_RECENT, recommitted);
     ocidir_report_free(r);
     /* -1 restores the default. */
     age_file(tu_keep(tu_blob_path(dir, recommitted)), 120);
     assert_ocidir(0, ocidir_set_gc_grace(d, -1));
-    assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_gc(d, NULL, &r));
     assert_finding(r, OCIDIR_FIND_KEPT_RECENT, recommitted);
     ocidir_report_free(r);
     ocidir_close(d);
@@ -292,7 +292,7 @@ static void test_gc_refuses_a_damaged_graph_and_removes_nothing(void **state)
     assert_int_equal(unlink(ma), 0);
     char *before = tu_keep(tu_tree_listing(dir));
     ocidir_report_t *r = NULL;
-    assert_ocidir(OCIDIR_E_NOT_FOUND, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(OCIDIR_E_NOT_FOUND, ocidir_gc(d, NULL, &r));
     assert_null(r);
     assert_non_null(strstr(ocidir_last_error(), a.manifest));
     assert_string_equal(tu_keep(tu_tree_listing(dir)), before);
@@ -307,7 +307,7 @@ static void test_gc_refuses_a_damaged_graph_and_removes_nothing(void **state)
     tu_write_file(mb, buf, (size_t)n);
     free(buf);
     before = tu_keep(tu_tree_listing(dir));
-    assert_ocidir(OCIDIR_E_DIGEST, ocidir_gc(d, 0, NULL, NULL, &r));
+    assert_ocidir(OCIDIR_E_DIGEST, ocidir_gc(d, NULL, &r));
     assert_non_null(strstr(ocidir_last_error(), b.manifest));
     assert_string_equal(tu_keep(tu_tree_listing(dir)), before);
     assert_present(dir, junk, 1);
@@ -375,7 +375,7 @@ static void race(int64_t grace)
     size_t removed = 0;
     for (;;) {
         ocidir_report_t *r = NULL;
-        assert_ocidir(0, ocidir_gc(d, 0, NULL, NULL, &r));
+        assert_ocidir(0, ocidir_gc(d, NULL, &r));
         removed += count_kind(r, OCIDIR_FIND_REMOVED);
         ocidir_report_free(r);
         runs++;
@@ -426,7 +426,7 @@ static void race(int64_t grace)
     assert_int_equal(ntags, (size_t)ok);
     ocidir_strv_free(tags);
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_fsck(d, 0, 1, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_fsck(d, TU_FSCK(0, 1, NULL, NULL), &r));
     assert_int_equal(ocidir_report_damage(r), 0);
     ocidir_report_free(r);
     print_message("grace %lld: %d gc runs, %zu blobs removed, %d commits, %d refused cleanly (%d of them by "
@@ -486,14 +486,14 @@ static void test_cache_gc_removes_only_what_no_layout_references(void **state)
     const char *exclusive[] = {ia.manifest, ia.config, ia.layer[1]};
     char *before = tu_keep(tu_tree_listing(cache));
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_cache_gc(cfd, both, 2, OCIDIR_GC_DRY_RUN, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_cache_gc(cfd, both, 2, TU_GC(OCIDIR_GC_DRY_RUN, NULL, NULL), &r));
     assert_string_equal(tu_keep(tu_tree_listing(cache)), before);
     for (size_t i = 0; i < 3; i++)
         assert_finding(r, OCIDIR_FIND_UNREFERENCED, exclusive[i]);
     assert_int_equal(count_kind(r, OCIDIR_FIND_UNREFERENCED), 3);
     ocidir_report_free(r);
 
-    assert_ocidir(0, ocidir_cache_gc(cfd, both, 2, 0, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_cache_gc(cfd, both, 2, NULL, &r));
     for (size_t i = 0; i < 3; i++) {
         assert_finding(r, OCIDIR_FIND_REMOVED, exclusive[i]);
         assert_in_blobdir(cache, exclusive[i], 0);
@@ -508,13 +508,13 @@ static void test_cache_gc_removes_only_what_no_layout_references(void **state)
     /* The same layout twice is locked once (no self-deadlock); no layouts
      * is INVALID; a read-only layout only allows a dry run. */
     ocidir_t *twice[] = {b, b};
-    assert_ocidir(0, ocidir_cache_gc(cfd, twice, 2, 0, NULL, NULL, NULL));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_cache_gc(cfd, both, 0, 0, NULL, NULL, NULL));
+    assert_ocidir(0, ocidir_cache_gc(cfd, twice, 2, NULL, NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_cache_gc(cfd, both, 0, NULL, NULL));
     ocidir_t *ro = NULL;
     assert_ocidir(0, ocidir_open(AT_FDCWD, db, OCIDIR_OPEN_RDONLY, &ro));
     assert_ocidir(0, ocidir_add_blobdir_fd(ro, cfd, 0));
-    assert_ocidir(OCIDIR_E_READONLY, ocidir_cache_gc(cfd, &ro, 1, 0, NULL, NULL, NULL));
-    assert_ocidir(0, ocidir_cache_gc(cfd, &ro, 1, OCIDIR_GC_DRY_RUN, NULL, NULL, NULL));
+    assert_ocidir(OCIDIR_E_READONLY, ocidir_cache_gc(cfd, &ro, 1, NULL, NULL));
+    assert_ocidir(0, ocidir_cache_gc(cfd, &ro, 1, TU_GC(OCIDIR_GC_DRY_RUN, NULL, NULL), NULL));
     ocidir_close(ro);
     close(cfd);
     ocidir_close(a);
@@ -544,7 +544,7 @@ static void test_image_remove_with_gc_keeps_shared_blobs_and_rewrites_index_firs
     assert_true(w_root >= 0 && w_blobs >= 0);
 
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_image_remove(d, "one", OCIDIR_REMOVE_GC, &r));
+    assert_ocidir(0, ocidir_tag_remove_gc(d, "one", NULL, &r));
     const char *exclusive[] = {one.manifest, one.config, one.layer[1]};
     for (size_t i = 0; i < 3; i++) {
         assert_present(dir, exclusive[i], 0);
@@ -572,7 +572,7 @@ static void test_image_remove_with_gc_keeps_shared_blobs_and_rewrites_index_firs
     assert_true(index_at < first_delete_at);
 
     /* Without REMOVE_GC only the tag goes. */
-    assert_ocidir(0, ocidir_image_remove(d, "two", 0, NULL));
+    assert_ocidir(0, ocidir_tag_remove(d, "two"));
     assert_present(dir, two.manifest, 1);
     assert_present(dir, two.layer[1], 1);
     ocidir_close(d);
@@ -591,12 +591,12 @@ static void test_image_remove_of_an_unknown_tag_is_not_found_and_changes_nothing
     assert_ocidir(0, ocidir_set_gc_grace(d, 0));
     char *before = tu_keep(tu_tree_listing(dir));
     ocidir_report_t *r = NULL;
-    assert_ocidir(OCIDIR_E_NOT_FOUND, ocidir_image_remove(d, "nope", OCIDIR_REMOVE_GC, &r));
+    assert_ocidir(OCIDIR_E_NOT_FOUND, ocidir_tag_remove_gc(d, "nope", NULL, &r));
     assert_null(r);
     assert_non_null(strstr(ocidir_last_error(), "nope"));
     assert_string_equal(tu_keep(tu_tree_listing(dir)), before);
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_image_remove(d, "one", 0x40, NULL));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_image_remove(d, NULL, 0, NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_tag_remove_gc(d, "one", TU_GC(0x40, NULL, NULL), NULL));
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_tag_remove(d, NULL));
     ocidir_close(d);
 }
 

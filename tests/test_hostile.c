@@ -240,7 +240,7 @@ static int op_body(hg_op_t op, ocidir_t *d)
     }
     case HG_OP_FSCK: {
         ocidir_report_t *r = NULL;
-        rc = ocidir_fsck(d, 0, 1, NULL, NULL, &r);
+        rc = ocidir_fsck(d, TU_FSCK(0, 1, NULL, NULL), &r);
         if (rc == 0 && ocidir_report_damage(r) > 0)
             rc = 1;
         ocidir_report_free(r);
@@ -250,14 +250,14 @@ static int op_body(hg_op_t op, ocidir_t *d)
     case HG_OP_GC: {
         ocidir_report_t *r = NULL;
         ocidir_set_gc_grace(d, 0);
-        rc = ocidir_gc(d, op == HG_OP_GC_DRY ? OCIDIR_GC_DRY_RUN : 0, NULL, NULL, &r);
+        rc = ocidir_gc(d, TU_GC(op == HG_OP_GC_DRY ? OCIDIR_GC_DRY_RUN : 0, NULL, NULL), &r);
         ocidir_report_free(r);
         return rc;
     }
     case HG_OP_CLONE: {
         ocidir_t *out = NULL;
         ocidir_report_t *r = NULL;
-        rc = ocidir_clone(d, AT_FDCWD, env->clone_dest, 0, NULL, NULL, &out, &r);
+        rc = ocidir_clone(d, AT_FDCWD, env->clone_dest, NULL, &out, &r);
         ocidir_report_free(r);
         ocidir_close(out);
         return rc;
@@ -265,7 +265,7 @@ static int op_body(hg_op_t op, ocidir_t *d)
     case HG_OP_IMAGE_REMOVE: {
         ocidir_report_t *r = NULL;
         ocidir_set_gc_grace(d, 0);
-        rc = ocidir_image_remove(d, "v1", OCIDIR_REMOVE_GC, &r);
+        rc = ocidir_tag_remove_gc(d, "v1", NULL, &r);
         ocidir_report_free(r);
         return rc;
     }
@@ -275,7 +275,7 @@ static int op_body(hg_op_t op, ocidir_t *d)
         if (fd < 0)
             return 99;
         ocidir_set_gc_grace(d, 0);
-        rc = ocidir_cache_gc(fd, &d, 1, 0, NULL, NULL, &r);
+        rc = ocidir_cache_gc(fd, &d, 1, NULL, &r);
         close(fd);
         ocidir_report_free(r);
         return rc;

@@ -335,15 +335,15 @@ static int run_operations(void *arg)
         note(OP_TAG_SET, ocidir_tag_set(h, kRaceTag, F.b[B_RACE_MANIFEST].digest, 0));
 
         ocidir_report_t *r = NULL;
-        if (note(OP_FSCK, ocidir_fsck(h, 0, 1, NULL, NULL, &r)) == 0 && F.whole && ocidir_report_damage(r) != 0)
+        if (note(OP_FSCK, ocidir_fsck(h, TU_FSCK(0, 1, NULL, NULL), &r)) == 0 && F.whole && ocidir_report_damage(r) != 0)
             wrong("fsck found damage while only the layout's path was being swapped");
         ocidir_report_free(r);
         r = NULL;
-        if (note(OP_GC_DRY, ocidir_gc(h, OCIDIR_GC_DRY_RUN, NULL, NULL, &r)) == 0)
+        if (note(OP_GC_DRY, ocidir_gc(h, TU_GC(OCIDIR_GC_DRY_RUN, NULL, NULL), &r)) == 0)
             check_no_blob_removed(r, "gc dry run");
         ocidir_report_free(r);
         r = NULL;
-        if (note(OP_GC, ocidir_gc(h, 0, NULL, NULL, &r)) == 0)
+        if (note(OP_GC, ocidir_gc(h, NULL, &r)) == 0)
             check_no_blob_removed(r, "gc");
         ocidir_report_free(r);
 
@@ -351,7 +351,7 @@ static int run_operations(void *arg)
         snprintf(name, sizeof name, "clone-%lu", iter);
         char *dest = tu_join(F.clone_dir, name);
         ocidir_t *c = NULL;
-        if (note(OP_CLONE, ocidir_clone(h, AT_FDCWD, dest, 0, NULL, NULL, &c, NULL)) == 0) {
+        if (note(OP_CLONE, ocidir_clone(h, AT_FDCWD, dest, NULL, &c, NULL)) == 0) {
             if (ocidir_resolve(c, kRaceTag, dg, NULL, NULL) != 0 || strcmp(dg, F.b[B_RACE_MANIFEST].digest) != 0)
                 wrong("the clone does not resolve %s to %s", kRaceTag, F.b[B_RACE_MANIFEST].digest);
             ocidir_close(c);
@@ -687,7 +687,7 @@ static void race(const char *name, const char *swap, const char *decoy, const ch
     if (F.use_cache)
         assert_ocidir(0, ocidir_add_blobdir_fd(d, F.cache_fd, 0));
     ocidir_report_t *r = NULL;
-    assert_ocidir(0, ocidir_fsck(d, 0, 1, NULL, NULL, &r));
+    assert_ocidir(0, ocidir_fsck(d, TU_FSCK(0, 1, NULL, NULL), &r));
     for (size_t i = 0; i < ocidir_report_count(r); i++) {
         ocidir_find_kind_t k;
         const char *subject, *msg;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "capi/capi_util.hh"
+#include "capi/options.hh"
 #include "housekeeping/clone.hh"
 #include "base/error.hh"
 #include "housekeeping/gc.hh"
@@ -22,15 +23,29 @@ OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds)
     return guard([&] { gc::set_grace(*d, seconds); });
 }
 
-OCIDIR_API int ocidir_gc(ocidir_t *d, unsigned flags, ocidir_progress_fn progress, void *user, ocidir_report_t **out)
+OCIDIR_API int ocidir_gc_options_init(ocidir_gc_options_t *opts, size_t struct_size)
+{
+    return init_options(opts, struct_size, ocidir_gc_options_t OCIDIR_GC_OPTIONS_INIT);
+}
+
+OCIDIR_API int ocidir_clone_options_init(ocidir_clone_options_t *opts, size_t struct_size)
+{
+    return init_options(opts, struct_size, ocidir_clone_options_t OCIDIR_CLONE_OPTIONS_INIT);
+}
+
+OCIDIR_API int ocidir_gc(ocidir_t *d, const ocidir_gc_options_t *opts, ocidir_report_t **out)
 {
     if (!d)
         return invalid("ocidir_gc", "layout handle is NULL");
-    return guard([&] { hand_out(gc::collect(*d, flags, progress, user), out); });
+    return guard([&] {
+        ocidir_gc_options_t o = OCIDIR_GC_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_gc");
+        hand_out(gc::collect(*d, o), out);
+    });
 }
 
-OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n, unsigned flags,
-                               ocidir_progress_fn progress, void *user, ocidir_report_t **out)
+OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n, const ocidir_gc_options_t *opts,
+                               ocidir_report_t **out)
 {
     if (!layouts || n == 0)
         return invalid("ocidir_cache_gc", "no layouts given (layouts NULL or n 0): every layout that uses the "
@@ -40,30 +55,41 @@ OCIDIR_API int ocidir_cache_gc(int cache_fd, ocidir_t *const *layouts, size_t n,
             return invalid("ocidir_cache_gc", "a layout handle in layouts is NULL");
     if (cache_fd < 0)
         return invalid("ocidir_cache_gc", "cache_fd is not an open fd");
-    return guard([&] { hand_out(gc::collect_cache(cache_fd, layouts, n, flags, progress, user), out); });
+    return guard([&] {
+        ocidir_gc_options_t o = OCIDIR_GC_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_cache_gc");
+        hand_out(gc::collect_cache(cache_fd, layouts, n, o), out);
+    });
 }
 
-OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, unsigned flags,
-                            ocidir_progress_fn progress, void *user, ocidir_t **out, ocidir_report_t **report_out)
+OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const ocidir_clone_options_t *opts,
+                            ocidir_t **out, ocidir_report_t **report_out)
 {
     if (!src)
         return invalid("ocidir_clone", "source layout handle is NULL");
     if (!path || !*path)
         return invalid("ocidir_clone", "destination path is NULL or empty");
     return guard([&] {
-        clone::Result r = clone::clone(*src, dirfd, path, flags, progress, user, out != nullptr);
+        ocidir_clone_options_t o = OCIDIR_CLONE_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_clone");
+        clone::Result r = clone::clone(*src, dirfd, path, o, out != nullptr);
         hand_out(std::move(r.layout), out);
         hand_out(std::move(r.report), report_out);
     });
 }
 
-OCIDIR_API int ocidir_image_remove(ocidir_t *d, const char *tag, unsigned flags, ocidir_report_t **report_out)
+OCIDIR_API int ocidir_tag_remove_gc(ocidir_t *d, const char *tag, const ocidir_gc_options_t *opts,
+                                    ocidir_report_t **report_out)
 {
     if (!d)
-        return invalid("ocidir_image_remove", "layout handle is NULL");
+        return invalid("ocidir_tag_remove_gc", "layout handle is NULL");
     if (!tag)
-        return invalid("ocidir_image_remove", "tag is NULL");
-    return guard([&] { hand_out(gc::remove_image(*d, tag, flags), report_out); });
+        return invalid("ocidir_tag_remove_gc", "tag is NULL");
+    return guard([&] {
+        ocidir_gc_options_t o = OCIDIR_GC_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_tag_remove_gc");
+        hand_out(gc::remove_tag_and_collect(*d, tag, o), report_out);
+    });
 }
 
 }  // extern "C"

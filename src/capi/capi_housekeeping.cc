@@ -4,6 +4,7 @@
 #include <string>
 
 #include "capi/capi_util.hh"
+#include "capi/options.hh"
 #include "base/error.hh"
 #include "housekeeping/fsck.hh"
 #include "store/layout.hh"
@@ -35,6 +36,8 @@ OCIDIR_API const char *ocidir_find_kind_name(int kind)
     default: return "unknown";
     }
 }
+
+OCIDIR_API int ocidir_find_kind_is_damage(int kind) { return ocidir_report::is_damage(kind) ? 1 : 0; }
 
 OCIDIR_API size_t ocidir_report_count(const ocidir_report_t *r) { return r ? r->findings.size() : 0; }
 
@@ -83,16 +86,25 @@ OCIDIR_API void ocidir_report_totals(const ocidir_report_t *r, uint64_t *blobs_o
 
 OCIDIR_API void ocidir_report_free(ocidir_report_t *r) { delete r; }
 
-OCIDIR_API int ocidir_fsck(ocidir_t *d, unsigned flags, unsigned threads, ocidir_progress_fn progress, void *user,
-                           ocidir_report_t **out)
+OCIDIR_API int ocidir_fsck_options_init(ocidir_fsck_options_t *opts, size_t struct_size)
+{
+    return init_options(opts, struct_size, ocidir_fsck_options_t OCIDIR_FSCK_OPTIONS_INIT);
+}
+
+OCIDIR_API int ocidir_fsck(ocidir_t *d, const ocidir_fsck_options_t *opts, ocidir_report_t **out)
 {
     if (!d)
         return invalid("ocidir_fsck", "layout handle is NULL");
     if (!out)
         return invalid("ocidir_fsck", "out is NULL");
-    if (flags != 0)
-        return invalid("ocidir_fsck", "unknown flag bits (fsck takes none yet)");
-    return guard([&] { *out = fsck::run(*d, threads, progress, user).release(); });
+    return guard([&] {
+        ocidir_fsck_options_t o = OCIDIR_FSCK_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_fsck");
+        if (o.flags != 0)
+            throw Error(OCIDIR_E_INVALID, "ocidir_fsck: unknown flag bits " + std::to_string(o.flags) +
+                                              " (fsck takes none yet)");
+        *out = fsck::run(*d, o.threads, o.progress, o.user).release();
+    });
 }
 
 }  // extern "C"

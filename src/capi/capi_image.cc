@@ -9,6 +9,7 @@
 
 #include "image/builder.hh"
 #include "capi/capi_util.hh"
+#include "capi/options.hh"
 #include "format/digest.hh"
 #include "base/error.hh"
 #include "image/image.hh"
@@ -250,6 +251,12 @@ OCIDIR_API int ocidir_image_config_raw(const ocidir_image_t *img, const void **b
 
 OCIDIR_API int ocidir_image_layer_open(const ocidir_image_t *img, size_t index, ocidir_layer_reader_t **out)
 {
+    return ocidir_image_layer_open_opts(img, index, nullptr, out);
+}
+
+OCIDIR_API int ocidir_image_layer_open_opts(const ocidir_image_t *img, size_t index,
+                                            const ocidir_layer_reader_options_t *opts, ocidir_layer_reader_t **out)
+{
     if (!img)
         return invalid("ocidir_image_layer_open", "image is NULL");
     if (!out)
@@ -257,6 +264,9 @@ OCIDIR_API int ocidir_image_layer_open(const ocidir_image_t *img, size_t index, 
     if (index >= img->manifest.layers.size())
         return no_layer("ocidir_image_layer_open", img, index);
     return guard([&] {
+        ocidir_layer_reader_options_t o = OCIDIR_LAYER_READER_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_image_layer_open_opts");
+        check_layer_reader_options(o, "ocidir_image_layer_open_opts");
         const oci::Descriptor &l = img->manifest.layers[index];
         const char *diff_id = nullptr;
         if (img->image_config) {
@@ -268,7 +278,9 @@ OCIDIR_API int ocidir_image_layer_open(const ocidir_image_t *img, size_t index, 
                                                  " rootfs.diff_ids");
             diff_id = (*img->diff_ids)[index].c_str();
         }
-        *out = layer_open(*img->d, l.media_type, l.digest.c_str(), l.size, diff_id).release();
+        std::unique_ptr<ocidir_layer_reader> r = layer_open(*img->d, l.media_type, l.digest.c_str(), l.size, diff_id);
+        r->max_size = o.max_size;
+        *out = r.release();
     });
 }
 
@@ -332,7 +344,8 @@ OCIDIR_API int ocidir_builder_add_layer(ocidir_builder_t *b, const char *media_t
 {
     if (!b)
         return invalid("ocidir_builder_add_layer", "builder is NULL");
-    return guard([&] { builder::add_layer(*b, media_type, digest, size, diff_id, created_by); });
+    return guard(
+        [&] { builder::add_layer(*b, media_type, digest, size, diff_id, created_by, nullptr, "ocidir_builder_add_layer"); });
 }
 
 OCIDIR_API int ocidir_builder_add_layer_writer(ocidir_builder_t *b, ocidir_layer_writer_t *w, const char *created_by)
@@ -342,7 +355,46 @@ OCIDIR_API int ocidir_builder_add_layer_writer(ocidir_builder_t *b, ocidir_layer
         return invalid("ocidir_builder_add_layer_writer", "builder is NULL");
     if (!w)
         return invalid("ocidir_builder_add_layer_writer", "layer writer is NULL");
-    return guard([&] { builder::add_layer_writer(*b, *owned, created_by); });
+    return guard([&] { builder::add_layer_writer(*b, *owned, created_by, nullptr, "ocidir_builder_add_layer_writer"); });
+}
+
+OCIDIR_API int ocidir_add_layer_options_init(ocidir_add_layer_options_t *opts, size_t struct_size)
+{
+    return init_options(opts, struct_size, ocidir_add_layer_options_t OCIDIR_ADD_LAYER_OPTIONS_INIT);
+}
+
+OCIDIR_API int ocidir_builder_add_layer_opts(ocidir_builder_t *b, const char *media_type, const char *digest,
+                                             uint64_t size, const char *diff_id,
+                                             const ocidir_add_layer_options_t *opts)
+{
+    const char *op = "ocidir_builder_add_layer_opts";
+    if (!b)
+        return invalid(op, "builder is NULL");
+    return guard([&] {
+        ocidir_add_layer_options_t o = OCIDIR_ADD_LAYER_OPTIONS_INIT;
+        load_options(opts, o, op);
+        if (o.flags != 0)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
+        builder::add_layer(*b, media_type, digest, size, diff_id, o.created_by, o.annotations, op);
+    });
+}
+
+OCIDIR_API int ocidir_builder_add_layer_writer_opts(ocidir_builder_t *b, ocidir_layer_writer_t *w,
+                                                    const ocidir_add_layer_options_t *opts)
+{
+    const char *op = "ocidir_builder_add_layer_writer_opts";
+    std::unique_ptr<ocidir_layer_writer> owned(w);  // freed whatever happens
+    if (!b)
+        return invalid(op, "builder is NULL");
+    if (!w)
+        return invalid(op, "layer writer is NULL");
+    return guard([&] {
+        ocidir_add_layer_options_t o = OCIDIR_ADD_LAYER_OPTIONS_INIT;
+        load_options(opts, o, op);
+        if (o.flags != 0)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
+        builder::add_layer_writer(*b, *owned, o.created_by, o.annotations, op);
+    });
 }
 
 OCIDIR_API int ocidir_builder_set_config_strv(ocidir_builder_t *b, ocidir_config_field_t field,

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "capi/capi_util.hh"
+#include "capi/options.hh"
 #include "base/error.hh"
 #include "image/layer.hh"
 #include "store/layout.hh"
@@ -28,6 +29,33 @@ OCIDIR_API int ocidir_layer_writer_new(ocidir_t *d, ocidir_compression_t compres
     if (!out)
         return invalid("ocidir_layer_writer_new", "out is NULL");
     return guard([&] { *out = layer_writer_new(*d, enum_value(compression), level, threads).release(); });
+}
+
+OCIDIR_API int ocidir_layer_writer_options_init(ocidir_layer_writer_options_t *opts, size_t struct_size)
+{
+    return init_options(opts, struct_size, ocidir_layer_writer_options_t OCIDIR_LAYER_WRITER_OPTIONS_INIT);
+}
+
+OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writer_options_t *opts,
+                                            ocidir_layer_writer_t **out)
+{
+    const char *op = "ocidir_layer_writer_new_opts";
+    if (!d)
+        return invalid(op, "layout handle is NULL");
+    if (!out)
+        return invalid(op, "out is NULL");
+    return guard([&] {
+        ocidir_layer_writer_options_t o = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
+        load_options(opts, o, op);
+        if (o.flags != 0)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
+        if (o.alg != OCIDIR_SHA256 && o.alg != OCIDIR_SHA512)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown digest algorithm " +
+                                              std::to_string(static_cast<int>(o.alg)) + " (0 sha256, 1 sha512)");
+        *out = layer_writer_new(*d, enum_value(o.compression), o.level, o.threads,
+                                o.alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0)
+                   .release();
+    });
 }
 
 OCIDIR_API int ocidir_layer_writer_write(ocidir_layer_writer_t *w, const void *buf, size_t len)
@@ -61,8 +89,20 @@ OCIDIR_API const char *ocidir_layer_writer_media_type(const ocidir_layer_writer_
 
 OCIDIR_API void ocidir_layer_writer_abort(ocidir_layer_writer_t *w) { delete w; }
 
+OCIDIR_API int ocidir_layer_reader_options_init(ocidir_layer_reader_options_t *opts, size_t struct_size)
+{
+    return init_options(opts, struct_size, ocidir_layer_reader_options_t OCIDIR_LAYER_READER_OPTIONS_INIT);
+}
+
 OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char *digest, int64_t size,
                                  const char *diff_id, ocidir_layer_reader_t **out)
+{
+    return ocidir_layer_open_opts(d, media_type, digest, size, diff_id, nullptr, out);
+}
+
+OCIDIR_API int ocidir_layer_open_opts(ocidir_t *d, const char *media_type, const char *digest, int64_t size,
+                                      const char *diff_id, const ocidir_layer_reader_options_t *opts,
+                                      ocidir_layer_reader_t **out)
 {
     if (!d)
         return invalid("ocidir_layer_open", "layout handle is NULL");
@@ -72,7 +112,14 @@ OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char
         return invalid("ocidir_layer_open", "digest is NULL");
     if (!out)
         return invalid("ocidir_layer_open", "out is NULL");
-    return guard([&] { *out = layer_open(*d, media_type, digest, size, diff_id).release(); });
+    return guard([&] {
+        ocidir_layer_reader_options_t o = OCIDIR_LAYER_READER_OPTIONS_INIT;
+        load_options(opts, o, "ocidir_layer_open_opts");
+        check_layer_reader_options(o, "ocidir_layer_open_opts");
+        std::unique_ptr<ocidir_layer_reader> r = layer_open(*d, media_type, digest, size, diff_id);
+        r->max_size = o.max_size;
+        *out = r.release();
+    });
 }
 
 OCIDIR_API ssize_t ocidir_layer_reader_read(ocidir_layer_reader_t *r, void *buf, size_t len)
@@ -81,7 +128,26 @@ OCIDIR_API ssize_t ocidir_layer_reader_read(ocidir_layer_reader_t *r, void *buf,
         return invalid("ocidir_layer_reader_read", "reader is NULL");
     if (!buf || len == 0)
         return invalid("ocidir_layer_reader_read", "buf is NULL or len is 0");
-    return layer_read(*r, buf, len);  // noexcept; sets the last error itself
+    if (r->max_size == 0 || r->error != 0)
+        return layer_read(*r, buf, len);  // noexcept; sets the last error itself
+    // The caller's bound: never hand out a byte past it.  At the bound, one
+    // more byte tells a stream that ends there (a verified 0) from a longer one.
+    uint64_t left = r->max_size - r->returned;
+    unsigned char probe;
+    ssize_t n = left > 0 ? layer_read(*r, buf, static_cast<size_t>(std::min<uint64_t>(len, left)))
+                         : layer_read(*r, &probe, 1);
+    if (n > 0 && left == 0) {
+        r->error = OCIDIR_E_TOO_LARGE;
+        try {
+            r->error_msg = r->what + " decompresses to more than the reader's bound of " +
+                           std::to_string(r->max_size) + " bytes (max_size)";
+        } catch (...) {
+        }
+        return fail(r->error, r->error_msg);
+    }
+    if (n > 0)
+        r->returned += static_cast<uint64_t>(n);
+    return n;
 }
 
 OCIDIR_API void ocidir_layer_reader_close(ocidir_layer_reader_t *r) { delete r; }

@@ -59,6 +59,14 @@ inline void copy_digest(const std::string &dg, char *out) noexcept
     }
 }
 
+// Flags of the layer reader options: none yet.
+template <class T>
+void check_layer_reader_options(const T &o, const char *fn)
+{
+    if (o.flags != 0)
+        throw Error(OCIDIR_E_INVALID, std::string(fn) + ": unknown flags " + std::to_string(o.flags));
+}
+
 // Hand what `p` owns to an optional out-parameter; with `out` NULL it is freed.
 template <class T>
 void hand_out(std::unique_ptr<T> p, T **out) noexcept

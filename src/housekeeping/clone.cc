@@ -337,9 +337,9 @@ void write_file(int dir, const std::string &label, const char *name, const std::
 
 }  // namespace
 
-Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, ocidir_progress_fn progress, void *user,
-             bool open_result)
+Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_options_t &o, bool open_result)
 {
+    const unsigned flags = o.flags;
     if (flags & ~static_cast<unsigned>(OCIDIR_CLONE_NO_HARDLINK))
         throw Error(OCIDIR_E_INVALID, std::string(kOp) + ": unknown flags " + std::to_string(flags));
     Dest dest = check_destination(dirfd, path);
@@ -351,7 +351,7 @@ Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, oci
     Result res;
     res.report = std::make_unique<ocidir_report>();
     ocidir_report &rep = *res.report;
-    Progress prog(progress, user);
+    Progress prog(o.progress, o.user, kOp);
     for (const graph::Node &n : snap.graph.nodes)
         if (n.registered)
             prog.add_total(static_cast<uint64_t>(std::max<int64_t>(0, n.size)));
@@ -383,6 +383,9 @@ Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, oci
     fsync_dir(blobs.get(), tree.label() + "/blobs");
     write_file(tree.root(), tree.label(), "oci-layout", layout_file);
     write_file(tree.root(), tree.label(), "index.json", snap.index);
+    // The last progress call comes before the publishing rename, so that a
+    // cancel there still leaves no destination (the temporary tree goes).
+    prog.finish();
 
     // Renaming a directory replaces an empty directory, never a non-empty
     // one nor anything else.
@@ -395,7 +398,6 @@ Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, oci
     }
     tree.published();
     fsync_dir(dest.parent.get(), "the parent directory of " + dest.label);
-    prog.finish();
     if (open_result)
     {
         res.layout = open_layout(dest.parent.get(), dest.name.c_str(), 0);

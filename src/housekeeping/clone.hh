@@ -18,7 +18,6 @@ struct Result {
 };
 
 // Flags: OCIDIR_CLONE_NO_HARDLINK.
-Result clone(const ocidir &src, int dirfd, const char *path, unsigned flags, ocidir_progress_fn progress, void *user,
-             bool open_result);
+Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_options_t &o, bool open_result);
 
 }  // namespace ocd::clone

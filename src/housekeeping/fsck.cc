@@ -25,6 +25,7 @@
 #include "format/digest.hh"
 #include "base/error.hh"
 #include "fs/fileio.hh"
+#include "housekeeping/gc.hh"
 #include "housekeeping/graph.hh"
 #include "format/hash.hh"
 #include "store/index.hh"
@@ -235,12 +236,17 @@ public:
         std::mutex mu;
         std::condition_variable cv;
         unsigned running = n;
+        size_t jobs_done = 0, reported_jobs = 0;
         std::exception_ptr failure;
         auto worker = [&] {
             try {
                 std::vector<char> buf(kBufferSize);
-                for (size_t i; !stop.load() && (i = next.fetch_add(1)) < jobs_.size();)
+                for (size_t i; !stop.load() && (i = next.fetch_add(1)) < jobs_.size();) {
                     check_job(d_, jobs_[i], buf, done);
+                    std::lock_guard<std::mutex> lk(mu);
+                    jobs_done++;
+                    cv.notify_all();
+                }
             } catch (...) {
                 std::lock_guard<std::mutex> lk(mu);
                 if (!failure)
@@ -265,12 +271,28 @@ public:
                 t.join();
             throw Error(OCIDIR_E_IO, "fsck of " + d_.label + ": could not start hashing threads");
         }
+        // Progress from this thread: at the start, whenever workers have
+        // finished a job since the last call, and at the end.  A non-zero
+        // return stops the workers after their current blob.
+        bool canceled = false;
+        uint64_t reported = 0;
         {
             std::unique_lock<std::mutex> lk(mu);
-            while (!cv.wait_for(lk, kProgressInterval, [&] { return running == 0; })) {
-                if (progress) {
+            bool first = true;
+            while (running != 0) {
+                if (!first)
+                    cv.wait_for(lk, kProgressInterval, [&] { return running == 0 || jobs_done != reported_jobs; });
+                first = false;
+                if (running == 0)
+                    break;
+                reported_jobs = jobs_done;
+                if (progress && !canceled) {
                     lk.unlock();
-                    progress(done.load(std::memory_order_relaxed), total, user);
+                    reported = done.load(std::memory_order_relaxed);
+                    if (progress(reported, total, user) != 0) {
+                        canceled = true;
+                        stop = true;
+                    }
                     lk.lock();
                 }
             }
@@ -279,8 +301,10 @@ public:
             t.join();
         if (failure)
             std::rethrow_exception(failure);
-        if (progress)
-            progress(total, total, user);
+        if (canceled)
+            throw_canceled("ocidir_fsck", reported, total);
+        if (progress && progress(total, total, user) != 0)
+            throw_canceled("ocidir_fsck", total, total);
 
         for (Job &j : jobs_) {
             if (j.hashed) {

@@ -26,23 +26,29 @@
 
 namespace ocd {
 
-void Progress::advance(uint64_t n) noexcept
+void throw_canceled(const char *op, uint64_t done, uint64_t total)
 {
-    done_ += n;
-    if (!fn_)
-        return;
-    auto now = std::chrono::steady_clock::now();
-    if (started_ && now - last_ < std::chrono::milliseconds(250))
-        return;
-    started_ = true;
-    last_ = now;
-    fn_(done_, std::max(done_, total_), user_);
+    throw Error(OCIDIR_E_CANCELED, std::string(op) + ": canceled by the progress callback (at " +
+                                       std::to_string(done) + " of " + std::to_string(total) + " bytes)");
 }
 
-void Progress::finish() noexcept
+void Progress::call()
 {
-    if (fn_)
-        fn_(done_, std::max(done_, total_), user_);
+    uint64_t total = std::max(done_, total_);
+    if (fn_ && fn_(done_, total, user_) != 0)
+        throw_canceled(op_, done_, total);
+}
+
+void Progress::advance(uint64_t n)
+{
+    done_ += n;
+    call();
+}
+
+void Progress::finish()
+{
+    done_ = std::max(done_, total_);
+    call();
 }
 
 }  // namespace ocd
@@ -277,16 +283,30 @@ void set_grace(ocidir &d, int64_t seconds)
     d.gc_grace.store(seconds == -1 ? ocidir::kDefaultGcGrace : seconds);
 }
 
-std::unique_ptr<ocidir_report> collect(ocidir &d, unsigned flags, ocidir_progress_fn progress, void *user)
+// The grace period of a run: the options' own, or the handle's.
+static int64_t grace_of(const ocidir &d, const ocidir_gc_options_t &o, const char *op)
+{
+    if (o.grace_seconds == OCIDIR_GC_GRACE_HANDLE)
+        return d.gc_grace.load();
+    if (o.grace_seconds < 0)
+        throw Error(OCIDIR_E_INVALID, std::string(op) + ": grace_seconds " + std::to_string(o.grace_seconds) +
+                                          " is negative (0 turns the grace period off, OCIDIR_GC_GRACE_HANDLE "
+                                          "takes the handle's)");
+    return o.grace_seconds;
+}
+
+std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o)
 {
     const char *op = "ocidir_gc";
+    const unsigned flags = o.flags;
     check_flags(flags, op);
+    const int64_t grace = grace_of(d, o, op);
     const bool dry = flags & OCIDIR_GC_DRY_RUN;
     if (d.readonly && !dry)
         throw Error(OCIDIR_E_READONLY, std::string(op) + ": layout " + d.label +
                                            " was opened read-only (OCIDIR_GC_DRY_RUN only reports)");
     auto rep = std::make_unique<ocidir_report>();
-    Progress prog(progress, user);
+    Progress prog(o.progress, o.user, op);
     // A read-only handle creates nothing, not even the lock file: its dry run
     // is a snapshot.
     std::optional<index::Lock> lock;
@@ -295,7 +315,7 @@ std::unique_ptr<ocidir_report> collect(ocidir &d, unsigned flags, ocidir_progres
     Live live;
     mark(d, live, *rep, op);
     std::vector<SweepDir> dirs = own_dirs(d);
-    sweep(dirs, live, d.gc_grace.load(), dry, *rep, prog);
+    sweep(dirs, live, grace, dry, *rep, prog);
     if (lock) {
         sweep_index_temps(d, dry, *rep);
     } else {
@@ -306,11 +326,13 @@ std::unique_ptr<ocidir_report> collect(ocidir &d, unsigned flags, ocidir_progres
     return rep;
 }
 
-std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layouts, size_t n, unsigned flags,
-                                             ocidir_progress_fn progress, void *user)
+std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layouts, size_t n,
+                                             const ocidir_gc_options_t &o)
 {
     const char *op = "ocidir_cache_gc";
+    const unsigned flags = o.flags;
     check_flags(flags, op);
+    const int64_t grace = grace_of(*layouts[0], o, op);
     const bool dry = flags & OCIDIR_GC_DRY_RUN;
     struct stat cst;
     if (fstat(cache_fd, &cst) != 0 || !S_ISDIR(cst.st_mode))
@@ -347,7 +369,7 @@ std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layout
             locks.emplace_back(*e.d);
 
     auto rep = std::make_unique<ocidir_report>();
-    Progress prog(progress, user);
+    Progress prog(o.progress, o.user, op);
     Live live;
     for (const Entry &e : uniq)
         mark(*e.d, live, *rep, op);
@@ -359,21 +381,19 @@ std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layout
         if (s.fd)
             dirs.push_back(std::move(s));
     }
-    sweep(dirs, live, layouts[0]->gc_grace.load(), dry, *rep, prog);
+    sweep(dirs, live, grace, dry, *rep, prog);
     prog.finish();
     return rep;
 }
 
-std::unique_ptr<ocidir_report> remove_image(ocidir &d, std::string_view tag, unsigned flags)
+std::unique_ptr<ocidir_report> remove_tag_and_collect(ocidir &d, std::string_view tag, const ocidir_gc_options_t &o)
 {
-    if (flags & ~static_cast<unsigned>(OCIDIR_REMOVE_GC))
-        throw Error(OCIDIR_E_INVALID, "ocidir_image_remove: unknown flags " + std::to_string(flags));
+    check_flags(o.flags, "ocidir_tag_remove_gc");
+    grace_of(d, o, "ocidir_tag_remove_gc");
     // index.json first, durable, then the blobs: a crash in between leaves
     // unreferenced blobs, never a tag naming a missing one.
     index::remove_tag(d, tag);
-    if (flags & OCIDIR_REMOVE_GC)
-        return collect(d, 0, nullptr, nullptr);
-    return std::make_unique<ocidir_report>();
+    return collect(d, o);
 }
 
 }  // namespace ocd::gc

@@ -24,22 +24,29 @@ struct ocidir;
 
 namespace ocd {
 
-// Progress of a housekeeping run, reported from the calling thread: at most
-// four times a second while it runs, and once at the end.
+// Progress of a housekeeping run, reported from the calling thread: at the
+// start (advance(0)), after each step, and once at the end.  A callback that
+// returns non-zero makes advance()/finish() throw Error(OCIDIR_E_CANCELED)
+// naming `op`; callers call them only where stopping leaves nothing
+// half-done.
 class Progress {
 public:
-    Progress(ocidir_progress_fn fn, void *user) noexcept : fn_(fn), user_(user) {}
+    Progress(ocidir_progress_fn fn, void *user, const char *op) noexcept : fn_(fn), user_(user), op_(op) {}
     void add_total(uint64_t n) noexcept { total_ += n; }
-    void advance(uint64_t n) noexcept;
-    void finish() noexcept;
+    void advance(uint64_t n);
+    void finish();
 
 private:
+    void call();
     ocidir_progress_fn fn_;
     void *user_;
+    const char *op_;
     uint64_t done_ = 0, total_ = 0;
-    bool started_ = false;
-    std::chrono::steady_clock::time_point last_{};
 };
+
+// The error a canceled operation throws: "<op>: canceled by the progress
+// callback (at <done> of <total> bytes)".
+[[noreturn]] void throw_canceled(const char *op, uint64_t done, uint64_t total);
 
 }  // namespace ocd
 
@@ -56,16 +63,15 @@ void check_complete(const ocidir &d, const graph::Graph &g, const char *op);
 // ocidir_set_gc_grace: seconds >= 0, or -1 for the default.
 void set_grace(ocidir &d, int64_t seconds);
 
-// ocidir_gc.  Flags: OCIDIR_GC_DRY_RUN.
-std::unique_ptr<ocidir_report> collect(ocidir &d, unsigned flags, ocidir_progress_fn progress, void *user);
+// ocidir_gc, with its options loaded (flags: OCIDIR_GC_DRY_RUN).
+std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o);
 
 // ocidir_cache_gc: the blobs of `cache_fd` (sha256/, sha512/) that none of
 // `layouts` references.
-std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layouts, size_t n, unsigned flags,
-                                             ocidir_progress_fn progress, void *user);
+std::unique_ptr<ocidir_report> collect_cache(int cache_fd, ocidir *const *layouts, size_t n,
+                                             const ocidir_gc_options_t &o);
 
-// ocidir_image_remove.  Flags: OCIDIR_REMOVE_GC.  Without it the report is
-// empty.
-std::unique_ptr<ocidir_report> remove_image(ocidir &d, std::string_view tag, unsigned flags);
+// ocidir_tag_remove_gc: remove `tag`, then collect with `o`.
+std::unique_ptr<ocidir_report> remove_tag_and_collect(ocidir &d, std::string_view tag, const ocidir_gc_options_t &o);
 
 }  // namespace ocd::gc

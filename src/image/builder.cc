@@ -261,10 +261,33 @@ void set_created(ocidir_builder &b, const char *rfc3339)
     b.created = std::move(v);
 }
 
-void add_layer(ocidir_builder &b, const char *media_type, const char *digest, uint64_t size, const char *diff_id,
-               const char *created_by)
+namespace {
+
+// A layer descriptor's annotations from a NULL-terminated key, value, ...
+// vector (NULL: none).
+oci::Annotations layer_annotations(const char *const *kv, const char *op)
 {
-    const char *op = "ocidir_builder_add_layer";
+    oci::Annotations a;
+    if (!kv)
+        return a;
+    for (size_t i = 0; kv[i]; i += 2) {
+        if (!kv[i + 1])
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": annotations has an odd number of strings (key " +
+                                              quote(kv[i]) + " has no value)");
+        if (!*kv[i])
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": annotations has an empty key");
+        check_utf8(kv[i], op, "annotation key");
+        check_utf8(kv[i + 1], op, "annotation value");
+        a[kv[i]] = kv[i + 1];
+    }
+    return a;
+}
+
+}  // namespace
+
+void add_layer(ocidir_builder &b, const char *media_type, const char *digest, uint64_t size, const char *diff_id,
+               const char *created_by, const char *const *annotations, const char *op)
+{
     if (!media_type || !oci::valid_media_type(media_type))
         throw Error(OCIDIR_E_INVALID, std::string(op) + ": media type " + (media_type ? quote(media_type) : "NULL") +
                                           " is not a media type (type/subtype)");
@@ -296,16 +319,19 @@ void add_layer(ocidir_builder &b, const char *media_type, const char *digest, ui
     desc.media_type = media_type;
     desc.digest = dg.str();
     desc.size = static_cast<int64_t>(size);
+    desc.annotations = layer_annotations(annotations, op);
     append_layer(b, std::move(desc), &id, created_by);
 }
 
-void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by)
+void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by,
+                      const char *const *annotations, const char *op)
 {
-    const char *op = "ocidir_builder_add_layer_writer";
     if (b.artifact && created_by)
         throw Error(OCIDIR_E_INVALID, std::string(op) + ": an artifact has no history (created_by must be NULL)");
     if (created_by)
         check_utf8(created_by, op, "created_by");
+    // Checked before the commit, so that bad arguments publish nothing.
+    oci::Annotations ann = layer_annotations(annotations, op);
     LayerResult r = layer_writer_commit(w);
     // The writer may belong to another handle: the blob must be reachable
     // from this builder's layout.
@@ -318,6 +344,7 @@ void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *cre
     desc.media_type = r.media_type;
     desc.digest = r.digest;
     desc.size = static_cast<int64_t>(r.size);
+    desc.annotations = std::move(ann);
     append_layer(b, std::move(desc), &r.diff_id, created_by);
 }
 

@@ -52,10 +52,13 @@ std::unique_ptr<ocidir_builder> from(ocidir &d, std::string_view ref, const char
 bool valid_rfc3339(std::string_view s) noexcept;
 
 void set_created(ocidir_builder &b, const char *rfc3339);
+// `annotations`: the layer descriptor's, as a NULL-terminated key, value, ...
+// vector, or NULL.  `op` names the entry point in messages.
 void add_layer(ocidir_builder &b, const char *media_type, const char *digest, uint64_t size, const char *diff_id,
-               const char *created_by);
+               const char *created_by, const char *const *annotations, const char *op);
 // Commits `w` (spent or failed afterwards; the caller frees it) then adds it.
-void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by);
+void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by,
+                      const char *const *annotations, const char *op);
 void set_config_strv(ocidir_builder &b, int field, const char *const *strv);
 void set_config_string(ocidir_builder &b, int field, const char *value);
 void set_label(ocidir_builder &b, const char *key, const char *value);

@@ -35,6 +35,7 @@ constexpr size_t kMaxPiece = size_t{1} << 30;
 constexpr int kGzipDefaultLevel = 6;
 constexpr int kZstdDefaultLevel = 3;
 constexpr int kZstdMaxLevel = 19;  // beyond it (--ultra) the window, and the reader's memory, grow too large
+constexpr int kZstdMaxWindowLog = 27;  // the largest window a zstd decoder accepts by default (ZSTD_WINDOWLOG_LIMIT_DEFAULT)
 constexpr int kMaxThreads = 64;  // zstd workers, parallel gzip threads
 
 std::string zlib_text(const z_stream &z, int rc)
@@ -157,11 +158,15 @@ struct CCtxFree {
 
 class ZstdEncoder final : public LayerEncoder {
 public:
-    ZstdEncoder(int level, int threads) : c_(ZSTD_createCCtx())
+    ZstdEncoder(int level, int threads, int window_log, bool long_mode) : c_(ZSTD_createCCtx())
     {
         if (!c_)
             throw Error(OCIDIR_E_NOMEM, "zstd layer writer: libzstd cannot allocate a compressor", ENOMEM);
         set(ZSTD_c_compressionLevel, level, "compression level");
+        if (long_mode)
+            set(ZSTD_c_enableLongDistanceMatching, 1, "long-distance matching");
+        if (window_log != 0 || long_mode)
+            set(ZSTD_c_windowLog, window_log != 0 ? window_log : kZstdMaxWindowLog, "window log");
         // A content checksum in every frame: zstd -t and every reader check it.
         set(ZSTD_c_checksumFlag, 1, "checksum flag");
         if (threads > 0)
@@ -420,6 +425,12 @@ void check_open(const ocidir_layer_writer &w, const char *op)
 
 std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads)
 {
+    return layer_writer_new(d, compression, level, threads, Alg::sha256, 0, false);
+}
+
+std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads, Alg alg,
+                                                      int zstd_window_log, bool zstd_long)
+{
     const char *mt = compression_media_type(compression);
     if (!mt)
         throw_error(OCIDIR_E_UNSUPPORTED, "layer writer: unknown compression " + std::to_string(compression) +
@@ -449,13 +460,18 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
             bad("zstd level " + std::to_string(level) + " is outside 1..19 (0 picks 3)");
         if (threads < 0 || threads > kMaxThreads)
             bad("zstd threads " + std::to_string(threads) + " is outside 0..64");
+        if (zstd_window_log != 0 && (zstd_window_log < 10 || zstd_window_log > kZstdMaxWindowLog))
+            bad("zstd window log " + std::to_string(zstd_window_log) + " is outside 10.." +
+                std::to_string(kZstdMaxWindowLog) + " (0 takes zstd's for the level)");
         break;
     }
+    if (compression != OCIDIR_COMPRESSION_ZSTD && (zstd_window_log != 0 || zstd_long))
+        bad("zstd options (window log, long mode) given for another compression");
 
     auto w = std::make_unique<ocidir_layer_writer>();
     w->compression = compression;
     w->media_type = mt;
-    w->blob = writer_new(d, Alg::sha256);  // READONLY on a read-only handle
+    w->blob = writer_new(d, alg);  // READONLY on a read-only handle
     w->diff = Hasher::create(Alg::sha256);
     if (compression != OCIDIR_COMPRESSION_NONE)
         w->out.resize(kOutBuffer);
@@ -465,7 +481,7 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
         w->enc = std::make_unique<ParallelGzipEncoder>(*w, level,
                                                        threads > 0 ? static_cast<unsigned>(threads) : online_cpus());
     else if (compression == OCIDIR_COMPRESSION_ZSTD)
-        w->enc = std::make_unique<ZstdEncoder>(level, threads);
+        w->enc = std::make_unique<ZstdEncoder>(level, threads, zstd_window_log, zstd_long);
     return w;
 }
 

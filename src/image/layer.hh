@@ -64,6 +64,8 @@ struct ocidir_layer_reader {
     bool done = false;                         // verified end reported
     int error = 0;                             // sticky failure code
     std::string error_msg;                     // its message, repeated on later calls
+    uint64_t max_size = 0;                     // bound on decompressed bytes (0: none), kept by the C shim
+    uint64_t returned = 0;                     // decompressed bytes handed out so far
 };
 
 namespace ocd {
@@ -78,6 +80,10 @@ int compression_from_media_type(std::string_view media_type) noexcept;
 // Throws UNSUPPORTED (unknown compression), INVALID (level or threads out of
 // range), READONLY, IO, NOMEM.
 std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads);
+// With the blob digest's algorithm and zstd's window (0: the level's) and
+// long-distance mode (ocidir_layer_writer_new_opts).
+std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads, Alg alg,
+                                                      int zstd_window_log, bool zstd_long);
 
 // Throws STATE (failed or committed writer), IO; any failure fails the writer.
 void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len);

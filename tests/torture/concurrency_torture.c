@@ -65,6 +65,8 @@
 #endif
 #include <ocidir.h>
 
+#include "../plainutil.h" /* the TU_* options macros only */
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -565,11 +567,11 @@ static void op_gc(worker_t *w, int cache)
     ocidir_report_t *r = NULL;
     if (cache) {
         int cfd = open(dir_cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        rc = cfd < 0 ? OCIDIR_E_IO : ocidir_cache_gc(cfd, &g, 1, flags, NULL, NULL, &r);
+        rc = cfd < 0 ? OCIDIR_E_IO : ocidir_cache_gc(cfd, &g, 1, TU_GC(flags, NULL, NULL), &r);
         if (cfd >= 0)
             close(cfd);
     } else {
-        rc = ocidir_gc(g, flags, NULL, NULL, &r);
+        rc = ocidir_gc(g, TU_GC(flags, NULL, NULL), &r);
     }
     if (rc == OCIDIR_E_NOT_FOUND && opt_short_grace && !opt_strict_import) {
         /* gc refuses to sweep a damaged graph: another thread's import may
@@ -592,7 +594,7 @@ static void op_gc(worker_t *w, int cache)
 static void op_fsck(worker_t *w)
 {
     ocidir_report_t *r = NULL;
-    int rc = ocidir_fsck(w->d, 0, 1, NULL, NULL, &r);
+    int rc = ocidir_fsck(w->d, TU_FSCK(0, 1, NULL, NULL), &r);
     if (rc != 0) {
         violation(w, "fsck", rc);
         return;
@@ -1542,7 +1544,7 @@ int main(int argc, char **argv)
     }
     size_t damage = 0, temps = 0;
     ocidir_report_t *r = NULL;
-    if (ocidir_fsck(d, 0, 0, NULL, NULL, &r) != 0) {
+    if (ocidir_fsck(d, NULL, &r) != 0) {
         fail("fsck could not run: %s", ocidir_last_error());
     } else {
         damage = ocidir_report_damage(r);
@@ -1580,12 +1582,12 @@ int main(int argc, char **argv)
      * image whole. */
     ocidir_set_gc_grace(d, 0);
     size_t final_removed = 0;
-    if (ocidir_gc(d, 0, NULL, NULL, &r) != 0)
+    if (ocidir_gc(d, NULL, &r) != 0)
         fail("final gc: %s", ocidir_last_error());
     final_removed += count_kind(r, OCIDIR_FIND_REMOVED);
     ocidir_report_free(r);
     int cfd = open(dir_cache, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ocidir_cache_gc(cfd, &d, 1, 0, NULL, NULL, &r) != 0)
+    if (ocidir_cache_gc(cfd, &d, 1, NULL, &r) != 0)
         fail("final cache gc: %s", ocidir_last_error());
     close(cfd);
     final_removed += count_kind(r, OCIDIR_FIND_REMOVED);
@@ -1593,7 +1595,7 @@ int main(int argc, char **argv)
     for (int e = 0; e < nents; e++)
         if (read_image(d, ents[e].tag) != 0)
             fail("after the final gc, tag %s is not a complete image: %s", ents[e].tag, ocidir_last_error());
-    if (ocidir_fsck(d, 0, 0, NULL, NULL, &r) != 0 || ocidir_report_damage(r) != 0 ||
+    if (ocidir_fsck(d, NULL, &r) != 0 || ocidir_report_damage(r) != 0 ||
         count_kind(r, OCIDIR_FIND_UNREFERENCED) != 0)
         fail("after the final gc, fsck finds damage or unreferenced blobs");
     ocidir_report_free(r);

@@ -286,7 +286,7 @@ static void child_main(const char *layout, const char *cache, const char *logpat
                 if (remove) {
                     CHECK(ocidir_set_gc_grace(d, rng_next(&rng) % 2 ? 0 : -1));
                     ocidir_report_t *rep = NULL;
-                    CHECK(ocidir_image_remove(d, tags[ti], OCIDIR_REMOVE_GC, &rep));
+                    CHECK(ocidir_tag_remove_gc(d, tags[ti], NULL, &rep));
                     ocidir_report_free(rep);
                 } else {
                     CHECK(ocidir_tag_remove(d, tags[ti]));
@@ -298,20 +298,20 @@ static void child_main(const char *layout, const char *cache, const char *logpat
             CHECK(ocidir_set_gc_grace(d, rng_next(&rng) % 3 ? 0 : -1));
             log_line("B %" PRIu64 " gc -1 -", op);
             ocidir_report_t *rep = NULL;
-            CHECK(ocidir_gc(d, 0, NULL, NULL, &rep));
+            CHECK(ocidir_gc(d, NULL, &rep));
             ocidir_report_free(rep);
             log_line("D %" PRIu64 " gc -1 -", op);
         } else if (r < 93) {
             CHECK(ocidir_set_gc_grace(d, 0));
             log_line("B %" PRIu64 " cache-gc -1 -", op);
             ocidir_report_t *rep = NULL;
-            CHECK(ocidir_cache_gc(cfd, &d, 1, 0, NULL, NULL, &rep));
+            CHECK(ocidir_cache_gc(cfd, &d, 1, NULL, &rep));
             ocidir_report_free(rep);
             log_line("D %" PRIu64 " cache-gc -1 -", op);
         } else {
             log_line("B %" PRIu64 " fsck -1 -", op);
             ocidir_report_t *rep = NULL;
-            CHECK(ocidir_fsck(d, 0, 1, NULL, NULL, &rep));
+            CHECK(ocidir_fsck(d, TU_FSCK(0, 1, NULL, NULL), &rep));
             size_t dmg = ocidir_report_damage(rep);
             ocidir_report_free(rep);
             if (dmg != 0)
@@ -571,7 +571,7 @@ static void verify(const char *layout, const char *cache, struct model *m, const
     if (cfd < 0 || ocidir_add_blobdir_fd(d, cfd, 0) != 0)
         fail("add shared directory: %s", ocidir_last_error());
     ocidir_report_t *rep = NULL;
-    rc = ocidir_fsck(d, 0, 2, NULL, NULL, &rep);
+    rc = ocidir_fsck(d, TU_FSCK(0, 2, NULL, NULL), &rep);
     st->fsck_runs++;
     if (rc != 0) {
         fail("fsck = %d (%s): %s", rc, ocidir_strerror(rc), ocidir_last_error());
