@@ -3,7 +3,8 @@
 #
 #   check_exports.sh LIB [HEADER]
 #     Fails unless every dynamic symbol LIB defines starts with ocidir_, the
-#     SONAME is libocidir.so.0, and (given HEADER) the exported functions are
+#     SONAME is libocidir.so.0, every symbol is in the version node
+#     OCIDIR_0.5, and (given HEADER) the exported functions are
 #     exactly the ones HEADER declares with OCIDIR_API.
 #
 #   check_exports.sh --covers HEADER FILE...
@@ -56,6 +57,16 @@ fi
 soname=$(readelf -d "$lib" | sed -nE 's/.*\(SONAME\).*\[(.*)\].*/\1/p')
 if [ "$soname" != "libocidir.so.0" ]; then
     echo "$lib has SONAME '$soname', expected libocidir.so.0" >&2
+    status=1
+fi
+
+# Every exported symbol carries the version node of this series.
+node=OCIDIR_0.5
+unversioned=$(nm -D --defined-only --with-symbol-versions "$lib" 2>/dev/null |
+    awk -v node="$node" '$2 != "A" && $3 !~ ("@@?" node "$") { print $3 }' || true)
+if [ -n "$unversioned" ]; then
+    echo "$lib exports symbols without the version node $node:" >&2
+    printf '  %s\n' $unversioned >&2
     status=1
 fi
 

@@ -35,7 +35,7 @@ __all__ = [
     "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT",
 ] + list(_errors_all)
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 #: The path of the loaded shared library.
 library_path = _lib.path
