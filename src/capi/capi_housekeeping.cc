@@ -32,9 +32,13 @@ OCIDIR_API const char *ocidir_find_kind_name(int kind)
     case OCIDIR_FIND_COPIED: return "copied";
     case OCIDIR_FIND_LINKED: return "linked";
     case OCIDIR_FIND_REFLINKED: return "reflinked";
+    case OCIDIR_FIND_ABSENT_CHILD: return "absent-child";
+    case OCIDIR_FIND_SKIPPED: return "skipped";
     default: return "unknown";
     }
 }
+
+OCIDIR_API int ocidir_find_kind_is_damage(int kind) { return ocidir_report::is_damage(kind) ? 1 : 0; }
 
 OCIDIR_API size_t ocidir_report_count(const ocidir_report_t *r) { return r ? r->findings.size() : 0; }
 
@@ -43,7 +47,7 @@ OCIDIR_API size_t ocidir_report_damage(const ocidir_report_t *r)
     size_t n = 0;
     if (r)
         for (const auto &f : r->findings)
-            n += ocidir_report::is_damage(f.kind) ? 1 : 0;
+            n += ocidir_find_kind_is_damage(f.kind) ? 1 : 0;
     return n;
 }
 
