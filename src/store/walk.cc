@@ -146,8 +146,10 @@ private:
         if (step == Step::Skip || have == oci::Kind::Unknown)
             return true;
 
-        // Queue the children; remember the documents among them for re-levelling.
-        State &me = state_[it.desc.digest];  // (the reference above stays valid; re-fetched for clarity)
+        // Queue the children; remember the documents among them for
+        // re-levelling.  (`s` is still valid: unordered_map never moves its
+        // elements.)
+        State &me = s;
         me.index = have == oci::Kind::Index;
         const int child_above = above + (me.index ? 1 : 0);
         const std::string self = std::string(me.index ? "index " : "manifest ") + it.desc.digest + ": ";
