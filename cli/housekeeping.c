@@ -28,7 +28,7 @@ static void finding_json(json_t *j, const ocidir_report_t *rep, size_t i, const 
     json_key(j, "kind");
     json_string(j, kind_name ? kind_name : ocidir_find_kind_name((int)kind));
     json_key(j, "damage");
-    json_bool(j, kind <= OCIDIR_FIND_IO);
+    json_bool(j, ocidir_find_kind_is_damage((int)kind) != 0);
     json_key(j, "subject");
     json_string(j, subject);
     json_key(j, "size");
@@ -326,8 +326,18 @@ int cmd_rm(int argc, char **argv)
     if (rc < 0) {
         st = cli_lib_error("rm", rc);
     } else if (gc) {
+        /* The tag is gone whatever the gc did: a gc that could not run is a
+         * notice (OCIDIR_FIND_SKIPPED), said on stderr too, and the status
+         * stays 0. */
         gc_print(rep, false);
         st = cli_finish_stdout("rm", EXIT_OK);
+        for (size_t i = 0; i < ocidir_report_count(rep); i++) {
+            ocidir_find_kind_t kind;
+            const char *message;
+            ocidir_report_get(rep, i, &kind, NULL, NULL, &message);
+            if (kind == OCIDIR_FIND_SKIPPED && !cli.quiet)
+                fprintf(stderr, "ocidir rm: notice: %s\n", message);
+        }
     }
     ocidir_report_free(rep);
     ocidir_close(d);

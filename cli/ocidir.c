@@ -199,7 +199,9 @@ static const char rm_help[] =
     "Remove an image: drop the index.json entry that carries TAG (as untag),\n"
     "and with --gc then remove what became unreferenced in DIR's own blobs/\n"
     "(as 'ocidir gc'; its report is printed, --json as gc's).  index.json is\n"
-    "rewritten before any blob is removed.\n"
+    "rewritten before any blob is removed.  When the gc cannot run (a damaged\n"
+    "graph), the tag is removed all the same: a 'skipped' notice says why and\n"
+    "the status is 0.\n"
     "\n"
     "  --gc               also collect the blobs nothing references any more\n"
     "  --grace SECONDS    keep unreferenced blobs younger than this (default 3600)\n";

@@ -547,7 +547,21 @@ OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
  * descriptor whose digest does not fit the digest grammar is a schema
  * violation: OCIDIR_E_FORMAT.  A digest passed as an argument is
  * OCIDIR_E_BAD_DIGEST.
+ *
+ * Nested indexes: every reader of the graph (ocidir_image_open(),
+ * ocidir_referrers(), the checks of ocidir_tag_set() and ocidir_index_add(),
+ * ocidir_fsck(), ocidir_gc(), ocidir_cache_gc(), ocidir_clone()) walks it the
+ * same way and follows indexes at most OCIDIR_MAX_INDEX_DEPTH levels deep.
+ * An index's level is the length of the longest chain of indexes that leads
+ * to it, itself included: an index that `index.json` (or the ref) names is at
+ * level 1, an index it lists at level 2.  An index above the limit is never
+ * read and is OCIDIR_E_FORMAT for every one of them (fsck: a
+ * OCIDIR_FIND_FORMAT finding naming it; gc and clone refuse the layout; an
+ * image search refuses it when the search reaches it).
  */
+
+/** The deepest level of nested indexes any function follows (see above). */
+#define OCIDIR_MAX_INDEX_DEPTH 16
 
 /** Fail instead of moving a tag that already exists (OCIDIR_E_EXISTS). */
 #define OCIDIR_TAG_NOREPLACE (1u << 0)
@@ -596,10 +610,22 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  * `config`, an index when it has `manifests`).  An existing entry with that
  * tag is replaced in place (its position kept); otherwise the entry is
  * appended.  Under the index lock, the blob and every blob it references
- * (config, layers, nested manifests) that was present when the call began
- * must still be present: a concurrent gc may have removed one meanwhile.
- * A referenced blob absent from the start does not stop the call (an index
- * may be stored without all its platforms).
+ * (config, layers, nested manifests and indexes, to OCIDIR_MAX_INDEX_DEPTH)
+ * that was present when the call began must still be present: a concurrent
+ * gc may have removed one meanwhile.  A referenced blob absent from the start
+ * does not stop the call (an index may be stored without all its platforms:
+ * fsck, gc and clone treat such an index as a notice,
+ * OCIDIR_FIND_ABSENT_CHILD, not as damage).  An index nesting indexes deeper
+ * than OCIDIR_MAX_INDEX_DEPTH is refused (OCIDIR_E_FORMAT).
+ *
+ * Moving a tag keeps what the caller did not ask to change.  When the tag's
+ * entry already names `digest`, the entry is kept whole (its `platform`,
+ * `annotations`, `urls`, `artifactType` and fields this library does not
+ * know); only `mediaType` and `size` are set from the blob.  When the tag
+ * moves to another digest, the entry's annotations other than the ref name
+ * are kept (they were attached to the tag, not to the blob), and every
+ * descriptor field is the new blob's: `platform` is dropped, because it
+ * described the old manifest (set it again with another tool when needed).
  * @param flags 0 or OCIDIR_TAG_NOREPLACE.
  * @return 0; OCIDIR_E_INVALID (bad tag grammar, a tag spelled like a
  *         registered digest such as "sha256:<64 hex>", unknown flag);
@@ -607,7 +633,8 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  *         (several entries carry it already); OCIDIR_E_NOT_FOUND (no such
  *         blob, or a blob it references was removed while the call ran);
  *         OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest
- *         argument); OCIDIR_E_FORMAT (the blob is not a manifest or index);
+ *         argument); OCIDIR_E_FORMAT (the blob is not a manifest or index,
+ *         or it nests indexes deeper than OCIDIR_MAX_INDEX_DEPTH);
  *         OCIDIR_E_READONLY; OCIDIR_E_IO.  On failure `index.json` is
  *         unchanged.
  */
@@ -650,7 +677,8 @@ OCIDIR_API const char *ocidir_platform_default(void);
  * Open the image that `ref` names for a platform.
  *
  * When the ref names an index, its entries are searched in order, through
- * nested indexes (depth-first, at most 8 levels), and the first manifest whose
+ * nested indexes (depth-first, at most OCIDIR_MAX_INDEX_DEPTH levels: a
+ * deeper index the search reaches is OCIDIR_E_FORMAT), and the first manifest whose
  * platform matches wins.  An entry without `platform` is matched by reading
  * its manifest's config (`os`, `architecture`, `variant`).  A platform matches
  * when os and architecture are equal and, if the wanted platform names a
@@ -777,7 +805,8 @@ OCIDIR_API int ocidir_image_config_raw(const ocidir_image_t *img, const void **b
 
 /**
  * The manifests whose `subject` is `digest` (OCI referrers), found among the
- * manifests that `index.json` lists, directly or through nested indexes.
+ * manifests that `index.json` lists, directly or through nested indexes (at
+ * most OCIDIR_MAX_INDEX_DEPTH levels: a deeper one is OCIDIR_E_FORMAT).
  * @param artifact_type only those with this artifactType (or, when absent,
  *                      config media type); NULL for all.
  * @param digests_out   NULL-terminated vector of digests (ocidir_strv_free()),
@@ -1073,14 +1102,24 @@ OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b);
 /*
  * The graph these functions walk: every `index.json` entry (tagged or not),
  * and from each manifest or index blob its `manifests`, `config`, `layers`
- * and `subject` descriptors, recursively (nested indexes to any depth, each
- * blob visited once).  Blobs are looked up as reads are: the layout's own
- * `blobs/` first, then the added blob directories.
+ * and `subject` descriptors, recursively (each blob visited once; indexes
+ * nested at most OCIDIR_MAX_INDEX_DEPTH levels, a deeper one is damage of
+ * kind OCIDIR_FIND_FORMAT, see section 6).  Blobs are looked up as reads
+ * are: the layout's own `blobs/` first, then the added blob directories.
+ *
+ * Partial indexes: a manifest or index that an image index lists and that
+ * the layout does not hold is a notice, OCIDIR_FIND_ABSENT_CHILD, not damage:
+ * that is what a copy of some of an index's platforms looks like (and
+ * ocidir_tag_set() accepts such an index).  fsck reports it, gc and clone run
+ * (clone copies the index and what is present, as the source has it).  An
+ * absent `index.json` entry or `subject`, and an absent config or layer of a
+ * manifest that is present, stay damage (OCIDIR_FIND_MISSING).
  *
  * Results come in a report: a list of findings, each with a kind, a subject
  * (a digest, or a path relative to the directory it was found in) and a
  * message naming what is wrong and where it was referenced from.  Kinds up
- * to OCIDIR_FIND_IO are damage; the others are notices.
+ * to OCIDIR_FIND_IO are damage (ocidir_find_kind_is_damage()); the others
+ * are notices.
  *
  * Threads: these functions may run while other threads and processes use the
  * same layout (fsck reads a snapshot and may report a blob removed meanwhile
@@ -1130,20 +1169,27 @@ typedef enum {
     OCIDIR_FIND_KEPT_RECENT = 11,/* gc kept an unreferenced blob younger than the grace period */
     OCIDIR_FIND_COPIED = 12,     /* clone copied this blob */
     OCIDIR_FIND_LINKED = 13,     /* clone hard-linked this blob */
-    OCIDIR_FIND_REFLINKED = 14   /* clone reflinked (FICLONE) this blob */
+    OCIDIR_FIND_REFLINKED = 14,  /* clone reflinked (FICLONE) this blob */
+    OCIDIR_FIND_ABSENT_CHILD = 15,/* a manifest or index an image index lists is not
+                                    stored (a copy of some platforms); clone: not copied */
+    OCIDIR_FIND_SKIPPED = 16     /* a later step of a call whose change was committed
+                                    could not run; the message says which and why */
 } ocidir_find_kind_t;
 
-/** Static name of a finding kind ("missing", "digest", ...); never NULL. */
+/** Static name of a finding kind ("missing", "digest", "absent-child",
+ *  "skipped", ...); "unknown" for a value that is no kind; never NULL. */
 OCIDIR_API const char *ocidir_find_kind_name(int kind);
+
+/**
+ * Whether a finding kind is damage: 1 for OCIDIR_FIND_LAYOUT through
+ * OCIDIR_FIND_IO (0..6), 0 for every other value (the notices, and values
+ * that are no kind).  The one rule ocidir_report_damage() and the tools use;
+ * bindings call it rather than copying it.  Thread-safe.
+ */
+OCIDIR_API int ocidir_find_kind_is_damage(int kind);
 
 /** Number of findings in a report (0 for NULL). */
 OCIDIR_API size_t ocidir_report_count(const ocidir_report_t *r);
-
-/** 1 if findings of `kind` are damage (the layout is broken: kinds
- *  OCIDIR_FIND_LAYOUT to OCIDIR_FIND_IO), 0 for notices and unknown kinds.
- *  Bindings and callers use this instead of comparing kinds themselves, so
- *  that kinds added later are classified by the library. */
-OCIDIR_API int ocidir_find_kind_is_damage(int kind);
 
 /** Number of findings that are damage (ocidir_find_kind_is_damage()). */
 OCIDIR_API size_t ocidir_report_damage(const ocidir_report_t *r);
@@ -1251,16 +1297,22 @@ OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds);
  * its report is a snapshot.  ocidir_tag_set() and ocidir_index_add() also
  * re-check their blob under the index lock.
  *
- * A layout whose graph is damaged (a missing manifest, an unreadable index)
- * is not swept: gc fails with the code of the damage, because what the
- * missing part references cannot be known.
+ * A layout whose graph is damaged (a missing `index.json` entry or subject,
+ * an unreadable or corrupt manifest or index, indexes nested deeper than
+ * OCIDIR_MAX_INDEX_DEPTH) is not swept: gc fails with the code of the
+ * damage, because what the damaged part references cannot be known.  A
+ * manifest that an index lists but the layout does not hold is not damage
+ * (a partial index, see above): gc runs, and its report carries an
+ * OCIDIR_FIND_ABSENT_CHILD notice.  Absent configs and layers do not stop gc
+ * (they reference nothing); fsck reports them.
  *
  * @param opts  NULL for the defaults (remove, the handle's grace period).
  * @param out   receives the report (OCIDIR_FIND_REMOVED, or
- *              OCIDIR_FIND_UNREFERENCED in a dry run); may be NULL.
+ *              OCIDIR_FIND_UNREFERENCED in a dry run; notices of the walk such
+ *              as OCIDIR_FIND_ABSENT_CHILD); may be NULL.
  * @return 0, OCIDIR_E_READONLY (without DRY_RUN), OCIDIR_E_INVALID,
  *         OCIDIR_E_CANCELED, OCIDIR_E_FORMAT / OCIDIR_E_NOT_FOUND /
- *         OCIDIR_E_DIGEST (damaged graph), OCIDIR_E_IO.
+ *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE (damaged graph), OCIDIR_E_IO.
  */
 OCIDIR_API int ocidir_gc(ocidir_t *d, const ocidir_gc_options_t *opts, ocidir_report_t **out);
 
@@ -1269,8 +1321,9 @@ OCIDIR_API int ocidir_gc(ocidir_t *d, const ocidir_gc_options_t *opts, ocidir_re
  * `sha512/<hex>`) used by several layouts: report — and without
  * OCIDIR_GC_DRY_RUN remove — the blobs none of `layouts` references, under
  * the same safety as ocidir_gc() (every layout's index lock held, the grace
- * period of layouts[0] unless the options give one).  Only the caller knows
- * which layouts use the cache:
+ * period of layouts[0] unless the options give one) and the same graph
+ * policy (a damaged graph in any layout stops it; partial indexes are
+ * ABSENT_CHILD notices).  Only the caller knows which layouts use the cache:
  * a layout left out loses its blobs.
  *
  * @param cache_fd an open directory fd (not closed, not kept).
@@ -1305,14 +1358,21 @@ OCIDIR_API int ocidir_clone_options_init(ocidir_clone_options_t *opts, size_t st
  * and size) as it is taken.  The destination must not exist, or be an empty
  * directory.  Nothing is published under the destination's `index.json`
  * until every blob is in place, so an interrupted clone never looks whole.
+ * A partial index (a manifest it lists is not stored) is cloned as it is:
+ * the clone lacks that manifest as the source does (an
+ * OCIDIR_FIND_ABSENT_CHILD finding names it).  Every other damage of the
+ * graph, and a config or layer absent under a manifest that is present,
+ * stops the clone.
  *
  * @param opts NULL for the defaults.
  * @param out receives the new layout opened writable; may be NULL.
- * @param report_out receives a report (COPIED / LINKED / REFLINKED); may be NULL.
+ * @param report_out receives a report (COPIED / LINKED / REFLINKED, and
+ *                   ABSENT_CHILD / UNSUPPORTED notices); may be NULL.
  * @return 0, OCIDIR_E_EXISTS (destination not empty), OCIDIR_E_NOT_FOUND /
- *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE (a source blob missing or damaged;
- *         the message names it), OCIDIR_E_CANCELED (nothing of the
- *         destination is left), OCIDIR_E_IO.
+ *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_FORMAT (a source blob
+ *         missing or damaged, indexes nested too deep; the message names
+ *         it), OCIDIR_E_CANCELED (nothing of the destination is left),
+ *         OCIDIR_E_IO.
  */
 OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const ocidir_clone_options_t *opts,
                             ocidir_t **out, ocidir_report_t **report_out);
@@ -1322,10 +1382,20 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const oc
  * followed by ocidir_gc() with `opts`, under one handle.  The index is
  * rewritten before any blob is removed, so a crash never leaves a tag naming
  * a missing blob.
+ *
+ * Once the tag is removed the call succeeds: when the gc that follows cannot
+ * run or is canceled (a damaged graph, an I/O error, memory, the progress
+ * callback), the call still returns 0, and the report holds only an
+ * OCIDIR_FIND_SKIPPED notice whose message names the code and the reason.
+ * A gc that stopped part way may have removed unreferenced blobs already;
+ * run ocidir_fsck() or ocidir_gc() later to see the rest.  Options are
+ * checked before anything is removed.
  * @param opts       the gc's options; NULL for the defaults.
  * @param report_out the gc report; may be NULL.
- * @return 0, OCIDIR_E_NOT_FOUND (no such tag), the codes of
- *         ocidir_tag_remove() and ocidir_gc().
+ * @return 0 (the tag is gone); OCIDIR_E_NOT_FOUND (no such tag), the codes
+ *         of ocidir_tag_remove() and OCIDIR_E_INVALID (bad options): then
+ *         nothing changed; OCIDIR_E_NOMEM only when not even the report
+ *         could be made (the tag is gone then too).
  */
 OCIDIR_API int ocidir_tag_remove_gc(ocidir_t *d, const char *tag, const ocidir_gc_options_t *opts,
                                     ocidir_report_t **report_out);

@@ -523,7 +523,7 @@ static void test_cache_gc_removes_only_what_no_layout_references(void **state)
 
 /* ---- Removing an image --------------------------------------------------- */
 
-static void test_image_remove_with_gc_keeps_shared_blobs_and_rewrites_index_first(void **state)
+static void test_tag_remove_gc_with_gc_keeps_shared_blobs_and_rewrites_index_first(void **state)
 {
     (void)state;
     char *dir = NULL;
@@ -571,14 +571,14 @@ static void test_image_remove_with_gc_keeps_shared_blobs_and_rewrites_index_firs
     assert_true(index_at >= 0 && first_delete_at >= 0);
     assert_true(index_at < first_delete_at);
 
-    /* Without REMOVE_GC only the tag goes. */
+    /* Without gc (ocidir_tag_remove) only the tag goes. */
     assert_ocidir(0, ocidir_tag_remove(d, "two"));
     assert_present(dir, two.manifest, 1);
     assert_present(dir, two.layer[1], 1);
     ocidir_close(d);
 }
 
-static void test_image_remove_of_an_unknown_tag_is_not_found_and_changes_nothing(void **state)
+static void test_tag_remove_gc_of_an_unknown_tag_is_not_found_and_changes_nothing(void **state)
 {
     (void)state;
     char *dir = NULL;
@@ -612,8 +612,8 @@ int main(void)
         TEARDOWN(test_gc_does_not_delete_a_blob_another_process_is_about_to_tag),
         TEARDOWN(test_gc_without_grace_makes_racing_commits_fail_cleanly),
         TEARDOWN(test_cache_gc_removes_only_what_no_layout_references),
-        TEARDOWN(test_image_remove_with_gc_keeps_shared_blobs_and_rewrites_index_first),
-        TEARDOWN(test_image_remove_of_an_unknown_tag_is_not_found_and_changes_nothing),
+        TEARDOWN(test_tag_remove_gc_with_gc_keeps_shared_blobs_and_rewrites_index_first),
+        TEARDOWN(test_tag_remove_gc_of_an_unknown_tag_is_not_found_and_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,8 @@ OCIDIR_API const char *ocidir_find_kind_name(int kind)
     case OCIDIR_FIND_COPIED: return "copied";
     case OCIDIR_FIND_LINKED: return "linked";
     case OCIDIR_FIND_REFLINKED: return "reflinked";
+    case OCIDIR_FIND_ABSENT_CHILD: return "absent-child";
+    case OCIDIR_FIND_SKIPPED: return "skipped";
     default: return "unknown";
     }
 }
@@ -46,7 +48,7 @@ OCIDIR_API size_t ocidir_report_damage(const ocidir_report_t *r)
     size_t n = 0;
     if (r)
         for (const auto &f : r->findings)
-            n += ocidir_report::is_damage(f.kind) ? 1 : 0;
+            n += ocidir_find_kind_is_damage(f.kind) ? 1 : 0;
     return n;
 }
 

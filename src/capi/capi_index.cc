@@ -12,6 +12,7 @@
 #include "store/index.hh"
 #include "store/layout.hh"
 #include "format/oci.hh"
+#include "store/walk.hh"
 
 using namespace ocd;
 using namespace ocd::capi;
@@ -19,63 +20,67 @@ using namespace ocd::capi;
 namespace {
 
 // The blobs, present now, that the graph under a manifest or index
-// references: configs, layers, subjects, and nested manifests and indexes to
-// the depth ocidir_image_open() follows.  Collected before the lock (blobs
-// never change).  A blob absent now is not listed: a tag may name an image
-// stored in part (an index copied without all its platforms); what the check
-// under the lock refuses is a blob removed while the tag was being written.
-void collect_refs(const ocidir &d, const std::string &digest, int depth, std::vector<std::string> &out,
-                  std::unordered_set<std::string> &seen)
-{
-    auto add = [&](const oci::Descriptor &x) {
-        if (classify_digest(x.digest) != 0 || !x.urls.empty() || !seen.insert(x.digest).second)
-            return false;  // not stored here (unregistered algorithm, fetched from urls), or listed already
+// references: configs, layers, subjects, and nested manifests and indexes,
+// as deep as the walk goes (store/walk: OCIDIR_MAX_INDEX_DEPTH, the limit of
+// every other reader).  Collected before the lock (blobs never change).  A
+// blob absent now is not listed: a tag may name an image stored in part (an
+// index copied without all its platforms); what the check under the lock
+// refuses is a blob removed while the tag was being written.  A document
+// that cannot be read or parsed is not followed (the caller checks the top
+// one itself, and a damaged nested one is fsck's business), but an index
+// nested too deep is refused, as ocidir_image_open() and fsck refuse it.
+struct Refs : walk::Visitor {
+    explicit Refs(const ocidir &layout) : d(layout) {}
+
+    const ocidir &d;
+    std::vector<std::string> out;
+    std::unordered_set<std::string> listed;
+
+    walk::Step met(const walk::Met &m) override
+    {
+        if (m.edge == walk::Edge::Root)
+            return walk::Step::Follow;
+        const oci::Descriptor &x = m.desc;
+        // Entries of other media types are skipped, as ocidir_image_open()
+        // skips them: they need not be stored here.
+        if (m.edge == walk::Edge::Manifests && oci::kind_of_media_type(x.media_type) == oci::Kind::Unknown)
+            return walk::Step::Skip;
+        if (classify_digest(x.digest) != 0 || !x.urls.empty())
+            return walk::Step::Skip;  // not stored here (unregistered algorithm, fetched from urls)
+        if (listed.count(x.digest))
+            return m.edge == walk::Edge::Manifests ? walk::Step::Follow : walk::Step::Skip;
         try {
             find_blob(d, parse_digest(x.digest.c_str()));
-        } catch (const Error &) {
-            return false;  // absent or unusable now: not this check's business
+        } catch (const Error &e) {
+            if (e.code() == OCIDIR_E_NOMEM)
+                throw;
+            return walk::Step::Skip;  // absent or unusable now: not this check's business
         }
+        listed.insert(x.digest);
         out.push_back(x.digest);
-        return true;
-    };
-    // A document that cannot be read or parsed is not followed: the caller
-    // checks the top one itself, and a damaged nested one is fsck's business.
-    try {
-        oci::JsonBlob b = oci::read_json_blob(d, digest, -1, "blob");
-        oci::Kind k = oci::sniff(b.doc);
-        if (k == oci::Kind::Manifest) {
-            oci::Manifest m = oci::parse_manifest(b.doc);
-            add(m.config);
-            for (const auto &l : m.layers)
-                add(l);
-            if (m.subject)
-                add(*m.subject);
-        } else if (k == oci::Kind::Index) {
-            oci::Index x = oci::parse_index(b.doc);
-            for (const auto &e : x.manifests) {
-                // Entries of other media types are skipped, as
-                // ocidir_image_open() skips them: they need not be stored here.
-                if (oci::kind_of_media_type(e.media_type) == oci::Kind::Unknown)
-                    continue;
-                if (add(e) && depth < image::kMaxIndexDepth)
-                    collect_refs(d, e.digest, depth + 1, out, seen);
-            }
-            if (x.subject)
-                add(*x.subject);
-        }
-    } catch (const Error &) {
+        // Nested manifests and indexes are followed; subjects, configs and
+        // layers are only listed.
+        return m.edge == walk::Edge::Manifests ? walk::Step::Follow : walk::Step::Skip;
     }
-}
+
+    void failed(const walk::Met &m, const Error &e, bool too_deep) override
+    {
+        (void)m;
+        if (too_deep || e.code() == OCIDIR_E_NOMEM)
+            throw e;
+    }
+};
 
 // Run under the index lock: the blob read before the lock was taken must
 // still be there, and so must every blob it references: gc, which holds the
 // same lock while it sweeps, may have collected one that nothing referenced
 // yet (a layer an importer copied before the manifest).
-std::function<void()> still_present(const ocidir &d, const char *digest)
+std::function<void()> still_present(const ocidir &d, const char *digest, const oci::Descriptor &top)
 {
-    auto refs = std::make_shared<std::vector<std::string>>();
-    std::unordered_set<std::string> seen{digest};
-    collect_refs(d, digest, 0, *refs, seen);
+    Refs walker(d);
+    walker.listed.insert(digest);
+    walk::run(d, {{top, std::string(digest)}}, walker, walk::Order::Depth);
+    auto refs = std::make_shared<std::vector<std::string>>(std::move(walker.out));
     return [&d, digest, refs] {
         require_still_present(d, digest, "", "index.json was not changed");
         for (const std::string &r : *refs)
@@ -148,7 +153,8 @@ OCIDIR_API int ocidir_tag_set(ocidir_t *d, const char *tag, const char *digest, 
         parse_digest(digest);
         if (d->readonly)
             throw Error(OCIDIR_E_READONLY, d->label + " is open read-only: index.json cannot change");
-        index::set_tag(*d, tag, oci::describe_blob(*d, digest), flags, still_present(*d, digest));
+        oci::Descriptor desc = oci::describe_blob(*d, digest);
+        index::set_tag(*d, tag, desc, flags, still_present(*d, digest, desc));
     });
 }
 
@@ -171,7 +177,8 @@ OCIDIR_API int ocidir_index_add(ocidir_t *d, const char *digest)
         parse_digest(digest);
         if (d->readonly)
             throw Error(OCIDIR_E_READONLY, d->label + " is open read-only: index.json cannot change");
-        index::add_untagged(*d, oci::describe_blob(*d, digest), still_present(*d, digest));
+        oci::Descriptor desc = oci::describe_blob(*d, digest);
+        index::add_untagged(*d, desc, still_present(*d, digest, desc));
     });
 }
 

@@ -353,7 +353,7 @@ Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_
     ocidir_report &rep = *res.report;
     Progress prog(o.progress, o.user, kOp);
     for (const graph::Node &n : snap.graph.nodes)
-        if (n.registered)
+        if (n.registered && !n.absent)
             prog.add_total(static_cast<uint64_t>(std::max<int64_t>(0, n.size)));
 
     std::string tmpname = "." + dest.name + ".ocidir-clone-" + random_hex();
@@ -368,6 +368,12 @@ Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_
             rep.add(OCIDIR_FIND_UNSUPPORTED, n.digest, static_cast<uint64_t>(std::max<int64_t>(0, n.size)),
                     "descriptor " + n.from + " names " + n.digest +
                         ", of an unregistered algorithm: not cloned (the clone lacks it as the source does)");
+            continue;
+        }
+        if (n.absent) {
+            rep.add(OCIDIR_FIND_ABSENT_CHILD, n.digest, static_cast<uint64_t>(std::max<int64_t>(0, n.size)),
+                    "manifest " + n.digest + " listed at " + n.from +
+                        " is not in the source: not cloned (the clone lacks it as the source does)");
             continue;
         }
         taker.take(n, rep);

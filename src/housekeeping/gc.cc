@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -393,7 +394,23 @@ std::unique_ptr<ocidir_report> remove_tag_and_collect(ocidir &d, std::string_vie
     // index.json first, durable, then the blobs: a crash in between leaves
     // unreferenced blobs, never a tag naming a missing one.
     index::remove_tag(d, tag);
-    return collect(d, o);
+    auto rep = std::make_unique<ocidir_report>();
+    // The removal is committed: from here on the call succeeds, and a gc
+    // that cannot run is a notice in the report, never the call's failure.
+    std::string why;
+    int code = OCIDIR_E_NOMEM;
+    try {
+        return collect(d, o);
+    } catch (const Error &e) {
+        code = e.code();
+        why = e.message();
+    } catch (const std::bad_alloc &) {
+        why = "out of memory";
+    }
+    rep->add(OCIDIR_FIND_SKIPPED, std::string(tag), 0,
+             "tag " + quote(tag) + " was removed from " + d.label + "/index.json, but the gc that follows did not run (" +
+                 ocidir_strerror(code) + "): " + why);
+    return rep;
 }
 
 }  // namespace ocd::gc

@@ -1,9 +1,17 @@
 // The reachability graph of a layout, shared by fsck, gc and clone: every
 // index.json entry (tagged or not), and from each manifest or index blob its
 // `manifests`, `config`, `layers` and `subject` descriptors, recursively
-// (nested indexes to any depth, each blob visited once).  Manifests and
+// (through store/walk: each blob visited once, indexes nested at most
+// OCIDIR_MAX_INDEX_DEPTH deep, a deeper one is FORMAT damage).  Manifests and
 // indexes are read verified (they must be, to be followed); other blobs are
 // only listed here — hashing them is the caller's business.
+//
+// The partial-index policy: a manifest or index that an image index lists
+// in `manifests` and that the layout does not hold is a notice
+// (OCIDIR_FIND_ABSENT_CHILD; the node is marked `absent`), because that is
+// what a copy of some of an index's platforms looks like.  An absent
+// index.json entry or subject, and an absent config or layer of a manifest
+// that is present, stay damage (MISSING).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +34,8 @@ struct Node {
     bool registered = true;  // false: an unregistered algorithm (not looked up)
     bool read = false;       // a manifest or index the walk tried to read:
                              // damage it met is in Graph::findings already
+    bool absent = false;     // read, and absent where an index lists it
+                             // (an ABSENT_CHILD notice, not damage)
     struct Ref {
         int64_t size;
         std::string from;
@@ -40,10 +50,13 @@ struct Graph {
     // oci-layout unreadable (LAYOUT), a manifest/index missing (MISSING),
     // not parsable as its kind (FORMAT), not hashing to its digest or not its
     // size (DIGEST/SIZE), its mediaType disagreeing with its descriptor's
-    // (MEDIA_TYPE), unreadable (IO).  Notices (UNSUPPORTED) go here too.
+    // (MEDIA_TYPE), unreadable (IO), an index nested deeper than
+    // OCIDIR_MAX_INDEX_DEPTH (FORMAT).  Notices (UNSUPPORTED, ABSENT_CHILD)
+    // go here too.
     std::vector<ocidir_report::Finding> findings;
     // True when every edge could be followed (no damage among findings):
-    // only then does `nodes` hold everything the layout references.
+    // only then does `nodes` hold everything the layout references (an
+    // absent child references nothing that could be stored).
     bool complete = true;
 };
 

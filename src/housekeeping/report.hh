@@ -25,5 +25,7 @@ struct ocidir_report {
     {
         findings.push_back({kind, std::move(subject), size, std::move(message)});
     }
+    // Damage: kinds LAYOUT..IO; every other kind is a notice.  The one rule,
+    // exported as ocidir_find_kind_is_damage().
     static bool is_damage(int kind) noexcept { return kind >= OCIDIR_FIND_LAYOUT && kind <= OCIDIR_FIND_IO; }
 };

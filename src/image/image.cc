@@ -2,7 +2,6 @@
 // reading, and the referrers walk.
 #include "image/image.hh"
 
-#include <set>
 #include <unordered_set>
 
 #include "store/blob_store.hh"
@@ -10,6 +9,7 @@
 #include "base/error.hh"
 #include "store/index.hh"
 #include "store/layout.hh"
+#include "store/walk.hh"
 
 namespace ocd::image {
 
@@ -113,12 +113,15 @@ std::unique_ptr<ocidir_image> load(const ocidir &d, const oci::Descriptor &desc,
     return img;
 }
 
-struct Search {
+// The platform search: the walk, depth first in document order, over the
+// `manifests` of indexes; the first manifest whose platform matches ends it.
+struct Search : walk::Visitor {
+    Search(const ocidir &layout, oci::Platform wanted) : d(layout), want(std::move(wanted)) {}
+
     const ocidir &d;
     oci::Platform want;
     std::vector<std::string> available;  // platforms seen, each once, in order
     std::vector<std::string> skipped;    // digests whose blobs are absent
-    std::set<std::string, std::less<>> seen;
     std::unique_ptr<ocidir_image> result;
 
     void note(const std::string &p)
@@ -129,69 +132,59 @@ struct Search {
         available.push_back(p);
     }
 
-    bool walk(const oci::Index &idx, const std::string &where, int depth)
+    walk::Step met(const walk::Met &m) override
     {
-        for (size_t i = 0; i < idx.manifests.size(); i++) {
-            const oci::Descriptor &e = idx.manifests[i];
-            switch (oci::kind_of_media_type(e.media_type)) {
-            case oci::Kind::Unknown:
-                continue;  // the spec: unknown media types are ignored, never an error
-            case oci::Kind::Index: {
-                if (depth >= kMaxIndexDepth)
-                    throw Error(OCIDIR_E_FORMAT, where + ": manifests[" + std::to_string(i) + "] (" + e.digest +
-                                                     ") nests indexes more than " + std::to_string(kMaxIndexDepth) +
-                                                     " levels deep");
-                if (!seen.insert(e.digest).second)
-                    continue;  // searched already, without a match
-                std::optional<oci::JsonBlob> b;
-                try {
-                    b.emplace(oci::read_json_blob(d, e.digest, e.size, "index"));
-                } catch (const Error &err) {
-                    if (!skippable(err))
-                        throw;
-                    skipped.push_back(e.digest);
-                    continue;
-                }
-                oci::Index child = oci::parse_index(b->doc);
-                if (walk(child, "index " + e.digest, depth + 1))
-                    return true;
-                break;
-            }
-            case oci::Kind::Manifest:
-                if (e.platform) {
-                    note(e.platform->str());
-                    if (want.accepts(*e.platform)) {
-                        result = load(d, e);
-                        return true;
-                    }
-                    break;
-                }
-                {
-                    if (!seen.insert(e.digest).second)
-                        continue;
-                    std::unique_ptr<ocidir_image> img;
-                    try {
-                        img = load(d, e);
-                    } catch (const Error &err) {
-                        if (!skippable(err))
-                            throw;
-                        skipped.push_back(e.digest);
-                        continue;
-                    }
-                    if (!img->image_config)
-                        continue;  // an artifact: it has no platform
-                    oci::Platform have{img->os.value_or(""), img->architecture.value_or(""),
-                                       img->variant.value_or("")};
-                    note(have.str());
-                    if (want.accepts(have)) {
-                        result = std::move(img);
-                        return true;
-                    }
-                }
-                break;
-            }
+        if (m.edge == walk::Edge::Root)
+            return walk::Step::Follow;  // the index the ref names
+        if (m.edge != walk::Edge::Manifests)
+            return walk::Step::Skip;  // an index's subject: not searched
+        const oci::Descriptor &e = m.desc;
+        switch (oci::kind_of_media_type(e.media_type)) {
+        case oci::Kind::Unknown:
+            return walk::Step::Skip;  // the spec: unknown media types are ignored, never an error
+        case oci::Kind::Index:
+            return walk::Step::Follow;
+        case oci::Kind::Manifest:
+            break;
         }
-        return false;
+        if (!e.platform)
+            return walk::Step::Follow;  // matched by its config, read below
+        note(e.platform->str());
+        if (!want.accepts(*e.platform))
+            return walk::Step::Skip;
+        result = load(d, e);
+        return walk::Step::Stop;
+    }
+
+    walk::Step read(const walk::Met &m, walk::Document &doc) override
+    {
+        walk::require_declared_kind(m, doc);
+        if (doc.kind != oci::Kind::Manifest)
+            return walk::Step::Follow;  // an index: search its manifests
+        std::unique_ptr<ocidir_image> img;
+        try {
+            img = load(d, m.desc, std::move(doc.blob));
+        } catch (const Error &err) {
+            if (!skippable(err))
+                throw;
+            skipped.push_back(m.desc.digest);
+            return walk::Step::Skip;
+        }
+        if (!img->image_config)
+            return walk::Step::Skip;  // an artifact: it has no platform
+        oci::Platform have{img->os.value_or(""), img->architecture.value_or(""), img->variant.value_or("")};
+        note(have.str());
+        if (!want.accepts(have))
+            return walk::Step::Skip;
+        result = std::move(img);
+        return walk::Step::Stop;
+    }
+
+    void failed(const walk::Met &m, const Error &e, bool too_deep) override
+    {
+        if (too_deep || m.edge == walk::Edge::Root || !skippable(e))
+            throw e;
+        skipped.push_back(m.desc.digest);
     }
 };
 
@@ -254,11 +247,14 @@ std::unique_ptr<ocidir_image> open(const ocidir &d, std::string_view ref, const 
     if (kind == oci::Kind::Manifest)
         return load(d, desc, std::move(pre));
 
-    oci::JsonBlob ib = pre ? std::move(*pre) : oci::read_json_blob(d, desc.digest, desc.size, "index");
-    oci::Index idx = oci::parse_index(ib.doc);
-    Search s{d, want, {}, {}, {}, {}};
-    s.seen.insert(desc.digest);
-    if (s.walk(idx, "index " + desc.digest, 1))
+    // The ref's index (already read once when its media type was unknown:
+    // the walk reads it again, verified).
+    oci::Descriptor top = desc;
+    if (oci::kind_of_media_type(top.media_type) == oci::Kind::Unknown)
+        top.media_type = std::string(oci::kMediaIndex);
+    Search s(d, want);
+    walk::run(d, {{top, quote(ref)}}, s, walk::Order::Depth);
+    if (s.result)
         return std::move(s.result);
 
     std::string msg = "no manifest for " + want.str() + " in " + quote(ref) + "; available: ";
@@ -276,12 +272,14 @@ std::unique_ptr<ocidir_image> open(const ocidir &d, std::string_view ref, const 
 
 namespace {
 
-struct Referrers {
-    const ocidir &d;
+// The referrers walk: depth first over index.json's entries and the
+// `manifests` of indexes; a blob the layout does not hold is skipped.
+struct Referrers : walk::Visitor {
+    Referrers(std::string_view of, const char *type) : subject(of), artifact_type(type) {}
+
     std::string_view subject;
     const char *artifact_type;
     std::vector<std::string> out;
-    std::unordered_set<std::string> seen;  // blobs visited
     std::unordered_set<std::string> found;
 
     void consider(const std::string &digest, const std::optional<oci::Descriptor> &subj, const std::string &type)
@@ -294,36 +292,32 @@ struct Referrers {
             out.push_back(digest);
     }
 
-    void walk(const std::vector<oci::Descriptor> &entries, const std::string &where, int depth)
+    walk::Step met(const walk::Met &m) override
     {
-        for (size_t i = 0; i < entries.size(); i++) {
-            const oci::Descriptor &e = entries[i];
-            oci::Kind k = oci::kind_of_media_type(e.media_type);
-            if (k == oci::Kind::Unknown)
-                continue;
-            if (k == oci::Kind::Index && depth >= kMaxIndexDepth)
-                throw Error(OCIDIR_E_FORMAT, where + ": manifests[" + std::to_string(i) + "] (" + e.digest +
-                                                 ") nests indexes more than " + std::to_string(kMaxIndexDepth) +
-                                                 " levels deep");
-            if (!seen.insert(e.digest).second)
-                continue;
-            std::optional<oci::JsonBlob> b;
-            try {
-                b.emplace(oci::read_json_blob(d, e.digest, e.size, k == oci::Kind::Index ? "index" : "manifest"));
-            } catch (const Error &err) {
-                if (!skippable(err))
-                    throw;
-                continue;
-            }
-            if (k == oci::Kind::Manifest) {
-                oci::Manifest m = oci::parse_manifest(b->doc);
-                consider(e.digest, m.subject, m.artifact_type ? *m.artifact_type : m.config.media_type);
-            } else {
-                oci::Index x = oci::parse_index(b->doc);
-                consider(e.digest, x.subject, x.artifact_type ? *x.artifact_type : std::string());
-                walk(x.manifests, "index " + e.digest, depth + 1);
-            }
+        if (m.edge != walk::Edge::Root && m.edge != walk::Edge::Manifests)
+            return walk::Step::Skip;
+        return oci::kind_of_media_type(m.desc.media_type) == oci::Kind::Unknown ? walk::Step::Skip
+                                                                                 : walk::Step::Follow;
+    }
+
+    walk::Step read(const walk::Met &m, walk::Document &doc) override
+    {
+        walk::require_declared_kind(m, doc);
+        if (doc.manifest) {
+            const oci::Manifest &x = *doc.manifest;
+            consider(m.desc.digest, x.subject, x.artifact_type ? *x.artifact_type : x.config.media_type);
+            return walk::Step::Skip;
         }
+        const oci::Index &x = *doc.index;
+        consider(m.desc.digest, x.subject, x.artifact_type ? *x.artifact_type : std::string());
+        return walk::Step::Follow;
+    }
+
+    void failed(const walk::Met &m, const Error &e, bool too_deep) override
+    {
+        (void)m;
+        if (too_deep || !skippable(e))
+            throw e;
     }
 };
 
@@ -331,8 +325,12 @@ struct Referrers {
 
 std::vector<std::string> referrers(const ocidir &d, std::string_view digest, const char *artifact_type)
 {
-    Referrers r{d, digest, artifact_type, {}, {}, {}};
-    r.walk(index::entries(d), "index.json", 0);
+    Referrers r(digest, artifact_type);
+    std::vector<walk::Root> roots;
+    size_t i = 0;
+    for (oci::Descriptor &e : index::entries(d))
+        roots.push_back({std::move(e), "index.json manifests[" + std::to_string(i++) + "]"});
+    walk::run(d, roots, r, walk::Order::Depth);
     return std::move(r.out);
 }
 

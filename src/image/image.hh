@@ -39,14 +39,11 @@ struct ocidir_image {
 
 namespace ocd::image {
 
-// Maximum number of index levels searched by open(), counting the index the
-// ref names as the first: an index nested deeper is OCIDIR_E_FORMAT.
-constexpr int kMaxIndexDepth = 8;
-
 // True for the OCI and Docker image config media types.
 bool is_image_config_type(std::string_view media_type) noexcept;
 
-// ocidir_image_open.  `platform` NULL means the host platform.
+// ocidir_image_open.  `platform` NULL means the host platform.  The search is
+// the walk of store/walk, with its depth policy (OCIDIR_MAX_INDEX_DEPTH).
 std::unique_ptr<ocidir_image> open(const ocidir &d, std::string_view ref, const char *platform);
 
 // Parse an image config document into the image's typed fields.  Throws

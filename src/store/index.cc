@@ -389,6 +389,40 @@ void update(ocidir &d, const std::function<bool(json::Value &index)> &fn)
     publish(d, bytes);
 }
 
+namespace {
+
+// The entry that carries `tag` once it names `desc`, made from the entry that
+// carried it (`old`) and the new descriptor (`fresh`, with the ref name):
+// what the caller did not ask to change is kept.  The same digest keeps the
+// old entry whole (platform, annotations, urls, unknown fields), its
+// mediaType and size taken from the blob; another digest takes every
+// descriptor field from the new blob and keeps the old annotations (the ref
+// name aside, which `fresh` sets): its platform described the old manifest.
+json::Value retagged(const json::Value &old, const oci::Descriptor &desc, json::Value fresh)
+{
+    if (!old.is_object())
+        return fresh;
+    const json::Value *dg = old.find("digest");
+    const json::Value *old_ann = old.find("annotations");
+    const std::string ref(oci::kRefNameAnnotation);
+    if (dg && dg->is_string() && dg->str() == desc.digest) {
+        json::Value kept = old;
+        kept.obj()["mediaType"] = json::Value(desc.media_type);
+        kept.obj()["size"] = json::Value(desc.size);
+        kept.child_object("annotations")[ref] = *fresh.find("annotations")->find(ref);
+        return kept;
+    }
+    if (old_ann && old_ann->is_object()) {
+        json::Object &ann = fresh.child_object("annotations");
+        for (const auto &[k, v] : old_ann->obj())
+            if (k != ref)
+                ann.emplace(k, v);  // the new descriptor's own annotations win
+    }
+    return fresh;
+}
+
+}  // namespace
+
 void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags,
              const std::function<void()> &under_lock)
 {
@@ -410,7 +444,7 @@ void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsig
         }
         if (flags & OCIDIR_TAG_NOREPLACE)
             throw Error(OCIDIR_E_EXISTS, "tag " + quote(tag) + " exists (" + digests_of(ms, hits) + ")");
-        ms[hits[0]] = std::move(entry);
+        ms[hits[0]] = retagged(ms[hits[0]], desc, std::move(entry));
         return true;
     });
 }

@@ -48,7 +48,11 @@ std::vector<oci::Descriptor> entries(const ocidir &d);
 void update(ocidir &d, const std::function<bool(json::Value &index)> &fn);
 
 // Point `tag` at the descriptor (replacing the entry that has the tag in
-// place, or appending).  Throws EXISTS with OCIDIR_TAG_NOREPLACE, AMBIGUOUS.
+// place, or appending).  A replaced entry keeps what the caller did not ask
+// to change: all of it when the digest stays the same (mediaType and size
+// refreshed from `desc`), its annotations other than the ref name when the
+// digest changes (platform and other descriptor fields are then `desc`'s).
+// Throws EXISTS with OCIDIR_TAG_NOREPLACE, AMBIGUOUS.
 // `under_lock`, when given, runs first inside the update, with the lock
 // held (a throw leaves index.json unchanged).
 void set_tag(ocidir &d, std::string_view tag, const oci::Descriptor &desc, unsigned flags,
