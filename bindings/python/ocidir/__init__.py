@@ -52,7 +52,6 @@ _BLOBDIR_WRITE = 1
 _TAG_NOREPLACE = 1
 _GC_DRY_RUN = 1
 _CLONE_NO_HARDLINK = 1
-_REMOVE_GC = 1
 _SIZE_MAX = ctypes.c_size_t(-1).value
 
 
@@ -69,6 +68,25 @@ def _alg(alg):
 
 def _size_arg(size):
     return -1 if size is None else int(size)
+
+
+def _gc_options(dry_run, grace, progress_c):
+    """An ocidir_gc_options_t: grace None is the handle's grace period."""
+    if grace is None:
+        grace = _lib.GC_GRACE_HANDLE
+    else:
+        grace = int(grace)
+        if grace < 0:
+            raise ValueError("grace must be None (the layout's grace period) or >= 0 seconds, not %d" % grace)
+    return _lib.GcOptions(flags=_GC_DRY_RUN if dry_run else 0, grace_seconds=grace, progress=progress_c)
+
+
+def _layer_reader_options(max_size):
+    if max_size is None:
+        return None
+    if max_size <= 0:
+        raise ValueError("max_size must be None (no bound) or > 0, not %d" % max_size)
+    return _lib.LayerReaderOptions(max_size=max_size)
 
 
 class _DirFd:
@@ -149,17 +167,19 @@ def resolver_uses_openat2():
     return bool(fn.resolver_uses_openat2())
 
 
-def cache_gc(cache, layouts, *, dry_run=False, progress=None):
+def cache_gc(cache, layouts, *, dry_run=False, grace=None, progress=None):
     """Collect the blobs of a shared blob directory (a path or an fd) that none
     of `layouts` (open OciDir objects, at least one) references; returns a
-    Report.  A layout left out loses its blobs."""
+    Report.  A layout left out loses its blobs.  `grace` (seconds) overrides
+    the grace period of layouts[0].  An exception raised by progress(done,
+    total) cancels the run between two removals and is re-raised."""
     layouts = list(layouts)
     if not layouts:
         raise ValueError("cache_gc() needs at least one layout")
     arr = (_lib.layout_p * len(layouts))(*[l._p() for l in layouts])
     with _DirFd(cache) as fd:
         return run_with_report(
-            lambda p, out: fn.cache_gc(fd, arr, len(layouts), _GC_DRY_RUN if dry_run else 0, p, None, out),
+            lambda cb, out: fn.cache_gc(fd, arr, len(layouts), ctypes.byref(_gc_options(dry_run, grace, cb)), out),
             progress)
 
 
@@ -387,21 +407,31 @@ class OciDir(_io._Closable):
 
     # -- layers ---------------------------------------------------------------
 
-    def layer_writer(self, compression="gzip", level=0, threads=0):
-        """A LayerWriter compressing with "none", "gzip" or "zstd"."""
+    def layer_writer(self, compression="gzip", level=0, threads=0, *, alg=SHA256,
+                     zstd_window_log=0, zstd_long=False):
+        """A LayerWriter compressing with "none", "gzip" or "zstd" (level 0:
+        the compressor's default; threads 0: one per CPU).  `alg` is the
+        blob digest's algorithm (the diff_id is always sha256); for zstd,
+        `zstd_window_log` (10..27, 0: zstd's for the level) and `zstd_long`
+        (long-distance matching, as ``zstd --long``)."""
         try:
             c = _COMPRESSIONS[compression]
         except KeyError:
             raise ValueError("unknown compression %r (use 'none', 'gzip' or 'zstd')" % (compression,)) from None
+        opts = _lib.LayerWriterOptions(compression=c, level=level, threads=threads, alg=_alg(alg),
+                                       zstd_window_log=zstd_window_log, zstd_long=1 if zstd_long else 0)
         w = _lib.layer_writer_p()
-        fn.layer_writer_new(self._p(), c, level, threads, ctypes.byref(w))
+        fn.layer_writer_new_opts(self._p(), ctypes.byref(opts), ctypes.byref(w))
         return LayerWriter(self, w)
 
-    def open_layer(self, media_type, digest, size=None, diff_id=None):
-        """A decompressing, verifying LayerReader for a layer blob."""
+    def open_layer(self, media_type, digest, size=None, diff_id=None, *, max_size=None):
+        """A decompressing, verifying LayerReader for a layer blob.  With
+        `max_size`, a read that would pass that many decompressed bytes
+        raises TooLarge (nothing past the bound is returned)."""
+        opts = _layer_reader_options(max_size)
         r = _lib.layer_reader_p()
-        fn.layer_open(self._p(), media_type.encode("utf-8"), digest.encode("utf-8"), _size_arg(size),
-                      _enc(diff_id), ctypes.byref(r))
+        fn.layer_open_opts(self._p(), media_type.encode("utf-8"), digest.encode("utf-8"), _size_arg(size),
+                           _enc(diff_id), None if opts is None else ctypes.byref(opts), ctypes.byref(r))
         return LayerReader(self, r)
 
     # -- building -------------------------------------------------------------
@@ -426,38 +456,64 @@ class OciDir(_io._Closable):
 
     # -- housekeeping ---------------------------------------------------------
 
+    # Progress: progress(done, total) is called from the calling thread with
+    # bytes, once at the start, as blobs complete and once at the end with
+    # done == total.  An exception it raises cancels the operation (nothing
+    # half-done; see each method) and is re-raised when the library returns.
+
     def fsck(self, threads=0, progress=None):
         """Check the layout completely; returns a Report (report.ok when
-        nothing is damaged).  progress(done, total) is called with bytes."""
+        nothing is damaged).  An exception raised by progress(done, total)
+        stops the check (it never writes) and is re-raised."""
         p = self._p()
-        return run_with_report(lambda cb, out: fn.fsck(p, 0, threads, cb, None, out), progress)
+        return run_with_report(
+            lambda cb, out: fn.fsck(p, ctypes.byref(_lib.FsckOptions(threads=threads, progress=cb)), out),
+            progress)
 
     def set_gc_grace(self, seconds):
         """gc keeps unreferenced blobs younger than this; 0 turns it off, -1
         restores the default (GC_GRACE_DEFAULT)."""
         fn.set_gc_grace(self._p(), seconds)
 
-    def gc(self, dry_run=False, progress=None):
-        """Remove the unreferenced blobs of the layout's own blobs/; returns a Report."""
+    def gc(self, dry_run=False, progress=None, *, grace=None):
+        """Remove the unreferenced blobs of the layout's own blobs/; returns a
+        Report.  `grace` (seconds, >= 0) overrides the layout's grace period
+        (set_gc_grace) for this run.  An exception raised by progress(done,
+        total) stops gc between two removals (what was removed is gone, the
+        rest stays, the layout is consistent) and is re-raised."""
         p = self._p()
         return run_with_report(
-            lambda cb, out: fn.gc(p, _GC_DRY_RUN if dry_run else 0, cb, None, out), progress)
+            lambda cb, out: fn.gc(p, ctypes.byref(_gc_options(dry_run, grace, cb)), out), progress)
 
     def clone(self, path, *, no_hardlink=False, progress=None, dir_fd=None):
         """Make a new layout at `path` with every reachable blob; returns
-        (OciDir of the clone, Report)."""
+        (OciDir of the clone, Report).  An exception raised by
+        progress(done, total) cancels the clone, which removes everything it
+        created (no destination is left), and is re-raised."""
         p = self._p()
         new = _lib.layout_p()
-        rep = run_with_report(
-            lambda cb, out: fn.clone(p, _AT_FDCWD if dir_fd is None else dir_fd, os.fsencode(path),
-                                     _CLONE_NO_HARDLINK if no_hardlink else 0, cb, None,
-                                     ctypes.byref(new), out),
-            progress)
+        try:
+            rep = run_with_report(
+                lambda cb, out: fn.clone(p, _AT_FDCWD if dir_fd is None else dir_fd, os.fsencode(path),
+                                         ctypes.byref(_lib.CloneOptions(
+                                             flags=_CLONE_NO_HARDLINK if no_hardlink else 0, progress=cb)),
+                                         ctypes.byref(new), out),
+                progress)
+        except BaseException:
+            if new:
+                fn.close(new)
+            raise
         return OciDir._wrap(new, os.fspath(path)), rep
 
-    def remove_image(self, tag, gc=False):
-        """Drop `tag` from index.json and, with gc=True, collect what became
-        unreferenced; returns the gc Report (empty without gc)."""
+    def untag_gc(self, tag, *, dry_run=False, grace=None, progress=None):
+        """Remove `tag` from index.json (as untag()), then collect what became
+        unreferenced (as gc(dry_run=..., grace=...)), under one handle;
+        returns the gc Report.  The index is rewritten before any blob is
+        removed.  NotFound for no such tag.  An exception raised by
+        progress(done, total) stops the gc as in gc() (the tag stays
+        removed) and is re-raised."""
         p = self._p()
         return run_with_report(
-            lambda _cb, out: fn.image_remove(p, tag.encode("utf-8"), _REMOVE_GC if gc else 0, out), None)
+            lambda cb, out: fn.tag_remove_gc(p, tag.encode("utf-8"),
+                                             ctypes.byref(_gc_options(dry_run, grace, cb)), out),
+            progress)

@@ -4,6 +4,7 @@ import ctypes
 from collections import namedtuple
 
 from . import _io
+from . import _lib
 from ._lib import fn, digest_buffer, layer_reader_p, take_string, take_strv, take_kv, make_strv
 
 __all__ = ["Descriptor", "Image", "Builder"]
@@ -23,6 +24,20 @@ MANIFEST = ctypes.c_size_t(-1).value  # OCIDIR_MANIFEST
 
 def _enc(s):
     return None if s is None else s.encode("utf-8")
+
+
+def _add_layer_options(created_by, annotations):
+    """(AddLayerOptions, the objects it points into, to keep alive for the call)."""
+    kv = None
+    if annotations is not None:
+        kv = []
+        for k, v in dict(annotations).items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError("annotations must map str to str, not %r: %r" % (k, v))
+            kv += [k, v]
+    vec = make_strv(kv)
+    created = _enc(created_by)
+    return _lib.AddLayerOptions(created_by=created, annotations=vec), (vec, created)
 
 
 class _Handle(_io._Closable, _io._Child):
@@ -126,10 +141,15 @@ class Image(_Handle):
         """The layer descriptors, in manifest order."""
         return [self.layer(i) for i in range(len(self))]
 
-    def layer_reader(self, index):
-        """A decompressing, verifying stream of layer `index` (its diff_id from the config)."""
+    def layer_reader(self, index, *, max_size=None):
+        """A decompressing, verifying stream of layer `index` (its diff_id from
+        the config).  With `max_size`, a read that would pass that many
+        decompressed bytes raises TooLarge."""
+        if max_size is not None and max_size <= 0:
+            raise ValueError("max_size must be None (no bound) or > 0, not %d" % max_size)
+        opts = None if max_size is None else _lib.LayerReaderOptions(max_size=max_size)
         r = layer_reader_p()
-        fn.image_layer_open(self._p(), index, ctypes.byref(r))
+        fn.image_layer_open_opts(self._p(), index, None if opts is None else ctypes.byref(opts), ctypes.byref(r))
         return _io.LayerReader(self._parent, r)
 
     def config_field(self, name):
@@ -168,19 +188,28 @@ class Builder(_Handle):
         """The `created` time (e.g. "2024-01-01T00:00:00Z"); None omits it."""
         fn.builder_set_created(self._p(), _enc(rfc3339))
 
-    def add_layer(self, media_type, digest, size, diff_id=None, created_by=None):
+    def add_layer(self, media_type, digest, size, diff_id=None, created_by=None, *, annotations=None):
         """Append a layer present as a blob (diff_id required for images,
-        None for artifacts)."""
-        fn.builder_add_layer(self._p(), _enc(media_type), _enc(digest), size,
-                             _enc(diff_id), _enc(created_by))
+        None for artifacts).  `annotations` (a dict of str) become the layer
+        descriptor's annotations."""
+        opts, keep = _add_layer_options(created_by, annotations)
+        fn.builder_add_layer_opts(self._p(), _enc(media_type), _enc(digest), size,
+                                  _enc(diff_id), ctypes.byref(opts))
+        del keep
 
-    def add_layer_writer(self, writer, created_by=None):
-        """Commit a LayerWriter and append its layer.  The writer is finished
-        either way."""
+    def add_layer_writer(self, writer, created_by=None, *, annotations=None):
+        """Commit a LayerWriter and append its layer (`annotations` as in
+        add_layer()).  The writer is finished either way."""
         p = self._p()
         if not isinstance(writer, _io.LayerWriter):
             raise TypeError("add_layer_writer() takes a LayerWriter")
-        fn.builder_add_layer_writer(p, writer._hand_over(), _enc(created_by))
+        try:
+            opts, keep = _add_layer_options(created_by, annotations)
+        except BaseException:
+            writer.abort()
+            raise
+        fn.builder_add_layer_writer_opts(p, writer._hand_over(), ctypes.byref(opts))
+        del keep
 
     def set_config(self, **fields):
         """Set config fields: entrypoint, cmd, env (lists of str); user,

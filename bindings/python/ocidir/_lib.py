@@ -21,7 +21,7 @@ from . import errors
 
 __all__ = ["lib", "path", "DIGEST_MAX"]
 
-_MIN_VERSION = 300  # 0.3.0: the API this binding is written against
+_MIN_VERSION = 400  # 0.4.0 with the options-struct ABI: the API this binding is written against
 _MAJOR = 0
 
 
@@ -111,11 +111,76 @@ u64_out = ctypes.POINTER(ctypes.c_uint64)
 size_out = ctypes.POINTER(ctypes.c_size_t)
 digest_buf = ctypes.c_char_p                # char[OCIDIR_DIGEST_MAX], filled by the library
 
-progress_fn = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p)
+# ocidir_progress_fn: int (*)(uint64_t done, uint64_t total, void *user);
+# non-zero cancels the operation (OCIDIR_E_CANCELED).
+progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p)
 
 _c_int, _c_uint, _c_size_t = ctypes.c_int, ctypes.c_uint, ctypes.c_size_t
 _c_char_p, _c_void_p = ctypes.c_char_p, ctypes.c_void_p
 _c_int64, _c_uint64 = ctypes.c_int64, ctypes.c_uint64
+
+
+# Versioned options structs (ocidir.h, "Options").  Each starts with
+# `size_t struct_size`, which the constructor sets to ctypes.sizeof() of the
+# struct as declared here, after the library's ocidir_*_options_init() has
+# written its defaults; keyword arguments then set fields.  A field added to
+# the C struct later is appended here at the end, never inserted.
+class _Options(ctypes.Structure):
+    _init_name = None  # the ocidir_*_options_init() filling the defaults
+
+    def __init__(self, **fields):
+        super().__init__()
+        size = ctypes.sizeof(self)
+        getattr(fn, self._init_name)(ctypes.byref(self), size)
+        self.struct_size = size
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class FsckOptions(_Options):
+    """ocidir_fsck_options_t."""
+    _init_name = "fsck_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("flags", _c_uint), ("threads", _c_uint),
+                ("progress", progress_fn), ("user", _c_void_p)]
+
+
+class GcOptions(_Options):
+    """ocidir_gc_options_t (gc, cache gc, tag_remove_gc)."""
+    _init_name = "gc_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("flags", _c_uint), ("grace_seconds", _c_int64),
+                ("progress", progress_fn), ("user", _c_void_p)]
+
+
+class CloneOptions(_Options):
+    """ocidir_clone_options_t."""
+    _init_name = "clone_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("flags", _c_uint),
+                ("progress", progress_fn), ("user", _c_void_p)]
+
+
+class LayerWriterOptions(_Options):
+    """ocidir_layer_writer_options_t (enums are int)."""
+    _init_name = "layer_writer_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("compression", _c_int), ("level", _c_int),
+                ("threads", _c_int), ("alg", _c_int), ("zstd_window_log", _c_int),
+                ("zstd_long", _c_int), ("flags", _c_uint)]
+
+
+class LayerReaderOptions(_Options):
+    """ocidir_layer_reader_options_t."""
+    _init_name = "layer_reader_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("max_size", _c_uint64), ("flags", _c_uint)]
+
+
+class AddLayerOptions(_Options):
+    """ocidir_add_layer_options_t.  `annotations` points into a vector the
+    caller keeps alive for the call (see make_strv)."""
+    _init_name = "add_layer_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("created_by", _c_char_p),
+                ("annotations", strv), ("flags", _c_uint)]
+
+
+GC_GRACE_HANDLE = -1  # OCIDIR_GC_GRACE_HANDLE
 
 
 def raise_last(code, func_name=None):
@@ -137,14 +202,15 @@ def _check_status(result, func, args):
 class _Missing:
     """Stands in for a symbol the loaded library does not export."""
 
-    def __init__(self, name):
+    def __init__(self, name, why="not exported by"):
         self.__name__ = name
+        self._why = why
 
     def __call__(self, *args):
         raise errors.Unsupported(
             errors.E_UNSUPPORTED,
-            "%s: not exported by the loaded libocidir %s (%s)"
-            % (self.__name__, lib.ocidir_version().decode(), path))
+            "%s: %s the loaded libocidir %s (%s)"
+            % (self.__name__, self._why, lib.ocidir_version().decode(), path))
 
 
 # The declaration table: (name, argtypes, restype, checked).  A checked
@@ -216,12 +282,20 @@ _DECLARATIONS = [
     # 8. Layers
     ("ocidir_compression_media_type", [_c_int], _c_char_p, N),
     ("ocidir_layer_writer_new", [layout_p, _c_int, _c_int, _c_int, ctypes.POINTER(layer_writer_p)], _c_int, S),
+    ("ocidir_layer_writer_options_init", [ctypes.POINTER(LayerWriterOptions), _c_size_t], _c_int, S),
+    ("ocidir_layer_writer_new_opts", [layout_p, ctypes.POINTER(LayerWriterOptions),
+                                      ctypes.POINTER(layer_writer_p)], _c_int, S),
     ("ocidir_layer_writer_write", [layer_writer_p, _c_void_p, _c_size_t], _c_int, S),
     ("ocidir_layer_writer_commit", [layer_writer_p, digest_buf, u64_out, digest_buf], _c_int, S),
     ("ocidir_layer_writer_media_type", [layer_writer_p], _c_char_p, N),
     ("ocidir_layer_writer_abort", [layer_writer_p], None, N),
     ("ocidir_layer_open", [layout_p, _c_char_p, _c_char_p, _c_int64, _c_char_p, ctypes.POINTER(layer_reader_p)], _c_int, S),
     ("ocidir_image_layer_open", [image_p, _c_size_t, ctypes.POINTER(layer_reader_p)], _c_int, S),
+    ("ocidir_layer_reader_options_init", [ctypes.POINTER(LayerReaderOptions), _c_size_t], _c_int, S),
+    ("ocidir_layer_open_opts", [layout_p, _c_char_p, _c_char_p, _c_int64, _c_char_p,
+                                ctypes.POINTER(LayerReaderOptions), ctypes.POINTER(layer_reader_p)], _c_int, S),
+    ("ocidir_image_layer_open_opts", [image_p, _c_size_t, ctypes.POINTER(LayerReaderOptions),
+                                      ctypes.POINTER(layer_reader_p)], _c_int, S),
     ("ocidir_layer_reader_read", [layer_reader_p, _c_void_p, _c_size_t], ctypes.c_ssize_t, S),
     ("ocidir_layer_reader_close", [layer_reader_p], None, N),
     # 9. Building images
@@ -231,6 +305,11 @@ _DECLARATIONS = [
     ("ocidir_builder_set_created", [builder_p, _c_char_p], _c_int, S),
     ("ocidir_builder_add_layer", [builder_p, _c_char_p, _c_char_p, _c_uint64, _c_char_p, _c_char_p], _c_int, S),
     ("ocidir_builder_add_layer_writer", [builder_p, layer_writer_p, _c_char_p], _c_int, S),
+    ("ocidir_add_layer_options_init", [ctypes.POINTER(AddLayerOptions), _c_size_t], _c_int, S),
+    ("ocidir_builder_add_layer_opts", [builder_p, _c_char_p, _c_char_p, _c_uint64, _c_char_p,
+                                       ctypes.POINTER(AddLayerOptions)], _c_int, S),
+    ("ocidir_builder_add_layer_writer_opts", [builder_p, layer_writer_p, ctypes.POINTER(AddLayerOptions)],
+     _c_int, S),
     ("ocidir_builder_set_config_strv", [builder_p, _c_int, strv], _c_int, S),
     ("ocidir_builder_set_config_string", [builder_p, _c_int, _c_char_p], _c_int, S),
     ("ocidir_builder_set_label", [builder_p, _c_char_p, _c_char_p], _c_int, S),
@@ -240,23 +319,32 @@ _DECLARATIONS = [
     ("ocidir_builder_free", [builder_p], None, N),
 ]
 
-# 10. Housekeeping (optional: absent from libraries that predate it).
+# 10. Housekeeping (optional: absent from libraries that predate it).  The
+# whole tier is declared only when the library has the options-struct ABI
+# (ocidir_gc_options_init): an older library's ocidir_fsck, ocidir_gc, ...
+# take other arguments and must not be called with these.
+_HOUSEKEEPING_ABI_MARKER = "ocidir_gc_options_init"
 _OPTIONAL_DECLARATIONS = [
     ("ocidir_find_kind_name", [_c_int], _c_char_p, N),
+    ("ocidir_find_kind_is_damage", [_c_int], _c_int, N),
     ("ocidir_report_count", [report_p], _c_size_t, N),
     ("ocidir_report_damage", [report_p], _c_size_t, N),
     ("ocidir_report_get", [report_p, _c_size_t, ctypes.POINTER(_c_int), ctypes.POINTER(_c_char_p),
                            u64_out, ctypes.POINTER(_c_char_p)], _c_int, S),
     ("ocidir_report_totals", [report_p, u64_out, u64_out], None, N),
     ("ocidir_report_free", [report_p], None, N),
-    ("ocidir_fsck", [layout_p, _c_uint, _c_uint, progress_fn, _c_void_p, ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_fsck_options_init", [ctypes.POINTER(FsckOptions), _c_size_t], _c_int, S),
+    ("ocidir_fsck", [layout_p, ctypes.POINTER(FsckOptions), ctypes.POINTER(report_p)], _c_int, S),
     ("ocidir_set_gc_grace", [layout_p, _c_int64], _c_int, S),
-    ("ocidir_gc", [layout_p, _c_uint, progress_fn, _c_void_p, ctypes.POINTER(report_p)], _c_int, S),
-    ("ocidir_cache_gc", [_c_int, ctypes.POINTER(layout_p), _c_size_t, _c_uint, progress_fn, _c_void_p,
+    ("ocidir_gc_options_init", [ctypes.POINTER(GcOptions), _c_size_t], _c_int, S),
+    ("ocidir_gc", [layout_p, ctypes.POINTER(GcOptions), ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_cache_gc", [_c_int, ctypes.POINTER(layout_p), _c_size_t, ctypes.POINTER(GcOptions),
                          ctypes.POINTER(report_p)], _c_int, S),
-    ("ocidir_clone", [layout_p, _c_int, _c_char_p, _c_uint, progress_fn, _c_void_p,
+    ("ocidir_clone_options_init", [ctypes.POINTER(CloneOptions), _c_size_t], _c_int, S),
+    ("ocidir_clone", [layout_p, _c_int, _c_char_p, ctypes.POINTER(CloneOptions),
                       ctypes.POINTER(layout_p), ctypes.POINTER(report_p)], _c_int, S),
-    ("ocidir_image_remove", [layout_p, _c_char_p, _c_uint, ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_tag_remove_gc", [layout_p, _c_char_p, ctypes.POINTER(GcOptions), ctypes.POINTER(report_p)],
+     _c_int, S),
 ]
 
 
@@ -267,15 +355,20 @@ class _Functions:
 fn = _Functions()
 
 
-def _declare(table, optional):
+def _declare(table, optional, usable=True):
     for name, argtypes, restype, checked in table:
         try:
+            if not usable:
+                raise AttributeError(name)
             f = getattr(lib, name)
         except AttributeError:
             if not optional:
-                raise ImportError("libocidir at %s lacks %s; this binding needs %d.%d or newer"
+                raise ImportError("libocidir at %s lacks %s; this binding needs %d.%d or newer, "
+                                  "with the options-struct ABI"
                                   % (path, name, _MIN_VERSION // 10000, _MIN_VERSION // 100 % 100))
-            setattr(fn, name[len("ocidir_"):], _Missing(name))
+            setattr(fn, name[len("ocidir_"):],
+                    _Missing(name, "not exported by" if usable else
+                             "the options-struct ABI (%s) is missing from" % _HOUSEKEEPING_ABI_MARKER))
             continue
         f.argtypes = argtypes
         f.restype = restype
@@ -285,7 +378,7 @@ def _declare(table, optional):
 
 
 _declare(_DECLARATIONS, False)
-_declare(_OPTIONAL_DECLARATIONS, True)
+_declare(_OPTIONAL_DECLARATIONS, True, hasattr(lib, _HOUSEKEEPING_ABI_MARKER))
 del S, N
 
 _version = lib.ocidir_version_number()

@@ -1,16 +1,18 @@
-"""Housekeeping reports (fsck, gc, cache gc, clone, image removal) and progress callbacks."""
+"""Housekeeping reports (fsck, gc, cache gc, clone, tag removal with gc) and progress callbacks."""
 
 import ctypes
 import enum
 from collections import namedtuple
 
+from . import errors
 from ._lib import fn, progress_fn, report_p
 
 __all__ = ["FindKind", "Finding", "Report"]
 
 
 class FindKind(enum.IntEnum):
-    """ocidir_find_kind_t.  Kinds up to IO are damage; the others are notices."""
+    """ocidir_find_kind_t.  Which kinds are damage (the layout is broken) and
+    which are notices is the library's answer (ocidir_find_kind_is_damage)."""
     LAYOUT = 0
     MISSING = 1
     DIGEST = 2
@@ -29,7 +31,7 @@ class FindKind(enum.IntEnum):
 
     @property
     def is_damage(self):
-        return self <= FindKind.IO
+        return bool(fn.find_kind_is_damage(int(self)))
 
     @property
     def label(self):
@@ -42,12 +44,13 @@ _Finding = namedtuple("Finding", "kind subject size message")
 
 class Finding(_Finding):
     """One finding: kind (FindKind), subject (a digest or a relative path),
-    size (0 when unknown) and a message naming what is wrong and where."""
+    size (0 when unknown) and a message naming what is wrong and where.  A
+    kind this binding does not know yet is kept as a plain int."""
     __slots__ = ()
 
     @property
     def is_damage(self):
-        return self.kind <= FindKind.IO
+        return bool(fn.find_kind_is_damage(int(self.kind)))
 
 
 class Report:
@@ -108,8 +111,11 @@ class Report:
 
 class Progress:
     """Adapts a Python callable progress(done, total) to ocidir_progress_fn.
-    An exception raised by the callable is kept and re-raised after the call
-    (the library's run cannot be interrupted from the callback)."""
+
+    An exception raised by the callable (any BaseException, KeyboardInterrupt
+    included) cancels the operation: the C callback returns 1, the library
+    stops with OCIDIR_E_CANCELED and nothing half-done, and run_with_report()
+    raises that same exception.  The callable's return value is ignored."""
 
     def __init__(self, callback):
         self.error = None
@@ -118,28 +124,36 @@ class Progress:
             return
 
         def trampoline(done, total, _user):
-            if self.error is None:
-                try:
+            try:
+                if self.error is None:
                     callback(done, total)
-                except BaseException as e:  # noqa: B036 - re-raised by check()
-                    self.error = e
+                    return 0
+            except BaseException as e:  # noqa: B036 - re-raised by run_with_report()
+                self.error = e
+            return 1
 
         self.c = progress_fn(trampoline)
 
-    def check(self):
-        if self.error is not None:
-            e, self.error = self.error, None
-            raise e
+    def take_error(self):
+        e, self.error = self.error, None
+        return e
 
 
 def run_with_report(call, progress):
     """Run call(progress_c, report_out) and return the Report (empty when the
-    library gave none)."""
+    library gave none).  When the progress callable raised, that exception is
+    raised here, after the library call returned (OCIDIR_E_CANCELED); the
+    library's Canceled error is dropped in its favour."""
     p = Progress(progress)
     out = report_p()
     try:
         call(p.c, ctypes.byref(out))
+    except errors.Error:
+        if p.error is None:
+            raise
     finally:
         rep = Report._take(out)
-    p.check()
+    e = p.take_error()
+    if e is not None:
+        raise e
     return rep

@@ -16,10 +16,10 @@ __all__ = [
     "Error", "InvalidArgument", "IOFailure", "NotFound", "DigestMismatch",
     "SizeMismatch", "BadDigest", "FormatError", "EscapeError", "AlreadyExists",
     "OutOfMemory", "Unsupported", "ReadOnlyError", "StateError", "TooLarge",
-    "Ambiguous",
+    "Ambiguous", "Canceled", "NotDurable",
     "OK", "E_INVALID", "E_IO", "E_NOT_FOUND", "E_DIGEST", "E_SIZE", "E_BAD_DIGEST",
     "E_FORMAT", "E_ESCAPE", "E_EXISTS", "E_NOMEM", "E_UNSUPPORTED", "E_READONLY",
-    "E_STATE", "E_TOO_LARGE", "E_AMBIGUOUS",
+    "E_STATE", "E_TOO_LARGE", "E_AMBIGUOUS", "E_CANCELED", "E_NOT_DURABLE",
 ]
 
 # Error codes; values fixed by the library's ABI (ocidir.h).
@@ -39,6 +39,8 @@ E_READONLY = -12
 E_STATE = -13
 E_TOO_LARGE = -14
 E_AMBIGUOUS = -15
+E_CANCELED = -16
+E_NOT_DURABLE = -17
 
 
 class Error(Exception):
@@ -127,6 +129,21 @@ class Ambiguous(Error, LookupError):
     """OCIDIR_E_AMBIGUOUS: a tag names several index.json entries."""
 
 
+class Canceled(Error):
+    """OCIDIR_E_CANCELED: a progress callback asked to stop; nothing is
+    half-done.  The binding's own wrappers re-raise the exception the Python
+    callback raised instead, so this is seen only where no Python exception
+    caused the cancel.  No built-in base: ``InterruptedError`` means EINTR
+    and would be caught by ``except OSError`` clauses meant for I/O errors."""
+
+
+class NotDurable(Error, OSError):
+    """OCIDIR_E_NOT_DURABLE: the change was made and is visible, but flushing
+    it to stable storage failed (``errno`` says why); it may not survive a
+    crash.  An ``OSError`` (the flush failed), but not an IOFailure: unlike
+    that, the operation did take effect."""
+
+
 _BY_CODE = {
     E_INVALID: InvalidArgument,
     E_IO: IOFailure,
@@ -143,6 +160,8 @@ _BY_CODE = {
     E_STATE: StateError,
     E_TOO_LARGE: TooLarge,
     E_AMBIGUOUS: Ambiguous,
+    E_CANCELED: Canceled,
+    E_NOT_DURABLE: NotDurable,
 }
 
 for _code, _cls in _BY_CODE.items():

@@ -22,9 +22,11 @@ def test_each_class_carries_its_code():
         ocidir.AlreadyExists: ocidir.E_EXISTS, ocidir.OutOfMemory: ocidir.E_NOMEM,
         ocidir.Unsupported: ocidir.E_UNSUPPORTED, ocidir.ReadOnlyError: ocidir.E_READONLY,
         ocidir.StateError: ocidir.E_STATE, ocidir.TooLarge: ocidir.E_TOO_LARGE,
-        ocidir.Ambiguous: ocidir.E_AMBIGUOUS,
+        ocidir.Ambiguous: ocidir.E_AMBIGUOUS, ocidir.Canceled: ocidir.E_CANCELED,
+        ocidir.NotDurable: ocidir.E_NOT_DURABLE,
     }
-    assert len(set(expected.values())) == 15
+    assert len(set(expected.values())) == 17
+    assert (ocidir.E_CANCELED, ocidir.E_NOT_DURABLE) == (-16, -17)
     for cls, code in expected.items():
         assert issubclass(cls, ocidir.Error) and cls.code == code
         assert ocidir.errors.error_class(code) is cls
@@ -40,6 +42,18 @@ def test_builtin_bases_let_idiomatic_except_clauses_work():
     assert issubclass(ocidir.BadDigest, ValueError)
     assert issubclass(ocidir.OutOfMemory, MemoryError)
     assert issubclass(ocidir.Ambiguous, LookupError)
+    assert issubclass(ocidir.NotDurable, OSError) and not issubclass(ocidir.NotDurable, ocidir.IOFailure)
+    # A cancel is not an OS error, a bad value or a lookup failure.
+    assert not issubclass(ocidir.Canceled, (OSError, ValueError, LookupError))
+
+
+def test_new_codes_map_to_their_classes_with_the_library_text():
+    for code, cls in ((ocidir.E_CANCELED, ocidir.Canceled), (ocidir.E_NOT_DURABLE, ocidir.NotDurable)):
+        e = ocidir.errors.make_error(code, "what failed", 5)
+        assert type(e) is cls and e.code == code and e.errno == 5 and str(e) == "what failed"
+        assert pickle.loads(pickle.dumps(e)).code == code
+        assert ocidir.strerror(code) != ocidir.strerror(-999)
+    assert ocidir.NotDurable(ocidir.E_NOT_DURABLE, "fsync", 5).strerror == "fsync"
 
 
 def test_errors_pickle_with_their_fields():

@@ -53,6 +53,18 @@ def test_an_exception_in_a_progress_callback_is_raised_after_the_run(layout):
         layout.fsck(progress=progress)
 
 
+def test_gc_grace_keyword_overrides_the_layout_grace_period(layout):
+    stray = layout.put(b"garbage")
+    assert [f.subject for f in layout.gc(dry_run=True).of_kind(FindKind.KEPT_RECENT)] == [stray]
+    assert [f.subject for f in layout.gc(dry_run=True, grace=0).of_kind(FindKind.UNREFERENCED)] == [stray]
+    assert [f.subject for f in layout.gc(grace=3600).of_kind(FindKind.KEPT_RECENT)] == [stray]
+    assert stray in layout
+    with pytest.raises(ValueError):
+        layout.gc(grace=-1)
+    assert [f.subject for f in layout.gc(grace=0).of_kind(FindKind.REMOVED)] == [stray]
+    assert stray not in layout
+
+
 def test_gc_removes_what_nothing_references_after_the_grace_period(layout):
     digest, _ = build_image(layout, "app")
     stray = layout.put(b"garbage")
@@ -90,6 +102,9 @@ def test_cache_gc_keeps_what_any_layout_references(tmp_path):
         da, _ = build_image(a, "a", files={"a": b"a"})
         db, _ = build_image(b, "b", files={"b": b"b"})
         orphan = a.put(b"orphan")
+        assert ocidir.cache_gc(cache, [a, b], dry_run=True).of_kind(FindKind.KEPT_RECENT)
+        assert [f.subject for f in ocidir.cache_gc(cache, [a, b], dry_run=True, grace=0)
+                .of_kind(FindKind.UNREFERENCED)] == [orphan]
         a.set_gc_grace(0)
         dry = ocidir.cache_gc(cache, [a, b], dry_run=True)
         assert [f.subject for f in dry.of_kind(FindKind.UNREFERENCED)] == [orphan]
@@ -125,15 +140,24 @@ def test_clone_of_a_damaged_layout_names_the_missing_blob(tmp_path, layout, layo
     assert not (tmp_path / "clone" / "index.json").exists()
 
 
-def test_remove_image_drops_the_tag_and_with_gc_its_blobs(layout):
+def test_untag_gc_drops_the_tag_and_collects_its_blobs(layout):
     keep, _ = build_image(layout, "keep", files={"k": b"k"})
     gone, _ = build_image(layout, "gone", files={"g": b"g"})
-    layout.set_gc_grace(0)
-    rep = layout.remove_image("gone", gc=True)
+    rep = layout.untag_gc("gone", grace=0)
     assert layout.tags() == ["keep"]
     assert gone in {f.subject for f in rep.of_kind(FindKind.REMOVED)}
     assert gone not in layout and keep in layout
-    assert len(layout.remove_image("keep")) == 0  # without gc: an empty report
-    assert layout.tags() == [] and keep in layout
     with pytest.raises(KeyError):
-        layout.remove_image("keep")
+        layout.untag_gc("gone")
+
+
+def test_untag_gc_dry_run_and_the_layout_grace_period(layout):
+    keep, _ = build_image(layout, "keep", files={"k": b"k"})
+    gone, _ = build_image(layout, "gone", files={"g": b"g"})
+    # The handle's grace period (the default hour) keeps the fresh blobs.
+    rep = layout.untag_gc("gone")
+    assert layout.tags() == ["keep"] and gone in layout
+    assert gone in {f.subject for f in rep.of_kind(FindKind.KEPT_RECENT)}
+    layout.untag_gc("keep", dry_run=True, grace=0)
+    assert layout.tags() == [] and keep in layout
+    assert not hasattr(layout, "remove_image")
