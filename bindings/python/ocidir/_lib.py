@@ -21,7 +21,7 @@ from . import errors
 
 __all__ = ["lib", "path", "DIGEST_MAX"]
 
-_MIN_VERSION = 400  # 0.4.0 with the options-struct ABI: the API this binding is written against
+_MIN_VERSION = 500  # 0.5.0: the options-struct ABI this binding is written against
 _MAJOR = 0
 
 

@@ -28,6 +28,8 @@ class FindKind(enum.IntEnum):
     COPIED = 12
     LINKED = 13
     REFLINKED = 14
+    ABSENT_CHILD = 15
+    SKIPPED = 16
 
     @property
     def is_damage(self):
