@@ -103,7 +103,13 @@ void run(Context &ctx, const ocidir_image &img, const ocidir_unpack_options_t &o
         if (rc != 0)
             throw Error(rc, std::string("unpack: ") + last_error_message(), last_error_errno());
         std::unique_ptr<ocidir_layer_reader_t, LayerCloser> reader(raw);
-        TarReader tar(reader.get(), "layer " + digest);
+        std::unique_ptr<TarReader> tarp;
+        try {
+            tarp = std::make_unique<TarReader>(reader.get(), "layer " + digest);
+        } catch (const Error &err) {
+            throw Error(err.code(), "unpack: " + err.message(), err.os_errno());
+        }
+        TarReader &tar = *tarp;
         ctx.written.clear();
         TarEntry e;
         while (true) {
