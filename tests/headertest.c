@@ -170,6 +170,8 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_cache_gc,
     (ht_fn)ocidir_clone,
     (ht_fn)ocidir_image_remove,
+    (ht_fn)ocidir_unpack_options_init,
+    (ht_fn)ocidir_unpack,
 };
 
 int (*const ht_open)(int, const char *, unsigned, ocidir_t **) = ocidir_open;
@@ -268,6 +270,10 @@ int (*const ht_cache_gc)(int, ocidir_t *const *, size_t, unsigned, ocidir_progre
 int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **,
                       ocidir_report_t **) = ocidir_clone;
 int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **) = ocidir_image_remove;
+int (*const ht_unpack_options_init)(ocidir_unpack_options_t *, size_t) = ocidir_unpack_options_init;
+int (*const ht_unpack)(const ocidir_image_t *, int, const char *, const ocidir_unpack_options_t *,
+                       ocidir_report_t **) = ocidir_unpack;
+const ocidir_unpack_options_t ht_unpack_defaults = OCIDIR_UNPACK_OPTIONS_INIT;
 
 /* Types usable as declared. */
 ocidir_t *ht_handle;

@@ -157,6 +157,8 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_cache_gc),
     reinterpret_cast<ht_fn>(ocidir_clone),
     reinterpret_cast<ht_fn>(ocidir_image_remove),
+    reinterpret_cast<ht_fn>(ocidir_unpack_options_init),
+    reinterpret_cast<ht_fn>(ocidir_unpack),
 };
 
 extern const char *(*const ht_version)(void);
@@ -329,6 +331,10 @@ extern int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_pro
 int (*const ht_clone)(ocidir_t *, int, const char *, unsigned, ocidir_progress_fn, void *, ocidir_t **, ocidir_report_t **) = ocidir_clone;
 extern int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **);
 int (*const ht_image_remove)(ocidir_t *, const char *, unsigned, ocidir_report_t **) = ocidir_image_remove;
+int (*const ht_unpack_options_init)(ocidir_unpack_options_t *, size_t) = ocidir_unpack_options_init;
+int (*const ht_unpack)(const ocidir_image_t *, int, const char *, const ocidir_unpack_options_t *,
+                       ocidir_report_t **) = ocidir_unpack;
+const ocidir_unpack_options_t ht_unpack_defaults = OCIDIR_UNPACK_OPTIONS_INIT;
 
 // The enum converts as a C caller expects.
 extern ocidir_digest_alg_t ht_alg;
