@@ -1306,9 +1306,11 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * @return 0; OCIDIR_E_EXISTS (destination not an empty directory);
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_NOT_FOUND (a layer blob
  *         damaged or missing); OCIDIR_E_FORMAT (not a tar, a malformed entry,
- *         an invalid whiteout, a hard link to a missing or outside target);
- *         OCIDIR_E_ESCAPE (an entry whose parent is not a directory inside
- *         the root, e.g. through a symlink to a file); OCIDIR_E_UNSUPPORTED
+ *         an invalid whiteout, a `..` component, a name past 4095 bytes or
+ *         256 levels, a parent that is not a directory (e.g. a dangling
+ *         symlink), a hard link to a missing or outside target);
+ *         OCIDIR_E_ESCAPE (a parent behind a symlink loop or a magic link);
+ *         OCIDIR_E_UNSUPPORTED
  *         (a layer media type that is not a tar); OCIDIR_E_TOO_LARGE (max_bytes
  *         or max_entries); OCIDIR_E_INVALID (bad options, an unmapped id);
  *         OCIDIR_E_CANCELED; OCIDIR_E_NOT_DURABLE; OCIDIR_E_IO (ENOSPC and
