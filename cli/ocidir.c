@@ -52,6 +52,7 @@ static const char main_help[] =
     "  gc DIR                  remove the blobs nothing references\n"
     "  rm DIR TAG              remove an image's tag, and with --gc its blobs\n"
     "  clone SRC DST           make a new layout with the same index and blobs\n"
+    "  unpack DIR:REF DEST     apply an image's layers into a root filesystem\n"
     "\n"
     "Global options (before or after the command):\n"
     "  --blobdir PATH          also read blobs from PATH, laid out like blobs/\n"
@@ -217,6 +218,10 @@ static const char clone_help[] =
     "\n"
     "  --no-hardlink   never hard-link: reflink or copy only\n";
 
+/* cli/unpack.c */
+extern const char unpack_help[];
+int cmd_unpack(int argc, char **argv);
+
 static int cmd_init(int argc, char **argv);
 static int cmd_put(int argc, char **argv);
 static int cmd_cat(int argc, char **argv);
@@ -235,7 +240,7 @@ static const struct {
     {"export", cmd_export, export_help},    {"tag", cmd_tag, tag_help},
     {"untag", cmd_untag, untag_help},       {"fsck", cmd_fsck, fsck_help},
     {"gc", cmd_gc, gc_help},                {"rm", cmd_rm, rm_help},
-    {"clone", cmd_clone, clone_help},
+    {"clone", cmd_clone, clone_help},       {"unpack", cmd_unpack, unpack_help},
 };
 
 static const char *command_help(const char *name)

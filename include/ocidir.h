@@ -1172,8 +1172,19 @@ typedef enum {
     OCIDIR_FIND_REFLINKED = 14,  /* clone reflinked (FICLONE) this blob */
     OCIDIR_FIND_ABSENT_CHILD = 15,/* a manifest or index an image index lists is not
                                     stored (a copy of some platforms); clone: not copied */
-    OCIDIR_FIND_SKIPPED = 16     /* a later step of a call whose change was committed
+    OCIDIR_FIND_SKIPPED = 16,    /* a later step of a call whose change was committed
                                     could not run; the message says which and why */
+    /* 17 is reserved.  Notices of ocidir_unpack() (section 11): */
+    OCIDIR_FIND_XATTR_SKIPPED = 18,     /* an entry's xattr was not applied: a refused
+                                           namespace (see OCIDIR_UNPACK_ALL_XATTRS),
+                                           OCIDIR_UNPACK_NO_XATTRS, a symlink's xattr, or a
+                                           forged `user.rootlesscontainers` in rootless mode;
+                                           subject: the entry; message: the xattr and why */
+    OCIDIR_FIND_XATTR_UNSUPPORTED = 19, /* the destination's filesystem does not support
+                                           xattrs (ENOTSUP) or this namespace: reported once
+                                           per unpack, naming the first entry and xattr */
+    OCIDIR_FIND_DEVICE_SKIPPED = 20     /* a character or block device was not created
+                                           (rootless mode); message: its numbers */
 } ocidir_find_kind_t;
 
 /** Static name of a finding kind ("missing", "digest", "absent-child",
@@ -1399,6 +1410,170 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const oc
  */
 OCIDIR_API int ocidir_tag_remove_gc(ocidir_t *d, const char *tag, const ocidir_gc_options_t *opts,
                                     ocidir_report_t **report_out);
+
+/* ======================================================================
+ * 11. Unpacking
+ *
+ * ocidir_unpack() applies an image's layers, in order, onto a directory,
+ * producing the root filesystem a container runs from.  Layers are read
+ * through the verifying layer readers (blob digest and DiffID both checked,
+ * every byte of every stream read, even past the tar's end blocks); the tar
+ * is parsed by libarchive's reader and the tree written by the library
+ * itself, one *at() call on one plain name at a time.  Every entry's parent
+ * is resolved inside the destination as if it were "/"
+ * (openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or a component walk that
+ * interprets symlinks against the destination without openat2), so an
+ * absolute symlink in the image (`/lib -> /usr/lib`) stays inside; the final
+ * component is never followed.  Nothing outside the destination is ever
+ * created, changed or removed.
+ *
+ * Semantics (OCI image-spec layer.md): regular files, directories (a
+ * directory over a directory merges; anything else over an existing path is
+ * removed first), symlinks, hard links (target resolved inside, its last
+ * component not followed), FIFOs, character and block devices; whiteouts
+ * `.wh.NAME` and opaque markers `.wh..wh..opq` remove lower-layer entries
+ * only (entries of the same layer survive, in either order); a whiteout
+ * named empty, `.` or `..` is OCIDIR_E_FORMAT.  pax and GNU long names,
+ * `SCHILY.xattr.*` extended attributes, nanosecond times; owners set before
+ * modes (setuid/setgid survive); directory modes and times applied in a
+ * final depth-first pass, so a 0555 directory can still be filled.
+ * ====================================================================== */
+
+/** One range of an id map, as umoci's --uid-map CONTAINER:HOST:SIZE. */
+typedef struct ocidir_idmap {
+    uint32_t container_id; /* first id in the image (the tar's uid/gid) */
+    uint32_t host_id;      /* the id written to disk for it */
+    uint32_t size;         /* number of ids in the range (>= 1) */
+} ocidir_idmap_t;
+
+/* Owner modes (ocidir_unpack_options_t.owner_mode). */
+/** lchown to the tar's uid/gid.  Right for real root, and for root inside a
+ *  user namespace whose map covers the image's ids.  An id the namespace
+ *  does not map (EINVAL from the kernel) is OCIDIR_E_INVALID naming the entry
+ *  and the id, unless fallback_uid/fallback_gid is set (then that id is used). */
+#define OCIDIR_UNPACK_OWNER_TAR 0
+/** Shift ids through uid_map/gid_map (a real-root caller unpacking for an
+ *  unprivileged container without entering its namespace).  An id outside
+ *  every range takes the fallback, or is OCIDIR_E_INVALID. */
+#define OCIDIR_UNPACK_OWNER_MAP 1
+/** Unprivileged, no namespace: every file is owned by the caller, and each
+ *  entry's owner from the tar is kept in the `user.rootlesscontainers` xattr
+ *  as umoci --rootless does (protobuf `Resource { uint32 uid = 1; uint32 gid
+ *  = 2; }`, 0 written as 4294967295 "no change"; no xattr for root:root;
+ *  not on symlinks, where Linux refuses user.* xattrs).  Device nodes are
+ *  skipped with an OCIDIR_FIND_DEVICE_SKIPPED finding; a tar's own
+ *  `user.rootlesscontainers` is skipped (OCIDIR_FIND_XATTR_SKIPPED). */
+#define OCIDIR_UNPACK_OWNER_ROOTLESS 2
+
+/* Flags (ocidir_unpack_options_t.flags). */
+/** Also apply the xattrs refused by default: `security.selinux`,
+ *  `system.nfs4_acl`, `trusted.*` (with the overlay namespaces
+ *  `trusted.overlay.*` and `user.overlay.*`). */
+#define OCIDIR_UNPACK_ALL_XATTRS (1u << 0)
+/** Apply no xattr at all (each skipped one is a finding). */
+#define OCIDIR_UNPACK_NO_XATTRS (1u << 1)
+/** Skip the final syncfs(): success then does not mean the tree is on disk. */
+#define OCIDIR_UNPACK_NO_SYNC (1u << 2)
+
+/** Default bound on the bytes of file content written (1 TiB, counted by the
+ *  tar's sizes, so a sparse file counts its full length). */
+#define OCIDIR_UNPACK_DEFAULT_MAX_BYTES (UINT64_C(1) << 40)
+/** Default bound on the number of tar entries (all layers): 16,777,216. */
+#define OCIDIR_UNPACK_DEFAULT_MAX_ENTRIES (UINT64_C(1) << 24)
+
+/** Options of ocidir_unpack() (versioned: struct_size first). */
+typedef struct ocidir_unpack_options {
+    size_t struct_size;            /* sizeof(ocidir_unpack_options_t) as compiled */
+    unsigned flags;                /* OCIDIR_UNPACK_* flags */
+    int owner_mode;                /* OCIDIR_UNPACK_OWNER_* */
+    const ocidir_idmap_t *uid_map; /* OWNER_MAP: n_uid_map ranges (not kept) */
+    size_t n_uid_map;
+    const ocidir_idmap_t *gid_map; /* OWNER_MAP: n_gid_map ranges (not kept) */
+    size_t n_gid_map;
+    int64_t fallback_uid;          /* id for an unmapped uid; -1: error instead */
+    int64_t fallback_gid;          /* id for an unmapped gid; -1: error instead */
+    uint64_t max_bytes;            /* 0: OCIDIR_UNPACK_DEFAULT_MAX_BYTES */
+    uint64_t max_entries;          /* 0: OCIDIR_UNPACK_DEFAULT_MAX_ENTRIES */
+    ocidir_progress_fn progress;   /* may be NULL: `done` and `total` are compressed
+                                      layer bytes (total: the sum of the manifest's
+                                      layer sizes); called at the start, as each layer
+                                      finishes and every 256 entries.  Non-zero cancels:
+                                      OCIDIR_E_CANCELED, the destination absent or
+                                      empty again. */
+    void *user;                    /* passed to progress */
+} ocidir_unpack_options_t;
+
+#define OCIDIR_UNPACK_OPTIONS_INIT                                                         \
+    { sizeof(ocidir_unpack_options_t), 0, OCIDIR_UNPACK_OWNER_TAR, NULL, 0, NULL, 0, -1, -1, \
+      OCIDIR_UNPACK_DEFAULT_MAX_BYTES, OCIDIR_UNPACK_DEFAULT_MAX_ENTRIES, NULL, NULL }
+
+/** Write the defaults (as OCIDIR_UNPACK_OPTIONS_INIT) into the first
+ *  `struct_size` bytes of `opts`.
+ *  @return 0, or OCIDIR_E_INVALID (NULL, or struct_size too small). */
+OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t struct_size);
+
+/* Finding kinds of an unpack report: OCIDIR_FIND_XATTR_SKIPPED,
+ * OCIDIR_FIND_XATTR_UNSUPPORTED, OCIDIR_FIND_DEVICE_SKIPPED (section 10). */
+
+/** Name of the marker file at the root of the destination while an unpack
+ *  runs; removed last, just before ocidir_unpack() returns success.  A tree
+ *  that has it is not a complete root filesystem (a killed unpack). */
+#define OCIDIR_UNPACK_MARKER ".ocidir-unpack-incomplete"
+
+/**
+ * Unpack every layer of `img` into the directory `path` (relative to
+ * `dirfd`, or AT_FDCWD; the caller's own path, followed like any path the
+ * caller chooses).
+ *
+ * The destination must be absent (it is created, mode 0755) or an empty
+ * directory (used in place, so a mount point works); anything else is
+ * OCIDIR_E_EXISTS and nothing is touched.  While the unpack runs the file
+ * OCIDIR_UNPACK_MARKER exists at its root; an entry of that name at the
+ * image's root is OCIDIR_E_FORMAT.  On success the marker is removed, one
+ * syncfs() has flushed the filesystem (unless OCIDIR_UNPACK_NO_SYNC; a
+ * failed syncfs is OCIDIR_E_NOT_DURABLE with the tree complete), and every
+ * layer matched both its blob digest and its DiffID.
+ *
+ * On any failure — a digest or DiffID mismatch, a malformed or hostile
+ * entry, ENOSPC, a bound exceeded, cancellation — everything the call
+ * created is removed, so the destination is again absent or empty; the
+ * message names the layer digest, the entry path in the tar and the reason.
+ * A crash (SIGKILL, power loss) in the middle leaves a tree holding the
+ * marker; unpack again into an emptied (or new) directory.
+ *
+ * Limits: entries are parsed with libarchive's tar reader (ustar, pax, GNU;
+ * no other format, no filter).  Owners need privilege: the default mode
+ * needs CAP_CHOWN over the ids, and devices CAP_MKNOD.  The entries' names
+ * are libarchive's: raw header bytes for ustar/GNU names, pax names as
+ * libarchive converts them from UTF-8 to the current locale's charset.
+ *
+ * @param img        an open image (its layout handle must stay open).
+ * @param dirfd      a directory fd or AT_FDCWD (not closed, not kept).
+ * @param path       the destination; must not be NULL or empty.
+ * @param opts       options; NULL for the defaults.
+ * @param report_out receives the report of what was skipped (findings 18-20;
+ *                   totals: layers applied and bytes written); may be NULL.
+ *                   Set only on success.
+ * @return 0; OCIDIR_E_EXISTS (destination not an empty directory);
+ *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_NOT_FOUND (a layer blob
+ *         damaged or missing); OCIDIR_E_FORMAT (not a tar, a malformed entry,
+ *         an invalid whiteout, a `..` component, a name past 4095 bytes or
+ *         256 levels, a parent that is not a directory (e.g. a dangling
+ *         symlink), a hard link to a missing or outside target);
+ *         OCIDIR_E_ESCAPE (a parent behind a symlink loop or a magic link);
+ *         OCIDIR_E_UNSUPPORTED
+ *         (a layer media type that is not a tar); OCIDIR_E_TOO_LARGE (max_bytes
+ *         or max_entries); OCIDIR_E_INVALID (bad options, an unmapped id);
+ *         OCIDIR_E_CANCELED; OCIDIR_E_NOT_DURABLE; OCIDIR_E_IO (ENOSPC and
+ *         other OS errors; see ocidir_last_errno()).
+ *
+ * Threads: one call uses one thread; several unpacks of the same image into
+ * different destinations may run at once.  Another writer inside the
+ * destination while it runs cannot make it leave the destination, but the
+ * resulting tree is then unspecified.
+ */
+OCIDIR_API int ocidir_unpack(const ocidir_image_t *img, int dirfd, const char *path,
+                             const ocidir_unpack_options_t *opts, ocidir_report_t **report_out);
 
 #ifdef __cplusplus
 }

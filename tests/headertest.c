@@ -185,6 +185,8 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_fsck_options_init,
     (ht_fn)ocidir_gc_options_init,
     (ht_fn)ocidir_clone_options_init,
+    (ht_fn)ocidir_unpack_options_init,
+    (ht_fn)ocidir_unpack,
 };
 
 int (*const ht_open)(int, const char *, unsigned, ocidir_t **) = ocidir_open;
@@ -293,6 +295,10 @@ int (*const ht_builder_add_layer_writer_opts)(ocidir_builder_t *, ocidir_layer_w
 int (*const ht_fsck_options_init)(ocidir_fsck_options_t *, size_t) = ocidir_fsck_options_init;
 int (*const ht_gc_options_init)(ocidir_gc_options_t *, size_t) = ocidir_gc_options_init;
 int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t) = ocidir_clone_options_init;
+int (*const ht_unpack_options_init)(ocidir_unpack_options_t *, size_t) = ocidir_unpack_options_init;
+int (*const ht_unpack)(const ocidir_image_t *, int, const char *, const ocidir_unpack_options_t *,
+                       ocidir_report_t **) = ocidir_unpack;
+const ocidir_unpack_options_t ht_unpack_defaults = OCIDIR_UNPACK_OPTIONS_INIT;
 
 /* Types usable as declared. */
 ocidir_t *ht_handle;

@@ -171,6 +171,8 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_fsck_options_init),
     reinterpret_cast<ht_fn>(ocidir_gc_options_init),
     reinterpret_cast<ht_fn>(ocidir_clone_options_init),
+    reinterpret_cast<ht_fn>(ocidir_unpack_options_init),
+    reinterpret_cast<ht_fn>(ocidir_unpack),
 };
 
 extern const char *(*const ht_version)(void);
@@ -367,6 +369,10 @@ extern int (*const ht_gc_options_init)(ocidir_gc_options_t *, size_t);
 int (*const ht_gc_options_init)(ocidir_gc_options_t *, size_t) = ocidir_gc_options_init;
 extern int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t);
 int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t) = ocidir_clone_options_init;
+int (*const ht_unpack_options_init)(ocidir_unpack_options_t *, size_t) = ocidir_unpack_options_init;
+int (*const ht_unpack)(const ocidir_image_t *, int, const char *, const ocidir_unpack_options_t *,
+                       ocidir_report_t **) = ocidir_unpack;
+const ocidir_unpack_options_t ht_unpack_defaults = OCIDIR_UNPACK_OPTIONS_INIT;
 
 // The enum converts as a C caller expects.
 extern ocidir_digest_alg_t ht_alg;

@@ -77,10 +77,12 @@ void split_into(std::string_view path, std::deque<std::string> &out, bool front)
 
 // The component walk.  Mirrors openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS):
 // absolute symlinks and ".." above the root are EXDEV, symlinks on procfs are
-// ELOOP, more than kMaxSymlinks expansions are ELOOP.
-int walk(int root, std::string_view path, int flags, Fd &out)
+// ELOOP, more than kMaxSymlinks expansions are ELOOP.  With `in_root` it
+// mirrors RESOLVE_IN_ROOT instead: an absolute path or symlink starts again
+// at the root, and ".." at the root stays there.
+int walk(int root, std::string_view path, int flags, Fd &out, bool in_root = false)
 {
-    if (!path.empty() && path.front() == '/')
+    if (!path.empty() && path.front() == '/' && !in_root)
         return EXDEV;
     std::deque<std::string> todo;
     split_into(path, todo, false);
@@ -94,8 +96,11 @@ int walk(int root, std::string_view path, int flags, Fd &out)
         if (comp == ".")
             continue;
         if (comp == "..") {
-            if (stack.empty())
+            if (stack.empty()) {
+                if (in_root)
+                    continue;
                 return EXDEV;
+            }
             stack.pop_back();
             continue;
         }
@@ -122,8 +127,11 @@ int walk(int root, std::string_view path, int flags, Fd &out)
             target.resize(static_cast<size_t>(n));
             if (target.empty())
                 return ENOENT;
-            if (target.front() == '/')
-                return EXDEV;
+            if (target.front() == '/') {
+                if (!in_root)
+                    return EXDEV;
+                stack.clear();
+            }
             split_into(target, todo, true);
             continue;
         }
@@ -196,6 +204,41 @@ int open_beneath(int root, std::string_view path, int flags, Fd &out) noexcept
         }
         for (int i = 0; i < kMaxEagainRetries; i++) {
             int err = walk(root, path, flags, out);
+            if (err != EAGAIN)
+                return err;
+        }
+        return EAGAIN;
+    } catch (const std::bad_alloc &) {
+        return ENOMEM;
+    }
+}
+
+int open_in_root(int root, std::string_view path, int flags, Fd &out) noexcept
+{
+    try {
+        if (path.find('\0') != std::string_view::npos)
+            return EINVAL;
+        // openat2 refuses a path of PATH_MAX bytes or more; the walk takes it
+        // one component at a time.
+        if (have_openat2() && path.size() < PATH_MAX - 1) {
+            std::string p(path.empty() ? std::string_view(".") : path);
+            open_how how{};
+            int f = (flags & O_PATH) ? (flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)) | O_CLOEXEC
+                                     : flags | O_CLOEXEC | O_NOCTTY;
+            how.flags = static_cast<uint64_t>(f);
+            how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+            for (int i = 0; i < kMaxEagainRetries; i++) {
+                long fd = sys_openat2(root, p.c_str(), &how);
+                if (fd >= 0) {
+                    out.reset(static_cast<int>(fd));
+                    return 0;
+                }
+                if (errno != EAGAIN)
+                    return errno;
+            }
+        }
+        for (int i = 0; i < kMaxEagainRetries; i++) {
+            int err = walk(root, path, flags, out, true);
             if (err != EAGAIN)
                 return err;
         }

@@ -26,6 +26,15 @@ namespace ocd::resolve {
 // Returns 0 and sets `out`, or an errno value (EXDEV/ELOOP for an escape).
 int open_beneath(int root, std::string_view path, int flags, Fd &out) noexcept;
 
+// Open `path` inside `root` as if `root` were "/" (a container's root
+// filesystem being built): openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS),
+// or the component walk interpreting symlinks itself without openat2.  An
+// absolute path or absolute symlink starts again at `root`, ".." at `root`
+// stays there; nothing outside `root` is ever reached.  A final symlink is
+// followed (inside the root) unless `flags` has O_NOFOLLOW, and then it is
+// ELOOP (or the link itself with O_PATH).  Returns 0 or an errno value.
+int open_in_root(int root, std::string_view path, int flags, Fd &out) noexcept;
+
 // Same, throwing an Error that names `what` (ENOENT -> NOT_FOUND, EXDEV/ELOOP
 // -> ESCAPE, others -> IO).
 Fd open_beneath_or_throw(int root, std::string_view path, int flags, std::string_view what);

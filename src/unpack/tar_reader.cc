@@ -1,0 +1,179 @@
+#include "unpack/tar_reader.hh"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cstring>
+
+#include "base/error.hh"
+#include "image/layer.hh"
+
+namespace ocd::unpack {
+
+namespace {
+constexpr size_t kReadChunk = 128 * 1024;
+}
+
+TarReader::TarReader(ocidir_layer_reader_t *layer, std::string what)
+    : layer_(layer), what_(std::move(what)), buf_(kReadChunk)
+{
+    a_ = archive_read_new();
+    if (!a_)
+        throw Error(OCIDIR_E_NOMEM, what_ + ": libarchive: out of memory", ENOMEM);
+    // Only tar (ustar, pax, GNU), only the identity filter: the layer reader
+    // has already decompressed, and nothing else may be guessed at.
+    if (archive_read_support_format_tar(a_) != ARCHIVE_OK || archive_read_support_filter_none(a_) != ARCHIVE_OK) {
+        std::string m = archive_error_string(a_) ? archive_error_string(a_) : "setup failed";
+        archive_read_free(a_);
+        a_ = nullptr;
+        throw Error(OCIDIR_E_IO, what_ + ": libarchive: " + m);
+    }
+    if (archive_read_open(a_, this, nullptr, &TarReader::read_cb, nullptr) != ARCHIVE_OK) {
+        try {
+            fail_archive("");
+        } catch (...) {
+            archive_read_free(a_);
+            a_ = nullptr;
+            throw;
+        }
+    }
+}
+
+TarReader::~TarReader()
+{
+    if (a_)
+        archive_read_free(a_);
+}
+
+ssize_t TarReader::read_cb(struct archive *a, void *self_, const void **buf)
+{
+    auto *self = static_cast<TarReader *>(self_);
+    *buf = self->buf_.data();
+    if (self->eof_)
+        return 0;
+    ssize_t n = layer_read(*self->layer_, self->buf_.data(), self->buf_.size());
+    if (n < 0) {
+        self->layer_err_ = static_cast<int>(n);
+        self->layer_msg_ = last_error_message();
+        self->layer_errno_ = last_error_errno();
+        archive_set_error(a, EIO, "layer stream failed");
+        return -1;
+    }
+    if (n == 0)
+        self->eof_ = true;
+    self->consumed_ += static_cast<uint64_t>(n);
+    return n;
+}
+
+void TarReader::fail_archive(const std::string &ctx)
+{
+    if (layer_err_ != 0)
+        throw Error(layer_err_, layer_msg_, layer_errno_);
+    const char *m = archive_error_string(a_);
+    throw Error(OCIDIR_E_FORMAT, what_ + ": not a valid tar stream" + (ctx.empty() ? "" : " (" + ctx + ")") +
+                                     ": " + (m ? m : "unknown libarchive error") + " (at byte " +
+                                     std::to_string(consumed_) + " of the uncompressed stream)");
+}
+
+bool TarReader::next(TarEntry &e)
+{
+    struct archive_entry *ae = nullptr;
+    int r = archive_read_next_header(a_, &ae);
+    if (r == ARCHIVE_EOF)
+        return false;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        fail_archive("");
+    const char *p = archive_entry_pathname(ae);
+    if (!p)
+        p = archive_entry_pathname_utf8(ae);
+    if (!p || !*p)
+        fail_archive("an entry without a name");
+    e = TarEntry{};
+    e.path = p;
+    const char *hl = archive_entry_hardlink(ae);
+    if (!hl)
+        hl = archive_entry_hardlink_utf8(ae);
+    if (hl && *hl) {
+        e.type = EntryType::Hardlink;
+        e.link = hl;
+    } else {
+        switch (archive_entry_filetype(ae)) {
+        case AE_IFREG: e.type = EntryType::File; break;
+        case AE_IFDIR: e.type = EntryType::Dir; break;
+        case AE_IFIFO: e.type = EntryType::Fifo; break;
+        case AE_IFCHR: e.type = EntryType::Char; break;
+        case AE_IFBLK: e.type = EntryType::Block; break;
+        case AE_IFLNK: {
+            e.type = EntryType::Symlink;
+            const char *t = archive_entry_symlink(ae);
+            if (!t)
+                t = archive_entry_symlink_utf8(ae);
+            if (!t)
+                fail_archive("symlink " + e.path + " without a target");
+            e.link = t;
+            break;
+        }
+        default:
+            throw Error(OCIDIR_E_FORMAT, what_ + ": entry " + e.path + ": unsupported file type (socket or unknown)");
+        }
+    }
+    e.mode = static_cast<uint32_t>(archive_entry_perm(ae)) & 07777;
+    e.uid = archive_entry_uid(ae);
+    e.gid = archive_entry_gid(ae);
+    if (e.uid < 0 || e.uid > 0xfffffffe || e.gid < 0 || e.gid > 0xfffffffe)
+        throw Error(OCIDIR_E_FORMAT, what_ + ": entry " + e.path + ": uid " + std::to_string(e.uid) + " / gid " +
+                                         std::to_string(e.gid) + " out of range");
+    e.size = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : 0;
+    if (e.size < 0)
+        throw Error(OCIDIR_E_FORMAT, what_ + ": entry " + e.path + ": negative size " + std::to_string(e.size));
+    if (archive_entry_mtime_is_set(ae)) {
+        e.has_mtime = true;
+        e.mtime.tv_sec = archive_entry_mtime(ae);
+        e.mtime.tv_nsec = archive_entry_mtime_nsec(ae);
+    }
+    if (archive_entry_atime_is_set(ae)) {
+        e.has_atime = true;
+        e.atime.tv_sec = archive_entry_atime(ae);
+        e.atime.tv_nsec = archive_entry_atime_nsec(ae);
+    }
+    if (e.type == EntryType::Char || e.type == EntryType::Block) {
+        e.rdev_major = archive_entry_rdevmajor(ae);
+        e.rdev_minor = archive_entry_rdevminor(ae);
+    }
+    if (archive_entry_xattr_reset(ae) > 0) {
+        const char *name;
+        const void *value;
+        size_t size;
+        while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK)
+            e.xattrs.emplace_back(name ? name : "", std::string(static_cast<const char *>(value), size));
+    }
+    return true;
+}
+
+bool TarReader::data(const void *&buf, size_t &len, int64_t &offset)
+{
+    la_int64_t off = 0;
+    int r = archive_read_data_block(a_, &buf, &len, &off);
+    if (r == ARCHIVE_EOF)
+        return false;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+        fail_archive("file content");
+    offset = off;
+    return true;
+}
+
+void TarReader::drain()
+{
+    if (layer_err_ != 0)
+        throw Error(layer_err_, layer_msg_, layer_errno_);
+    while (!eof_) {
+        ssize_t n = layer_read(*layer_, buf_.data(), buf_.size());
+        if (n < 0)
+            throw Error(static_cast<int>(n), last_error_message(), last_error_errno());
+        if (n == 0)
+            eof_ = true;
+        consumed_ += static_cast<uint64_t>(n);
+    }
+}
+
+}  // namespace ocd::unpack

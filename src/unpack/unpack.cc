@@ -1,0 +1,189 @@
+#include "unpack/unpack.hh"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/error.hh"
+#include "fs/resolve.hh"
+#include "housekeeping/report.hh"
+#include "image/image.hh"
+#include "unpack/applier.hh"
+#include "unpack/context.hh"
+#include "unpack/dir_pass.hh"
+#include "unpack/tar_reader.hh"
+#include "unpack/tree.hh"
+
+namespace ocd::unpack {
+
+namespace {
+
+constexpr unsigned kKnownFlags = OCIDIR_UNPACK_ALL_XATTRS | OCIDIR_UNPACK_NO_XATTRS | OCIDIR_UNPACK_NO_SYNC;
+constexpr uint64_t kProgressEvery = 256;  // entries
+
+struct LayerCloser {
+    void operator()(ocidir_layer_reader_t *r) const noexcept { ocidir_layer_reader_close(r); }
+};
+
+// The destination, made or checked empty, and what to undo on failure.
+struct Destination {
+    int dirfd;
+    std::string path;
+    bool created = false;
+    Fd root;
+
+    void open()
+    {
+        struct stat st;
+        if (fstatat(dirfd, path.c_str(), &st, 0) != 0) {
+            if (errno != ENOENT)
+                throw_os("unpack: destination " + path, errno);
+            if (mkdirat(dirfd, path.c_str(), 0755) != 0) {
+                if (errno == EEXIST)
+                    throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " appeared meanwhile");
+                throw_os("unpack: create destination " + path, errno);
+            }
+            created = true;
+            root.reset(openat(dirfd, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!root)
+                throw_os("unpack: open destination " + path, errno);
+            return;
+        }
+        if (!S_ISDIR(st.st_mode))
+            throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " exists and is not a directory");
+        int err = resolve::open_caller_path(dirfd, path.c_str(), O_RDONLY | O_DIRECTORY, root);
+        if (err != 0)
+            throw_os("unpack: open destination " + path, err);
+        if (!list_dir(root.get()).empty())
+            throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " is not empty");
+    }
+
+    // Back to absent (created) or empty (used in place).  Returns "" or what
+    // failed.
+    std::string undo() noexcept
+    {
+        try {
+            if (root) {
+                for (const std::string &c : list_dir(root.get()))
+                    remove_tree(root.get(), c.c_str(), path + "/" + c);
+            }
+            if (created && unlinkat(dirfd, path.c_str(), AT_REMOVEDIR) != 0)
+                return "remove " + path + ": " + errno_text(errno);
+            return {};
+        } catch (const Error &e) {
+            return e.message();
+        } catch (...) {
+            return "cleanup failed";
+        }
+    }
+};
+
+std::string entry_prefix(const std::string &layer, const std::string &entry)
+{
+    return "unpack: layer " + layer + ": entry \"" + entry + "\": ";
+}
+
+void run(Context &ctx, const ocidir_image &img, const ocidir_unpack_options_t &o)
+{
+    const auto &layers = img.manifest.layers;
+    uint64_t total = 0, done = 0;
+    for (const auto &l : layers)
+        total += l.size > 0 ? static_cast<uint64_t>(l.size) : 0;
+    auto progress = [&] {
+        if (o.progress && o.progress(done, total, o.user) != 0)
+            throw Error(OCIDIR_E_CANCELED, "unpack: canceled by the progress callback");
+    };
+    progress();
+    for (size_t i = 0; i < layers.size(); i++) {
+        const std::string &digest = layers[i].digest;
+        ocidir_layer_reader_t *raw = nullptr;
+        int rc = ocidir_image_layer_open(&img, i, &raw);
+        if (rc != 0)
+            throw Error(rc, std::string("unpack: ") + last_error_message(), last_error_errno());
+        std::unique_ptr<ocidir_layer_reader_t, LayerCloser> reader(raw);
+        std::unique_ptr<TarReader> tarp;
+        try {
+            tarp = std::make_unique<TarReader>(reader.get(), "layer " + digest);
+        } catch (const Error &err) {
+            throw Error(err.code(), "unpack: " + err.message(), err.os_errno());
+        }
+        TarReader &tar = *tarp;
+        ctx.written.clear();
+        TarEntry e;
+        while (true) {
+            try {
+                if (!tar.next(e))
+                    break;
+            } catch (const Error &err) {
+                throw Error(err.code(), "unpack: " + err.message(), err.os_errno());
+            }
+            if (++ctx.entries > ctx.max_entries)
+                throw Error(OCIDIR_E_TOO_LARGE, entry_prefix(digest, e.path) + "more than " +
+                                                    std::to_string(ctx.max_entries) + " entries (max_entries)");
+            try {
+                apply_entry(ctx, tar, e);
+            } catch (const Error &err) {
+                // A layer reader failure met while reading content names the
+                // layer itself; anything else gets the layer and the entry.
+                throw Error(err.code(), entry_prefix(digest, e.path) + err.message(), err.os_errno());
+            }
+            if (ctx.entries % kProgressEvery == 0)
+                progress();
+        }
+        try {
+            tar.drain();
+        } catch (const Error &err) {
+            throw Error(err.code(), "unpack: " + err.message(), err.os_errno());
+        }
+        ctx.report.blobs++;
+        done += layers[i].size > 0 ? static_cast<uint64_t>(layers[i].size) : 0;
+        progress();
+    }
+    apply_dir_attrs(ctx);
+}
+
+}  // namespace
+
+std::unique_ptr<ocidir_report> unpack(const ocidir_image &img, int dirfd, const char *path,
+                                      const ocidir_unpack_options_t &o)
+{
+    if (o.flags & ~kKnownFlags)
+        throw Error(OCIDIR_E_INVALID, "ocidir_unpack: unknown flags " + std::to_string(o.flags & ~kKnownFlags));
+    Ownership own(o.owner_mode, o.uid_map, o.n_uid_map, o.gid_map, o.n_gid_map, o.fallback_uid, o.fallback_gid);
+    auto report = std::make_unique<ocidir_report>();
+
+    Destination dest{dirfd, path};
+    dest.open();
+    Context ctx(dest.root.get(), own, o.flags, *report);
+    ctx.max_bytes = o.max_bytes ? o.max_bytes : OCIDIR_UNPACK_DEFAULT_MAX_BYTES;
+    ctx.max_entries = o.max_entries ? o.max_entries : OCIDIR_UNPACK_DEFAULT_MAX_ENTRIES;
+    try {
+        Fd marker(openat(ctx.root, OCIDIR_UNPACK_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!marker)
+            throw_os("unpack: create " + dest.path + "/" OCIDIR_UNPACK_MARKER, errno);
+        run(ctx, img, o);
+    } catch (const Error &e) {
+        std::string undo = dest.undo();
+        if (undo.empty())
+            throw;
+        throw Error(e.code(), e.message() + " (and removing what was unpacked failed: " + undo + ")", e.os_errno());
+    } catch (...) {
+        (void)dest.undo();
+        throw;
+    }
+    report->bytes = ctx.bytes;
+    // The tree is complete: flush it, then drop the marker (and flush that).
+    const bool sync = !(o.flags & OCIDIR_UNPACK_NO_SYNC);
+    if (sync && syncfs(ctx.root) != 0)
+        throw Error(OCIDIR_E_NOT_DURABLE, "unpack: syncfs on " + dest.path + ": " + errno_text(errno), errno);
+    if (unlinkat(ctx.root, OCIDIR_UNPACK_MARKER, 0) != 0)
+        throw_os("unpack: remove " + dest.path + "/" OCIDIR_UNPACK_MARKER, errno);
+    apply_root_attrs(ctx);
+    if (sync && fsync(ctx.root) != 0)
+        throw Error(OCIDIR_E_NOT_DURABLE, "unpack: fsync " + dest.path + ": " + errno_text(errno), errno);
+    return report;
+}
+
+}  // namespace ocd::unpack
