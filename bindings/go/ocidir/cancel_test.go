@@ -19,8 +19,9 @@ type canceler struct {
 	cancel     context.CancelFunc
 	hit        func(call int, done, total uint64) bool
 	calls      int
-	canceledAt int // the call that canceled; 0: none
-	after      int // calls made after the canceling one
+	canceledAt int       // the call that canceled; 0: none
+	at         [2]uint64 // done and total at that call
+	after      int       // calls made after the canceling one
 }
 
 func newCanceler(hit func(call int, done, total uint64) bool) (context.Context, *canceler) {
@@ -36,6 +37,7 @@ func (c *canceler) progress(done, total uint64) {
 	}
 	if c.hit(c.calls, done, total) {
 		c.canceledAt = c.calls
+		c.at = [2]uint64{done, total}
 		c.cancel()
 	}
 }
@@ -66,6 +68,7 @@ func wantCanceled(t *testing.T, what string, err error, c *canceler, rep *ocidir
 	if rep != nil {
 		t.Fatalf("%s: a canceled call returned a report %+v", what, rep)
 	}
+	t.Logf("%s: canceled at call %d (%d of %d bytes): %v", what, c.canceledAt, c.at[0], c.at[1], err)
 }
 
 // wantClean checks that fsck finds no damage.
@@ -132,6 +135,7 @@ func TestFsckCanceledThroughContext(t *testing.T) {
 				if c.canceledAt == 0 && err == nil && attempt < 20 {
 					continue
 				}
+				t.Logf("attempt %d", attempt)
 				wantCanceled(t, "fsck canceled at the "+name+" call", err, c, rep)
 				break
 			}
