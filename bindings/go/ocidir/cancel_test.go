@@ -364,3 +364,27 @@ func TestProgressPanicCancels(t *testing.T) {
 		t.Fatalf("a clone whose callback panicked left %s: %v", dst, err)
 	}
 }
+
+// RemoveTagGC rewrites index.json before its gc: a cancellation at the gc's
+// first progress call leaves the tag removed and every blob in place, and
+// the next GC collects them.
+func TestRemoveTagGCCanceledThroughContext(t *testing.T) {
+	d, _ := newLayout(t)
+	img := buildImage(t, d, "gone", map[string]string{"a": "1"})
+	buildImage(t, d, "kept", map[string]string{"b": "2"})
+	cctx, c := newCanceler(atCall(1))
+	rep, err := d.RemoveTagGC(cctx, "gone", &ocidir.GCOptions{Grace: ocidir.Grace(0), Progress: c.progress})
+	wantCanceled(t, "tag remove gc canceled at its first call", err, c, rep)
+	if tags, _ := d.Tags(); len(tags) != 1 || tags[0] != "kept" {
+		t.Fatalf("tags after a canceled RemoveTagGC: %v", tags)
+	}
+	if _, err := d.Stat(img.layer.Digest); err != nil {
+		t.Fatalf("a RemoveTagGC canceled before its first removal removed the layer: %v", err)
+	}
+	wantClean(t, "after a canceled RemoveTagGC", d)
+	rep, err = d.GC(ctx, &ocidir.GCOptions{Grace: ocidir.Grace(0)})
+	must(t, err)
+	if rep.Count(ocidir.FindRemoved) != 3 {
+		t.Fatalf("gc after the canceled RemoveTagGC: %+v", rep)
+	}
+}
