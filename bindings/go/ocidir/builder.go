@@ -2,6 +2,7 @@ package ocidir
 
 import (
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/ocidir/libocidir/bindings/go/internal/capi"
@@ -79,16 +80,72 @@ func (b *Builder) AddLayer(mediaType string, digest Digest, size int64, diffID D
 	})
 }
 
+// AddLayerOptions tune AddLayerWithOptions and AddLayerWriterWithOptions;
+// the zero value is the defaults.
+type AddLayerOptions struct {
+	CreatedBy   string            // the history entry's created_by ("" for none)
+	Annotations map[string]string // the layer descriptor's annotations (keys must not be empty)
+}
+
+// raw gives the raw layer's options: the annotations as a key, value, ...
+// vector in sorted key order, so that the same inputs give the same manifest.
+func (o *AddLayerOptions) raw() capi.AddLayerOptions {
+	if o == nil {
+		return capi.AddLayerOptions{}
+	}
+	ro := capi.AddLayerOptions{CreatedBy: o.CreatedBy}
+	if len(o.Annotations) > 0 {
+		keys := make([]string, 0, len(o.Annotations))
+		for k := range o.Annotations {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		ro.Annotations = make([]string, 0, 2*len(keys))
+		for _, k := range keys {
+			ro.Annotations = append(ro.Annotations, k, o.Annotations[k])
+		}
+	}
+	return ro
+}
+
+// AddLayerWithOptions is AddLayer with options: the history's created_by
+// and the layer descriptor's annotations (ErrInvalid for an empty key).
+func (b *Builder) AddLayerWithOptions(mediaType string, digest Digest, size int64, diffID Digest, opts *AddLayerOptions) error {
+	if size < 0 {
+		return &Error{Op: "Builder.AddLayerWithOptions", Code: CodeInvalid, Message: "negative layer size"}
+	}
+	ro := opts.raw()
+	return b.call("Builder.AddLayerWithOptions", func(r *capi.Builder) error {
+		return r.AddLayerOpts(mediaType, string(digest), uint64(size), string(diffID), ro)
+	})
+}
+
 // AddLayerWriter commits w and appends the layer.  w is finished whether this
 // succeeds or fails.
 func (b *Builder) AddLayerWriter(w *LayerWriter, createdBy string) error {
-	return b.call("Builder.AddLayerWriter", func(r *capi.Builder) error {
+	return b.addLayerWriter("Builder.AddLayerWriter", w, func(r *capi.Builder, lw *capi.LayerWriter) (bool, error) {
+		return r.AddLayerWriter(lw, createdBy)
+	})
+}
+
+// AddLayerWriterWithOptions is AddLayerWriter with options (as
+// AddLayerWithOptions).  w is finished whether this succeeds or fails,
+// except when an option holds a NUL byte (ErrInvalid before any work).
+func (b *Builder) AddLayerWriterWithOptions(w *LayerWriter, opts *AddLayerOptions) error {
+	ro := opts.raw()
+	return b.addLayerWriter("Builder.AddLayerWriterWithOptions", w, func(r *capi.Builder, lw *capi.LayerWriter) (bool, error) {
+		return r.AddLayerWriterOpts(lw, ro)
+	})
+}
+
+func (b *Builder) addLayerWriter(op string, w *LayerWriter, add func(*capi.Builder, *capi.LayerWriter) (bool, error)) error {
+	return b.call(op, func(r *capi.Builder) error {
 		w.s.mu.Lock()
 		defer w.s.mu.Unlock()
 		if w.s.finished() {
-			return closedError("Builder.AddLayerWriter", "layer writer")
+			return closedError(op, "layer writer")
 		}
-		consumed, err := r.AddLayerWriter(w.s.raw, createdBy)
+		consumed, err := add(r, w.s.raw)
 		if consumed {
 			w.s.finish(w)
 		}

@@ -17,14 +17,22 @@
 //   - Images: OpenImage gives an *Image (manifest, config, layers,
 //     annotations, labels); Referrers.
 //   - Layers: NewLayerWriter (none, gzip, zstd; blob digest and diff_id in
-//     one pass), OpenLayer and (*Image).OpenLayer (decompressed, verified).
-//   - Building images: NewBuilder, NewArtifactBuilder, BuilderFrom.
-//   - Housekeeping: Fsck, GC, CacheGC, Clone, RemoveImage, returning a
-//     *Report.
+//     one pass) and NewLayerWriterWithOptions (sha512 blob digest, zstd
+//     window and long-distance matching); OpenLayer and (*Image).OpenLayer
+//     (decompressed, verified), and their WithOptions forms (a bound on the
+//     decompressed size).
+//   - Building images: NewBuilder, NewArtifactBuilder, BuilderFrom;
+//     (*Builder).AddLayerWithOptions and AddLayerWriterWithOptions give a
+//     layer annotations.
+//   - Housekeeping: Fsck, GC, CacheGC, Clone, RemoveTagGC, returning a
+//     *Report.  Each takes a context.Context first and is canceled through
+//     it, at the library's next progress call, with nothing half-done.
 //
 // Errors are *Error values carrying the library's code, message and errno;
 // compare them with errors.Is against ErrNotFound, ErrDigest and the other
-// sentinels, or against a syscall.Errno.
+// sentinels, or against a syscall.Errno.  A call canceled through its
+// context matches both ErrCanceled and the context's error
+// (context.Canceled or context.DeadlineExceeded).
 //
 // Handles: every object has a Close (or Commit/Abort) that releases its C
 // resources at once; a finalizer only backs up a forgotten Close.  A *Dir

@@ -26,6 +26,8 @@ const (
 	CodeState       Code = Code(capi.EState)       // object used after commit/abort/close
 	CodeTooLarge    Code = Code(capi.ETooLarge)    // content larger than the limit
 	CodeAmbiguous   Code = Code(capi.EAmbiguous)   // a tag names several index.json entries
+	CodeCanceled    Code = Code(capi.ECanceled)    // canceled (a context); nothing half-done is left
+	CodeNotDurable  Code = Code(capi.ENotDurable)  // the change is visible but flushing it to disk failed
 )
 
 // String is the library's text for the code (ocidir_strerror).
@@ -38,11 +40,18 @@ func (c Code) String() string { return capi.Strerror(int(c)) }
 // errors.Is matches an *Error against the Err* sentinels by code, and, through
 // Unwrap, against the syscall.Errno behind it (so errors.Is(err,
 // fs.ErrNotExist) works for an ENOENT).
+//
+// An operation canceled through its context.Context fails with an *Error of
+// CodeCanceled whose Cause is the context's error: errors.Is(err,
+// ErrCanceled) holds, and so does errors.Is(err, context.Canceled) (or
+// context.DeadlineExceeded when the deadline passed).  Only ErrCanceled
+// holds for an error of code CodeCanceled that no context caused.
 type Error struct {
 	Op      string // the C function (or binding method) that failed
 	Code    Code
 	Message string
 	Errno   syscall.Errno // 0 when no OS error is behind the failure
+	Cause   error         // the context's error when a context canceled the call, else nil
 }
 
 func (e *Error) Error() string {
@@ -62,8 +71,12 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// Unwrap returns the syscall.Errno behind the failure, or nil.
+// Unwrap returns the context error that canceled the call, else the
+// syscall.Errno behind the failure, else nil.
 func (e *Error) Unwrap() error {
+	if e.Cause != nil {
+		return e.Cause
+	}
 	if e.Errno == 0 {
 		return nil
 	}
@@ -87,6 +100,8 @@ var (
 	ErrState       error = &Error{Code: CodeState}
 	ErrTooLarge    error = &Error{Code: CodeTooLarge}
 	ErrAmbiguous   error = &Error{Code: CodeAmbiguous}
+	ErrCanceled    error = &Error{Code: CodeCanceled}
+	ErrNotDurable  error = &Error{Code: CodeNotDurable}
 )
 
 // wrap turns the raw layer's error into an *Error (nil stays nil).

@@ -1,6 +1,7 @@
 package ocidir_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -81,4 +82,32 @@ func ExampleError() {
 	var e *ocidir.Error
 	fmt.Println(errors.Is(err, ocidir.ErrNotFound), errors.As(err, &e) && e.Code == ocidir.CodeNotFound)
 	// Output: true true
+}
+
+// Housekeeping takes a context: GC with a grace period of its own, and a
+// cancellation that matches both ErrCanceled and the context's error.
+func ExampleDir_GC() {
+	tmp, _ := os.MkdirTemp("", "ocidir-example")
+	defer os.RemoveAll(tmp)
+	d, err := ocidir.Open(filepath.Join(tmp, "layout"), ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Put([]byte("referenced by nothing")); err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = d.GC(ctx, &ocidir.GCOptions{Progress: func(done, total uint64) { cancel() }})
+	fmt.Println("canceled:", errors.Is(err, ocidir.ErrCanceled), errors.Is(err, context.Canceled))
+
+	rep, err := d.GC(context.Background(), &ocidir.GCOptions{Grace: ocidir.Grace(0)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("removed:", rep.Count(ocidir.FindRemoved))
+	// Output:
+	// canceled: true true
+	// removed: 1
 }

@@ -3,6 +3,7 @@ package ocidir_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/ocidir/libocidir/bindings/go/ocidir"
 )
+
+// ctx is the context of the calls a test does not cancel.
+var ctx = context.Background()
 
 // newLayout creates a fresh layout in a temporary directory.
 func newLayout(t *testing.T) (*ocidir.Dir, string) {

@@ -23,6 +23,13 @@ func TestFindKindNames(t *testing.T) {
 			t.Fatalf("kind %s: IsDamage %v", k, k.IsDamage())
 		}
 	}
+	// Kinds the library does not know are not damage (it classifies them,
+	// not the binding).
+	for _, k := range []ocidir.FindKind{-1, 1000} {
+		if k.IsDamage() {
+			t.Fatalf("unknown kind %d is damage", int(k))
+		}
+	}
 }
 
 func TestFsckFindsDamageAndReportsProgress(t *testing.T) {
@@ -30,7 +37,7 @@ func TestFsckFindsDamageAndReportsProgress(t *testing.T) {
 	img := buildImage(t, d, "v1", map[string]string{"a": strings.Repeat("x", 50000)})
 	var calls int
 	var last [2]uint64
-	rep, err := d.Fsck(&ocidir.FsckOptions{Threads: 2, Progress: func(done, total uint64) {
+	rep, err := d.Fsck(ctx, &ocidir.FsckOptions{Threads: 2, Progress: func(done, total uint64) {
 		calls++
 		last = [2]uint64{done, total}
 	}})
@@ -51,7 +58,7 @@ func TestFsckFindsDamageAndReportsProgress(t *testing.T) {
 	must(t, os.WriteFile(p, b, 0o444))
 	stray, err := d.Put([]byte("nobody references me"))
 	must(t, err)
-	rep, err = d.Fsck(nil)
+	rep, err = d.Fsck(ctx, nil)
 	must(t, err)
 	if rep.Damage != 1 || rep.Count(ocidir.FindDigest) != 1 || rep.Count(ocidir.FindUnreferenced) != 1 {
 		t.Fatalf("damaged layout: %+v", rep)
@@ -71,7 +78,7 @@ func TestFsckFindsDamageAndReportsProgress(t *testing.T) {
 	// A missing manifest: what it references cannot be known, so GC
 	// sweeps nothing.
 	must(t, os.Remove(blobPath(path, img.manifest)))
-	_, err = d.GC(nil)
+	_, err = d.GC(ctx, nil)
 	wantErr(t, err, ocidir.ErrNotFound)
 	if _, err := d.Stat(stray); err != nil {
 		t.Fatalf("GC of a damaged graph removed %s: %v", stray, err)
@@ -87,11 +94,11 @@ func TestProgressPanicIsRaisedAfterTheCall(t *testing.T) {
 				t.Fatalf("recovered %v, want the callback's panic", r)
 			}
 		}()
-		d.Fsck(&ocidir.FsckOptions{Progress: func(done, total uint64) { panic("stop") }})
+		d.Fsck(ctx, &ocidir.FsckOptions{Progress: func(done, total uint64) { panic("stop") }})
 		t.Fatal("Fsck returned normally after its callback panicked")
 	}()
 	// The layout is still usable: the library unwound normally.
-	rep, err := d.Fsck(nil)
+	rep, err := d.Fsck(ctx, nil)
 	must(t, err)
 	if rep.Damage != 0 {
 		t.Fatalf("after the panic: %+v", rep)
@@ -105,13 +112,13 @@ func TestGCGraceDryRunAndRemoval(t *testing.T) {
 	must(t, err)
 
 	// Default grace: the fresh blob is kept.
-	rep, err := d.GC(nil)
+	rep, err := d.GC(ctx, nil)
 	must(t, err)
 	if rep.Count(ocidir.FindKeptRecent) != 1 || rep.Count(ocidir.FindRemoved) != 0 {
 		t.Fatalf("GC with the default grace: %+v", rep)
 	}
 	must(t, d.SetGCGrace(0))
-	rep, err = d.GC(&ocidir.GCOptions{DryRun: true})
+	rep, err = d.GC(ctx, &ocidir.GCOptions{DryRun: true})
 	must(t, err)
 	if rep.Count(ocidir.FindUnreferenced) != 1 || !strings.Contains(rep.Findings[0].Subject, stray.Encoded()) {
 		t.Fatalf("dry run: %+v", rep)
@@ -119,7 +126,7 @@ func TestGCGraceDryRunAndRemoval(t *testing.T) {
 	if _, err := d.Stat(stray); err != nil {
 		t.Fatal("a dry run removed the blob")
 	}
-	rep, err = d.GC(&ocidir.GCOptions{Progress: func(done, total uint64) {}})
+	rep, err = d.GC(ctx, &ocidir.GCOptions{Progress: func(done, total uint64) {}})
 	must(t, err)
 	if rep.Count(ocidir.FindRemoved) != 1 {
 		t.Fatalf("GC: %+v", rep)
@@ -138,35 +145,49 @@ func TestGCGraceDryRunAndRemoval(t *testing.T) {
 	ro, err := ocidir.Open(path, ocidir.WithReadOnly())
 	must(t, err)
 	defer ro.Close()
-	_, err = ro.GC(nil)
+	_, err = ro.GC(ctx, nil)
 	wantErr(t, err, ocidir.ErrReadOnly)
-	_, err = ro.GC(&ocidir.GCOptions{DryRun: true})
+	_, err = ro.GC(ctx, &ocidir.GCOptions{DryRun: true})
 	must(t, err)
 }
 
-func TestRemoveImage(t *testing.T) {
+func TestRemoveTagGC(t *testing.T) {
 	d, _ := newLayout(t)
 	img := buildImage(t, d, "gone", map[string]string{"a": "1"})
 	keep := buildImage(t, d, "kept", map[string]string{"b": "2"})
-	must(t, d.SetGCGrace(0))
-	rep, err := d.RemoveImage("gone", true)
+	stray, err := d.Put([]byte("unreferenced, but young"))
 	must(t, err)
-	if rep == nil || rep.Count(ocidir.FindRemoved) != 3 {
-		t.Fatalf("RemoveImage report %+v", rep)
+	// The handle's grace (the default hour) keeps everything young.
+	rep, err := d.RemoveTagGC(ctx, "gone", nil)
+	must(t, err)
+	if rep == nil || rep.Count(ocidir.FindRemoved) != 0 || rep.Count(ocidir.FindKeptRecent) != 4 {
+		t.Fatalf("RemoveTagGC with the handle's grace: %+v", rep)
 	}
-	for _, dg := range []ocidir.Digest{img.manifest, img.layer.Digest} {
+	if tags, _ := d.Tags(); !reflect.DeepEqual(tags, []string{"kept"}) {
+		t.Fatalf("tags after RemoveTagGC: %v", tags)
+	}
+	// A grace of 0 in the options (not on the handle) removes them.
+	_, err = d.RemoveTagGC(ctx, "gone", &ocidir.GCOptions{Grace: ocidir.Grace(0)})
+	wantErr(t, err, ocidir.ErrNotFound)
+	must(t, d.SetTag("gone", img.manifest, 0))
+	rep, err = d.RemoveTagGC(ctx, "gone", &ocidir.GCOptions{Grace: ocidir.Grace(0)})
+	must(t, err)
+	if rep.Count(ocidir.FindRemoved) != 4 {
+		t.Fatalf("RemoveTagGC with Grace(0): %+v", rep)
+	}
+	for _, dg := range []ocidir.Digest{img.manifest, img.layer.Digest, stray} {
 		_, err := d.Stat(dg)
 		wantErr(t, err, ocidir.ErrNotFound)
 	}
 	if _, err := d.Stat(keep.layer.Digest); err != nil {
 		t.Fatalf("the other image lost its layer: %v", err)
 	}
-	_, err = d.RemoveImage("gone", false)
-	wantErr(t, err, ocidir.ErrNotFound)
-	_, err = d.RemoveImage("kept", false)
-	must(t, err)
+	_, err = d.RemoveTagGC(ctx, "kept", &ocidir.GCOptions{Grace: ocidir.Grace(-time.Second)})
+	wantErr(t, err, ocidir.ErrInvalid)
+	// Without gc: RemoveTag.
+	must(t, d.RemoveTag("kept"))
 	if _, err := d.Stat(keep.layer.Digest); err != nil {
-		t.Fatal("RemoveImage without gc removed blobs")
+		t.Fatal("RemoveTag removed blobs")
 	}
 }
 
@@ -175,7 +196,7 @@ func TestClone(t *testing.T) {
 	img := buildImage(t, d, "v1", map[string]string{"a": strings.Repeat("c", 10000)})
 	dst := filepath.Join(t.TempDir(), "clone")
 	var progressed bool
-	c, rep, err := d.Clone(dst, &ocidir.CloneOptions{NoHardlink: true, Progress: func(done, total uint64) { progressed = true }})
+	c, rep, err := d.Clone(ctx, dst, &ocidir.CloneOptions{NoHardlink: true, Progress: func(done, total uint64) { progressed = true }})
 	must(t, err)
 	defer c.Close()
 	if rep.Count(ocidir.FindLinked) != 0 || rep.Count(ocidir.FindCopied)+rep.Count(ocidir.FindReflinked) != 3 || !progressed {
@@ -194,12 +215,12 @@ func TestClone(t *testing.T) {
 	if ci.Digest() != img.manifest || len(a) == 0 {
 		t.Fatal("clone's image differs")
 	}
-	frep, err := c.Fsck(nil)
+	frep, err := c.Fsck(ctx, nil)
 	must(t, err)
 	if frep.Damage != 0 {
 		t.Fatalf("fsck of the clone: %+v", frep)
 	}
-	_, _, err = d.Clone(dst, nil)
+	_, _, err = d.Clone(ctx, dst, nil)
 	wantErr(t, err, ocidir.ErrExists)
 }
 
@@ -220,18 +241,18 @@ func TestCacheGC(t *testing.T) {
 	must(t, a.SetGCGrace(0))
 
 	// Both layouts: only the stray blob is unreferenced.
-	rep, err := ocidir.CacheGC(cache, []*ocidir.Dir{a, b}, &ocidir.GCOptions{DryRun: true})
+	rep, err := ocidir.CacheGC(ctx, cache, []*ocidir.Dir{a, b}, &ocidir.GCOptions{DryRun: true})
 	must(t, err)
 	if rep.Count(ocidir.FindUnreferenced) != 1 || !strings.Contains(rep.Findings[0].Subject, stray.Encoded()) {
 		t.Fatalf("cache gc dry run of both: %+v", rep)
 	}
 	// Leaving b out: b's manifest, config and layer would go too.
-	rep, err = ocidir.CacheGC(cache, []*ocidir.Dir{a}, &ocidir.GCOptions{DryRun: true})
+	rep, err = ocidir.CacheGC(ctx, cache, []*ocidir.Dir{a}, &ocidir.GCOptions{DryRun: true})
 	must(t, err)
 	if rep.Count(ocidir.FindUnreferenced) != 4 {
 		t.Fatalf("cache gc dry run of a only: %+v", rep)
 	}
-	rep, err = ocidir.CacheGC(cache, []*ocidir.Dir{a, b}, nil)
+	rep, err = ocidir.CacheGC(ctx, cache, []*ocidir.Dir{a, b}, nil)
 	must(t, err)
 	if rep.Count(ocidir.FindRemoved) != 1 {
 		t.Fatalf("cache gc: %+v", rep)
@@ -246,9 +267,9 @@ func TestCacheGC(t *testing.T) {
 			t.Fatalf("cache gc removed %s: %v", dg, err)
 		}
 	}
-	_, err = ocidir.CacheGC(cache, nil, nil)
+	_, err = ocidir.CacheGC(ctx, cache, nil, nil)
 	wantErr(t, err, ocidir.ErrInvalid)
 	b.Close()
-	_, err = ocidir.CacheGC(cache, []*ocidir.Dir{a, b}, nil)
+	_, err = ocidir.CacheGC(ctx, cache, []*ocidir.Dir{a, b}, nil)
 	wantErr(t, err, ocidir.ErrState)
 }

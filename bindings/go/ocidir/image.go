@@ -214,15 +214,33 @@ func (img *Image) ConfigRaw() ([]byte, error) {
 // OpenLayer opens layer i for decompressed, verified reading (blob digest,
 // and diff_id when the config is an image config).
 func (img *Image) OpenLayer(i int) (*LayerReader, error) {
-	raw, err := img.use("Image.OpenLayer")
+	return img.openLayer("Image.OpenLayer", i, nil)
+}
+
+// OpenLayerWithOptions is OpenLayer with options (nil: the defaults).
+func (img *Image) OpenLayerWithOptions(i int, opts *LayerReaderOptions) (*LayerReader, error) {
+	return img.openLayer("Image.OpenLayerWithOptions", i, opts)
+}
+
+func (img *Image) openLayer(op string, i int, opts *LayerReaderOptions) (*LayerReader, error) {
+	ro, err := opts.raw(op)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := img.use(op)
 	if err != nil {
 		return nil, err
 	}
 	defer img.done()
 	if i < 0 {
-		return nil, &Error{Op: "Image.OpenLayer", Code: CodeNotFound, Message: "negative layer index"}
+		return nil, &Error{Op: op, Code: CodeNotFound, Message: "negative layer index"}
 	}
-	r, err := raw.LayerOpen(i)
+	var r *capi.LayerReader
+	if opts == nil {
+		r, err = raw.LayerOpen(i)
+	} else {
+		r, err = raw.LayerOpenOpts(i, ro)
+	}
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -50,7 +50,7 @@ func TestSharedCacheWithSkopeoAndUmoci(t *testing.T) {
 	}
 	diffIDs, err := img.ConfigStrings(ocidir.ConfigDiffIDs)
 	must(t, err)
-	rep, err := da.Fsck(nil)
+	rep, err := da.Fsck(ctx, nil)
 	must(t, err)
 	if rep.Damage != 0 || rep.Blobs != 3 {
 		t.Fatalf("fsck through the cache: %+v", rep)
@@ -91,12 +91,12 @@ func TestSharedCacheWithSkopeoAndUmoci(t *testing.T) {
 	// Cache GC with both layouts keeps everything; with a alone, b's
 	// manifest, config and layer would go.
 	must(t, da.SetGCGrace(0))
-	rep, err = ocidir.CacheGC(cache, []*ocidir.Dir{da, db}, nil)
+	rep, err = ocidir.CacheGC(ctx, cache, []*ocidir.Dir{da, db}, nil)
 	must(t, err)
 	if rep.Count(ocidir.FindRemoved) != 0 {
 		t.Fatalf("cache gc of both layouts removed blobs: %+v", rep)
 	}
-	rep, err = ocidir.CacheGC(cache, []*ocidir.Dir{da}, &ocidir.GCOptions{DryRun: true})
+	rep, err = ocidir.CacheGC(ctx, cache, []*ocidir.Dir{da}, &ocidir.GCOptions{DryRun: true})
 	must(t, err)
 	if rep.Count(ocidir.FindUnreferenced) != 3 {
 		t.Fatalf("cache gc dry run of a alone: %+v", rep)

@@ -34,12 +34,47 @@ type LayerWriter struct{ s sink[*capi.LayerWriter] }
 // NewLayerWriter starts a layer.  level 0 picks the default (gzip 6, zstd
 // 3); threads > 0 (zstd only) compresses in worker threads.
 func (d *Dir) NewLayerWriter(c Compression, level, threads int) (*LayerWriter, error) {
-	raw, err := d.use("Dir.NewLayerWriter")
+	return d.newLayerWriter("Dir.NewLayerWriter", func(raw *capi.Dir) (*capi.LayerWriter, error) {
+		return raw.LayerWriterNew(int(c), level, threads)
+	})
+}
+
+// LayerWriterOptions tune NewLayerWriterWithOptions.  The zero value is an
+// uncompressed layer with a sha256 digest (CompressionNone is the zero
+// Compression; pass a nil *LayerWriterOptions for the library's defaults:
+// gzip, sha256).
+type LayerWriterOptions struct {
+	Compression Compression
+	Level       int       // as NewLayerWriter; 0: the compression's default
+	Threads     int       // as NewLayerWriter
+	Algorithm   Algorithm // of the blob digest (SHA256 or SHA512); the diff_id is always sha256
+	// zstd only (ErrInvalid with another compression):
+	ZstdWindowLog int  // log2 of the window, 10..27; 0: zstd's for the level
+	ZstdLong      bool // long-distance matching (zstd --long), window 2^27 unless ZstdWindowLog says otherwise
+}
+
+// NewLayerWriterWithOptions starts a layer with options (nil: gzip at its
+// default level, one thread per CPU, sha256).  ErrInvalid for an unknown
+// algorithm, a zstd window outside 10..27, or zstd fields set for another
+// compression.
+func (d *Dir) NewLayerWriterWithOptions(opts *LayerWriterOptions) (*LayerWriter, error) {
+	if opts == nil {
+		opts = &LayerWriterOptions{Compression: CompressionGzip, Algorithm: SHA256}
+	}
+	o := capi.LayerWriterOptions{Compression: int(opts.Compression), Level: opts.Level, Threads: opts.Threads,
+		Alg: int(opts.Algorithm), ZstdWindowLog: opts.ZstdWindowLog, ZstdLong: opts.ZstdLong}
+	return d.newLayerWriter("Dir.NewLayerWriterWithOptions", func(raw *capi.Dir) (*capi.LayerWriter, error) {
+		return raw.LayerWriterNewOpts(o)
+	})
+}
+
+func (d *Dir) newLayerWriter(op string, mk func(*capi.Dir) (*capi.LayerWriter, error)) (*LayerWriter, error) {
+	raw, err := d.use(op)
 	if err != nil {
 		return nil, err
 	}
 	defer d.done()
-	w, err := raw.LayerWriterNew(int(c), level, threads)
+	w, err := mk(raw)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -101,16 +136,57 @@ func newLayerReader(r *capi.LayerReader, parent *lifetime) *LayerReader {
 	return lr
 }
 
+// LayerReaderOptions tune OpenLayerWithOptions and
+// (*Image).OpenLayerWithOptions; the zero value is the defaults.
+type LayerReaderOptions struct {
+	// MaxSize bounds the decompressed bytes (0: no bound).  A longer stream
+	// fails with ErrTooLarge at the Read that would pass the bound; nothing
+	// past it is returned.
+	MaxSize int64
+}
+
+// raw gives the raw layer's options (nil: the defaults), ErrInvalid for a
+// negative bound.
+func (o *LayerReaderOptions) raw(op string) (capi.LayerReaderOptions, error) {
+	if o == nil {
+		return capi.LayerReaderOptions{}, nil
+	}
+	if o.MaxSize < 0 {
+		return capi.LayerReaderOptions{}, &Error{Op: op, Code: CodeInvalid, Message: "negative MaxSize"}
+	}
+	return capi.LayerReaderOptions{MaxSize: uint64(o.MaxSize)}, nil
+}
+
 // OpenLayer opens a layer blob for decompressed reading; the compression
 // comes from mediaType.  size is the descriptor's size (-1: unknown); diffID
 // "" checks the blob digest only.
 func (d *Dir) OpenLayer(mediaType string, digest Digest, size int64, diffID Digest) (*LayerReader, error) {
-	raw, err := d.use("Dir.OpenLayer")
+	return d.openLayer("Dir.OpenLayer", mediaType, digest, size, diffID, nil)
+}
+
+// OpenLayerWithOptions is OpenLayer with options (nil: the defaults).
+func (d *Dir) OpenLayerWithOptions(mediaType string, digest Digest, size int64, diffID Digest,
+	opts *LayerReaderOptions) (*LayerReader, error) {
+	return d.openLayer("Dir.OpenLayerWithOptions", mediaType, digest, size, diffID, opts)
+}
+
+func (d *Dir) openLayer(op, mediaType string, digest Digest, size int64, diffID Digest,
+	opts *LayerReaderOptions) (*LayerReader, error) {
+	ro, err := opts.raw(op)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := d.use(op)
 	if err != nil {
 		return nil, err
 	}
 	defer d.done()
-	r, err := raw.LayerOpen(mediaType, string(digest), size, string(diffID))
+	var r *capi.LayerReader
+	if opts == nil {
+		r, err = raw.LayerOpen(mediaType, string(digest), size, string(diffID))
+	} else {
+		r, err = raw.LayerOpenOpts(mediaType, string(digest), size, string(diffID), ro)
+	}
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -71,6 +71,45 @@ func (b *Builder) AddLayerWriter(w *LayerWriter, createdBy string) (consumed boo
 	return true, a.call(func() C.int { return C.ocidir_builder_add_layer_writer(b.p, w.p, cb) })
 }
 
+// AddLayerOptions are the fields of ocidir_add_layer_options_t.
+type AddLayerOptions struct {
+	CreatedBy   string   // "": NULL
+	Annotations []string // key, value, key, value, ...; nil: NULL
+}
+
+// addLayerOptions fills a C options struct in Go memory (the library's
+// defaults first, from ocidir_add_layer_options_init); its pointers are to C
+// memory owned by a, which the cgo pointer rules allow.
+func addLayerOptions(a *cstrings, o AddLayerOptions, co *C.ocidir_add_layer_options_t) {
+	C.ocidir_add_layer_options_init(co, C.sizeof_ocidir_add_layer_options_t)
+	co.created_by = a.opt("created_by", o.CreatedBy)
+	co.annotations = a.strv("annotation", o.Annotations)
+}
+
+// AddLayerOpts calls ocidir_builder_add_layer_opts ("" diff_id: NULL).
+func (b *Builder) AddLayerOpts(mediaType, digest string, size uint64, diffID string, o AddLayerOptions) error {
+	a := newCstrings("ocidir_builder_add_layer_opts")
+	defer a.free()
+	mt, dg, di := a.str("media type", mediaType), a.str("digest", digest), a.opt("diff_id", diffID)
+	var co C.ocidir_add_layer_options_t
+	addLayerOptions(a, o, &co)
+	return a.call(func() C.int { return C.ocidir_builder_add_layer_opts(b.p, mt, dg, C.uint64_t(size), di, &co) })
+}
+
+// AddLayerWriterOpts calls ocidir_builder_add_layer_writer_opts; w is gone
+// afterwards, whatever the outcome, except when an option is refused before
+// the call (then the caller still owns w).
+func (b *Builder) AddLayerWriterOpts(w *LayerWriter, o AddLayerOptions) (consumed bool, err error) {
+	a := newCstrings("ocidir_builder_add_layer_writer_opts")
+	defer a.free()
+	var co C.ocidir_add_layer_options_t
+	addLayerOptions(a, o, &co)
+	if a.err != nil {
+		return false, a.err
+	}
+	return true, a.call(func() C.int { return C.ocidir_builder_add_layer_writer_opts(b.p, w.p, &co) })
+}
+
 // SetConfigStrv calls ocidir_builder_set_config_strv (nil removes).
 func (b *Builder) SetConfigStrv(field int, v []string) error {
 	a := newCstrings("ocidir_builder_set_config_strv")

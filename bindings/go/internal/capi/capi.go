@@ -14,13 +14,17 @@ package capi
 #include <stdlib.h>
 #include <ocidir.h>
 
-// The binding is written against the 0.x ABI and needs the housekeeping tier
-// (0.3).  A library of another major version must not compile silently.
+// The binding is written against the 0.x ABI and needs the options structs
+// and the cancelable progress callbacks (0.4).  A library of another major version must not compile silently.
 #if OCIDIR_VERSION_MAJOR != 0
 #error "the Go binding is written for libocidir 0.x"
 #endif
-#if OCIDIR_VERSION_NUMBER < 300
-#error "the Go binding needs libocidir >= 0.3"
+#if OCIDIR_VERSION_NUMBER < 400
+#error "the Go binding needs libocidir >= 0.4"
+#endif
+// ...with the versioned options structs and cancelable progress callbacks.
+#if !defined(OCIDIR_FSCK_OPTIONS_INIT) || !defined(OCIDIR_E_CANCELED) || !defined(OCIDIR_E_NOT_DURABLE)
+#error "the Go binding needs the options ABI of libocidir 0.4 (ocidir_fsck_options_t, OCIDIR_E_CANCELED)"
 #endif
 */
 import "C"
@@ -57,6 +61,8 @@ const (
 	EState        = int(C.OCIDIR_E_STATE)
 	ETooLarge     = int(C.OCIDIR_E_TOO_LARGE)
 	EAmbiguous    = int(C.OCIDIR_E_AMBIGUOUS)
+	ECanceled     = int(C.OCIDIR_E_CANCELED)
+	ENotDurable   = int(C.OCIDIR_E_NOT_DURABLE)
 	DigestMax     = int(C.OCIDIR_DIGEST_MAX)
 	AnnotationRef = C.OCIDIR_ANNOTATION_REF_NAME
 )

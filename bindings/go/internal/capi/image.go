@@ -158,6 +158,39 @@ func (d *Dir) LayerWriterNew(compression, level, threads int) (*LayerWriter, err
 	return &LayerWriter{p: w}, nil
 }
 
+// LayerWriterOptions are the fields of ocidir_layer_writer_options_t.
+type LayerWriterOptions struct {
+	Compression, Level, Threads, Alg int
+	ZstdWindowLog                    int
+	ZstdLong                         bool
+}
+
+// LayerWriterNewOpts calls ocidir_layer_writer_new_opts.  The options struct
+// is a C struct in Go memory (it holds no pointer), filled with the
+// library's defaults by ocidir_layer_writer_options_init first.
+func (d *Dir) LayerWriterNewOpts(o LayerWriterOptions) (*LayerWriter, error) {
+	var w *C.ocidir_layer_writer_t
+	err := call("ocidir_layer_writer_new_opts", func() C.int {
+		var co C.ocidir_layer_writer_options_t
+		if rc := C.ocidir_layer_writer_options_init(&co, C.sizeof_ocidir_layer_writer_options_t); rc != 0 {
+			return rc
+		}
+		co.compression = C.ocidir_compression_t(o.Compression)
+		co.level = C.int(o.Level)
+		co.threads = C.int(o.Threads)
+		co.alg = C.ocidir_digest_alg_t(o.Alg)
+		co.zstd_window_log = C.int(o.ZstdWindowLog)
+		if o.ZstdLong {
+			co.zstd_long = 1
+		}
+		return C.ocidir_layer_writer_new_opts(d.p, &co, &w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &LayerWriter{p: w}, nil
+}
+
 // Write calls ocidir_layer_writer_write, in chunks through the scratch buffer.
 func (w *LayerWriter) Write(buf []byte) error {
 	return writeChunks("ocidir_layer_writer_write", &w.buf, buf, func(p unsafe.Pointer, n C.size_t) C.int {
@@ -194,6 +227,53 @@ func (d *Dir) LayerOpen(mediaType, digest string, size int64, diffID string) (*L
 	mt, dg, di := a.str("media type", mediaType), a.str("digest", digest), a.opt("diff_id", diffID)
 	var r *C.ocidir_layer_reader_t
 	if err := a.call(func() C.int { return C.ocidir_layer_open(d.p, mt, dg, C.int64_t(size), di, &r) }); err != nil {
+		return nil, err
+	}
+	return &LayerReader{p: r}, nil
+}
+
+// LayerReaderOptions are the fields of ocidir_layer_reader_options_t.
+type LayerReaderOptions struct {
+	MaxSize uint64 // 0: no bound
+}
+
+// readerOptions fills a C options struct (pointer-free, in Go memory).
+func readerOptions(o LayerReaderOptions, co *C.ocidir_layer_reader_options_t) C.int {
+	if rc := C.ocidir_layer_reader_options_init(co, C.sizeof_ocidir_layer_reader_options_t); rc != 0 {
+		return rc
+	}
+	co.max_size = C.uint64_t(o.MaxSize)
+	return 0
+}
+
+// LayerOpenOpts calls ocidir_layer_open_opts ("" diff_id: blob digest only).
+func (d *Dir) LayerOpenOpts(mediaType, digest string, size int64, diffID string, o LayerReaderOptions) (*LayerReader, error) {
+	a := newCstrings("ocidir_layer_open_opts")
+	defer a.free()
+	mt, dg, di := a.str("media type", mediaType), a.str("digest", digest), a.opt("diff_id", diffID)
+	var r *C.ocidir_layer_reader_t
+	if err := a.call(func() C.int {
+		var co C.ocidir_layer_reader_options_t
+		if rc := readerOptions(o, &co); rc != 0 {
+			return rc
+		}
+		return C.ocidir_layer_open_opts(d.p, mt, dg, C.int64_t(size), di, &co, &r)
+	}); err != nil {
+		return nil, err
+	}
+	return &LayerReader{p: r}, nil
+}
+
+// LayerOpenOpts calls ocidir_image_layer_open_opts.
+func (i *Image) LayerOpenOpts(index int, o LayerReaderOptions) (*LayerReader, error) {
+	var r *C.ocidir_layer_reader_t
+	if err := call("ocidir_image_layer_open_opts", func() C.int {
+		var co C.ocidir_layer_reader_options_t
+		if rc := readerOptions(o, &co); rc != 0 {
+			return rc
+		}
+		return C.ocidir_image_layer_open_opts(i.p, C.size_t(index), &co, &r)
+	}); err != nil {
 		return nil, err
 	}
 	return &LayerReader{p: r}, nil
