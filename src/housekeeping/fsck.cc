@@ -13,17 +13,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <exception>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "store/blob_store.hh"
 #include "format/digest.hh"
 #include "base/error.hh"
+#include "base/workers.hh"
 #include "fs/fileio.hh"
 #include "housekeeping/graph.hh"
 #include "format/hash.hh"
@@ -231,54 +228,17 @@ public:
 
         std::atomic<uint64_t> done{walked};
         std::atomic<size_t> next{0};
-        std::atomic<bool> stop{false};
-        std::mutex mu;
-        std::condition_variable cv;
-        unsigned running = n;
-        std::exception_ptr failure;
-        auto worker = [&] {
-            try {
-                std::vector<char> buf(kBufferSize);
-                for (size_t i; !stop.load() && (i = next.fetch_add(1)) < jobs_.size();)
-                    check_job(d_, jobs_[i], buf, done);
-            } catch (...) {
-                std::lock_guard<std::mutex> lk(mu);
-                if (!failure)
-                    failure = std::current_exception();
-                stop = true;
-            }
-            std::lock_guard<std::mutex> lk(mu);
-            running--;
-            cv.notify_all();
-        };
-        std::vector<std::thread> pool;
-        try {
-            for (unsigned i = 0; i < n; i++)
-                pool.emplace_back(worker);
-        } catch (...) {
-            stop = true;
-            {
-                std::lock_guard<std::mutex> lk(mu);
-                running -= n - static_cast<unsigned>(pool.size());
-            }
-            for (auto &t : pool)
-                t.join();
-            throw Error(OCIDIR_E_IO, "fsck of " + d_.label + ": could not start hashing threads");
-        }
-        {
-            std::unique_lock<std::mutex> lk(mu);
-            while (!cv.wait_for(lk, kProgressInterval, [&] { return running == 0; })) {
-                if (progress) {
-                    lk.unlock();
-                    progress(done.load(std::memory_order_relaxed), total, user);
-                    lk.lock();
-                }
-            }
-        }
-        for (auto &t : pool)
-            t.join();
-        if (failure)
-            std::rethrow_exception(failure);
+        // The first worker to throw stops the others; join() rethrows it.
+        Workers pool("fsck of " + d_.label + ": hashing");
+        pool.start(n, [&](unsigned) {
+            std::vector<char> buf(kBufferSize);
+            for (size_t i; !pool.stopping() && (i = next.fetch_add(1)) < jobs_.size();)
+                check_job(d_, jobs_[i], buf, done);
+        });
+        while (!pool.wait_for(kProgressInterval))
+            if (progress)
+                progress(done.load(std::memory_order_relaxed), total, user);
+        pool.join();
         if (progress)
             progress(total, total, user);
 
