@@ -25,17 +25,21 @@ void Workers::start(unsigned n, Fn fn)
         }
         try {
             threads_.emplace_back([this, i] { run(i); });
-        } catch (const std::system_error &e) {
+        } catch (...) {
             {
                 std::lock_guard lk(mu_);
                 running_--;
             }
             stop();
             join_all();
-            throw Error(OCIDIR_E_IO,
-                        what_ + ": cannot start worker thread " + std::to_string(i + 1) + " of " + std::to_string(n) +
-                            ": " + e.what(),
-                        e.code().value());
+            try {
+                throw;
+            } catch (const std::system_error &e) {
+                throw Error(OCIDIR_E_IO,
+                            what_ + ": cannot start worker thread " + std::to_string(i + 1) + " of " +
+                                std::to_string(n) + ": " + e.what(),
+                            e.code().value());
+            }
         }
     }
 }
