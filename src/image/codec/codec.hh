@@ -4,9 +4,10 @@
 // A codec is an Encoder (uncompressed bytes in, compressed bytes out through
 // a fixed buffer to a drain) and a Decoder (one bounded step at a time, with
 // the place where the stream may end).  make_encoder() and make_decoder()
-// pick the implementation for an OCIDIR_COMPRESSION_* value; a new
-// implementation (another gzip inflater, say) is one more subclass in its own
-// file under src/image/codec/, declared in codecs.hh and chosen there.
+// pick the implementation for an OCIDIR_COMPRESSION_* value.  A new
+// implementation (another gzip inflater, say) is one more Encoder or Decoder
+// subclass in its own file under src/image/codec/, with its factory function
+// declared in codecs.hh and picked in codec.cc's make_encoder/make_decoder.
 //
 // Implementations: gzip.cc (zlib deflate and inflate, and the parallel gzip
 // of image/pgzip.hh), zstd.cc (libzstd).  "none" has no codec: the layer
