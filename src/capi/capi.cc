@@ -13,6 +13,7 @@
 #include "format/digest.hh"
 #include "base/error.hh"
 #include "format/hash.hh"
+#include "store/index.hh"
 #include "store/layout.hh"
 #include "fs/resolve.hh"
 
@@ -109,7 +110,12 @@ OCIDIR_API int ocidir_open(int dirfd, const char *path, unsigned flags, ocidir_t
 {
     if (!out)
         return invalid("ocidir_open", "out is NULL");
-    return guard([&] { *out = open_layout(dirfd, path, flags).release(); });
+    return guard([&] {
+        std::unique_ptr<ocidir> d = open_layout(dirfd, path, flags);
+        if (!d->readonly)
+            index::remove_stale_temps_if_idle(*d);  // best effort, never fails the open
+        *out = d.release();
+    });
 }
 
 OCIDIR_API void ocidir_close(ocidir_t *d) { delete d; }

@@ -10,6 +10,7 @@
 #include "base/error.hh"
 #include "image/image.hh"
 #include "store/index.hh"
+#include "store/json_blob.hh"
 #include "store/layout.hh"
 #include "format/oci.hh"
 #include "store/walk.hh"

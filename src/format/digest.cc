@@ -103,17 +103,6 @@ Digest parse_digest(const char *s)
     return Digest{v.substr(0, colon) == "sha256" ? Alg::sha256 : Alg::sha512, std::string(v.substr(colon + 1))};
 }
 
-std::string to_hex(const uint8_t *bytes, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    std::string s(n * 2, '\0');
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = digits[bytes[i] >> 4];
-        s[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    return s;
-}
-
 std::string quote(std::string_view s)
 {
     constexpr size_t kMax = 200;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/hex.hh"  // to_hex, for the users of digests
+
 namespace ocd {
 
 enum class Alg { sha256 = 0, sha512 = 1 };
@@ -33,8 +35,6 @@ int classify_digest(std::string_view s) noexcept;
 // Parse and validate; throws Error (OCIDIR_E_INVALID for NULL,
 // OCIDIR_E_BAD_DIGEST, OCIDIR_E_UNSUPPORTED) naming the digest.
 Digest parse_digest(const char *s);
-
-std::string to_hex(const uint8_t *bytes, size_t n);
 
 // Quote an untrusted string for an error message (truncated, escaped).
 std::string quote(std::string_view s);

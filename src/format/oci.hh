@@ -15,8 +15,6 @@
 
 #include "format/json.hh"
 
-struct ocidir;
-
 namespace ocd::oci {
 
 inline constexpr std::string_view kMediaIndex = "application/vnd.oci.image.index.v1+json";
@@ -110,20 +108,5 @@ simdjson::dom::array index_manifests(const json::Doc &doc);
 // What a document is by its mediaType, else by its shape (`manifests` →
 // index, `config` → manifest).
 Kind sniff(const json::Doc &doc);
-
-// A JSON blob read whole, verified against its digest (and size when >= 0),
-// bounded by the handle's JSON limit (OCIDIR_E_TOO_LARGE), and parsed.
-struct JsonBlob {
-    std::string bytes;
-    json::Doc doc;
-};
-JsonBlob read_json_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what);
-// The same read without parsing (for configs of other media types).
-std::string read_bounded_blob(const ocidir &d, std::string_view digest, int64_t size, const std::string &what);
-
-// Descriptor of a manifest or index blob, read from the blob itself
-// (verified): media type from its mediaType field, else from its shape.
-// Throws FORMAT when it is neither.
-Descriptor describe_blob(const ocidir &d, std::string_view digest);
 
 }  // namespace ocd::oci

@@ -13,8 +13,8 @@
 #include <memory>
 #include <mutex>
 
-#include "format/digest.hh"
 #include "base/error.hh"
+#include "base/hex.hh"
 #include "fs/fileio.hh"
 #include "fs/resolve.hh"
 

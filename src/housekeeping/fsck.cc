@@ -13,17 +13,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <exception>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "store/blob_store.hh"
 #include "format/digest.hh"
 #include "base/error.hh"
+#include "base/workers.hh"
 #include "fs/fileio.hh"
 #include "housekeeping/gc.hh"
 #include "housekeeping/graph.hh"
@@ -232,75 +229,49 @@ public:
 
         std::atomic<uint64_t> done{walked};
         std::atomic<size_t> next{0};
-        std::atomic<bool> stop{false};
+        // Progress from this thread: once before hashing starts, whenever
+        // workers have finished a blob since the last call (woken by them,
+        // or every kProgressInterval), and at the end.  A non-zero return
+        // stops the workers after their current blob.
+        bool canceled = false;
+        uint64_t reported = walked;
+        if (progress && progress(walked, total, user) != 0)
+            throw_canceled("ocidir_fsck", walked, total);
         std::mutex mu;
         std::condition_variable cv;
-        unsigned running = n;
-        size_t jobs_done = 0, reported_jobs = 0;
-        std::exception_ptr failure;
-        auto worker = [&] {
-            try {
-                std::vector<char> buf(kBufferSize);
-                for (size_t i; !stop.load() && (i = next.fetch_add(1)) < jobs_.size();) {
-                    check_job(d_, jobs_[i], buf, done);
-                    std::lock_guard<std::mutex> lk(mu);
-                    jobs_done++;
-                    cv.notify_all();
-                }
-            } catch (...) {
+        size_t jobs_done = 0, seen = 0;
+        unsigned finished = 0;
+        // The first worker to throw stops the others; join() rethrows it.
+        Workers pool("fsck of " + d_.label + ": hashing");
+        pool.start(n, [&](unsigned) {
+            std::vector<char> buf(kBufferSize);
+            for (size_t i; !pool.stopping() && (i = next.fetch_add(1)) < jobs_.size();) {
+                check_job(d_, jobs_[i], buf, done);
                 std::lock_guard<std::mutex> lk(mu);
-                if (!failure)
-                    failure = std::current_exception();
-                stop = true;
+                jobs_done++;
+                cv.notify_all();
             }
             std::lock_guard<std::mutex> lk(mu);
-            running--;
+            finished++;
             cv.notify_all();
-        };
-        std::vector<std::thread> pool;
-        try {
-            for (unsigned i = 0; i < n; i++)
-                pool.emplace_back(worker);
-        } catch (...) {
-            stop = true;
+        });
+        for (;;) {
             {
-                std::lock_guard<std::mutex> lk(mu);
-                running -= n - static_cast<unsigned>(pool.size());
-            }
-            for (auto &t : pool)
-                t.join();
-            throw Error(OCIDIR_E_IO, "fsck of " + d_.label + ": could not start hashing threads");
-        }
-        // Progress from this thread: at the start, whenever workers have
-        // finished a job since the last call, and at the end.  A non-zero
-        // return stops the workers after their current blob.
-        bool canceled = false;
-        uint64_t reported = 0;
-        {
-            std::unique_lock<std::mutex> lk(mu);
-            bool first = true;
-            while (running != 0) {
-                if (!first)
-                    cv.wait_for(lk, kProgressInterval, [&] { return running == 0 || jobs_done != reported_jobs; });
-                first = false;
-                if (running == 0)
+                std::unique_lock<std::mutex> lk(mu);
+                cv.wait_for(lk, kProgressInterval, [&] { return finished == n || jobs_done != seen; });
+                seen = jobs_done;
+                if (finished == n)
                     break;
-                reported_jobs = jobs_done;
-                if (progress && !canceled) {
-                    lk.unlock();
-                    reported = done.load(std::memory_order_relaxed);
-                    if (progress(reported, total, user) != 0) {
-                        canceled = true;
-                        stop = true;
-                    }
-                    lk.lock();
+            }
+            if (progress && !canceled) {
+                reported = done.load(std::memory_order_relaxed);
+                if (progress(reported, total, user) != 0) {
+                    canceled = true;
+                    pool.stop();
                 }
             }
         }
-        for (auto &t : pool)
-            t.join();
-        if (failure)
-            std::rethrow_exception(failure);
+        pool.join();
         if (canceled)
             throw_canceled("ocidir_fsck", reported, total);
         if (progress && progress(total, total, user) != 0)

@@ -13,6 +13,7 @@
 #include "base/error.hh"
 #include "fs/fileio.hh"
 #include "store/index.hh"
+#include "store/json_blob.hh"
 #include "format/json.hh"
 #include "store/layout.hh"
 #include "format/oci.hh"

@@ -6,6 +6,7 @@
 #include "base/error.hh"
 #include "image/image.hh"
 #include "store/index.hh"
+#include "store/json_blob.hh"
 #include "image/layer.hh"
 #include "store/layout.hh"
 

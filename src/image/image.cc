@@ -8,6 +8,7 @@
 #include "format/digest.hh"
 #include "base/error.hh"
 #include "store/index.hh"
+#include "store/json_blob.hh"
 #include "store/layout.hh"
 #include "store/walk.hh"
 

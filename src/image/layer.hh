@@ -3,7 +3,8 @@
 // uncompressed tar stream) in one pass, and a decompressing reader that
 // verifies both before it reports a clean end.
 //
-// Compression is none, gzip (zlib) or zstd (libzstd).  Memory stays bounded
+// Compression is none, gzip (zlib) or zstd (libzstd); the codecs are in
+// image/codec/, this file holds the writer's and the reader's state machines.  Memory stays bounded
 // whatever the size of the layer: the writer holds one 256 KiB output buffer
 // plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
 // in flight, with their output), the reader one 128 KiB input buffer plus the
@@ -20,18 +21,12 @@
 #include <string_view>
 #include <vector>
 
-#include "store/blob_store.hh"
 #include "format/hash.hh"
+#include "image/codec/codec.hh"
 #include "ocidir.h"
-
-namespace ocd {
-class LayerEncoder;  // zlib deflate or ZSTD_CCtx, defined in layer.cc
-class LayerDecoder;  // zlib inflate or ZSTD_DCtx, defined in layer.cc
-}  // namespace ocd
+#include "store/blob_store.hh"
 
 struct ocidir_layer_writer {
-    ocidir_layer_writer();
-    ~ocidir_layer_writer();  // out of line: the codec types are complete only in layer.cc
 
     enum class State { Open, Failed, Committed };
 
@@ -39,22 +34,17 @@ struct ocidir_layer_writer {
     const char *media_type = nullptr;          // static text
     std::unique_ptr<ocidir_blob_writer> blob;  // receives the compressed bytes
     std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256)
-    std::unique_ptr<ocd::LayerEncoder> enc;    // null for none
-    std::vector<unsigned char> out;            // compressed bytes not yet handed to `blob`
-    size_t out_len = 0;
+    std::unique_ptr<ocd::codec::Encoder> enc;  // null for none; hands its output to `blob`
     uint64_t in_size = 0;                      // uncompressed bytes seen
     State state = State::Open;
 };
 
 struct ocidir_layer_reader {
-    ocidir_layer_reader();
-    ~ocidir_layer_reader();
-
     int compression = OCIDIR_COMPRESSION_NONE;
     std::string media_type;
     std::string what;                          // "layer <digest> (<media type>)", for messages
     std::unique_ptr<ocidir_blob_reader> blob;  // verifies the blob digest and size
-    std::unique_ptr<ocd::LayerDecoder> dec;    // null for none
+    std::unique_ptr<ocd::codec::Decoder> dec;  // null for none
     std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes
     std::optional<std::string> expect_diff_id;
     std::string diff_id;                       // computed, once the end is verified
@@ -70,12 +60,7 @@ struct ocidir_layer_reader {
 
 namespace ocd {
 
-// The OCI media type for an OCIDIR_COMPRESSION_* value; NULL for an unknown one.
-const char *compression_media_type(int compression) noexcept;
-
-// OCIDIR_COMPRESSION_* for a tar layer media type (OCI, OCI nondistributable,
-// Docker); -1 for anything else.
-int compression_from_media_type(std::string_view media_type) noexcept;
+// compression_media_type() and compression_from_media_type(): codec/codec.hh.
 
 // Throws UNSUPPORTED (unknown compression), INVALID (level or threads out of
 // range), READONLY, IO, NOMEM.

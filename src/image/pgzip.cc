@@ -9,11 +9,10 @@
 #include <exception>
 #include <mutex>
 #include <new>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "base/error.hh"
+#include "base/workers.hh"
 
 namespace ocd {
 
@@ -118,7 +117,6 @@ struct ParallelGzip::Impl {
     std::condition_variable done_cv;  // a job is done
     std::deque<std::shared_ptr<Job>> todo;
     bool stopping = false;
-    std::vector<std::thread> workers;
 
     // The calling thread's own.
     std::deque<std::shared_ptr<Job>> inflight;  // submitted, in stream order, not yet written out
@@ -129,21 +127,20 @@ struct ParallelGzip::Impl {
     uint64_t total = 0;
     bool failed = false;
 
+    // Last, so that its destructor joins the workers before the state they
+    // share goes away.  Stopping drops the unfinished work and wakes them.
+    Workers workers{"parallel gzip", [this] {
+                        {
+                            std::lock_guard lk(mu);
+                            stopping = true;
+                            todo.clear();
+                        }
+                        work_cv.notify_all();
+                    }};
+
     Impl(int lvl, Sink s, unsigned threads) : level(lvl), sink(std::move(s)), max_inflight(2 * size_t{threads})
     {
         cur.reserve(kPgzipBlock);
-    }
-
-    ~Impl()
-    {
-        {
-            std::lock_guard lk(mu);
-            stopping = true;
-            todo.clear();
-        }
-        work_cv.notify_all();
-        for (auto &t : workers)
-            t.join();
     }
 
     void worker_main() noexcept
@@ -248,19 +245,8 @@ struct ParallelGzip::Impl {
 ParallelGzip::ParallelGzip(int level, unsigned threads, Sink sink)
     : impl_(std::make_unique<Impl>(level, std::move(sink), std::max(threads, 1u)))
 {
-    threads = std::max(threads, 1u);
-    impl_->workers.reserve(threads);
-    for (unsigned i = 0; i < threads; i++) {
-        try {
-            impl_->workers.emplace_back([this] { impl_->worker_main(); });
-        } catch (const std::system_error &e) {
-            // impl_'s destructor stops and joins the workers already started.
-            throw Error(OCIDIR_E_IO,
-                        "parallel gzip: cannot start worker thread " + std::to_string(i + 1) + " of " +
-                            std::to_string(threads) + ": " + e.what(),
-                        e.code().value());
-        }
-    }
+    // Throws IO naming the thread that could not start, the others stopped.
+    impl_->workers.start(std::max(threads, 1u), [this](unsigned) { impl_->worker_main(); });
 }
 
 ParallelGzip::~ParallelGzip() = default;

@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 
 #include "base/error.hh"
+#include "base/workers.hh"
 #include "fs/fileio.hh"
 #include "fs/resolve.hh"
 
@@ -335,7 +335,10 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
     uint64_t copied = static_cast<uint64_t>(first);
     bool finished = false;
     int copy_err = 0;
-    std::thread copier([&] {
+    // Joined when this function returns or throws; the copier does not look
+    // at copier.stopping(), so it first runs to the end of the source.
+    Workers copier("copying " + src_label + " into " + w.tmp.label());
+    copier.start(1, [&](unsigned) {
         for (;;) {
             ssize_t n = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
             if (n < 0 && errno == EINTR)
@@ -354,10 +357,6 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
                 return;
         }
     });
-    struct Joiner {
-        std::thread &t;
-        ~Joiner() { t.join(); }
-    } joiner{copier};
 
     // Hash the temporary file through bounded mappings as the copy advances
     // (memory use does not grow with the blob).

@@ -22,6 +22,7 @@
 #include "base/error.hh"
 #include "base/fd.hh"
 #include "fs/fileio.hh"
+#include "store/json_blob.hh"
 #include "store/layout.hh"
 #include "fs/resolve.hh"
 #include "fs/tempfile.hh"

@@ -80,8 +80,10 @@ private:
 // layout root.  Only with the Lock held are they all stale.
 std::vector<std::string> index_temps(const ocidir &d);
 
-// At a writable open: when no writer holds the lock right now, remove the
-// temporary files of index.json updates that crashed.  Best effort.
+// At a writable open (ocidir_open calls it after open_layout, which leaves
+// index.json's files to this module): when no writer holds the lock right
+// now, remove the temporary files of index.json updates that crashed.  Best
+// effort.
 void remove_stale_temps_if_idle(const ocidir &d) noexcept;
 // For fsck: the index temporaries that are stale because no writer holds the
 // lock right now (none when one does, or when the lock file does not exist).

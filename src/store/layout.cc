@@ -1,6 +1,5 @@
 #include "store/layout.hh"
 
-#include "store/index.hh"
 #include "format/json.hh"
 
 #include <fcntl.h>
@@ -270,7 +269,6 @@ std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags)
             if (resolve::open_beneath(p.base, p.dir, O_PATH | O_DIRECTORY, dir) == 0)
                 remove_stale_temps(dir.get());
         }
-        index::remove_stale_temps_if_idle(*d);
     }
     return d;
 }

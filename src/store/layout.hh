@@ -66,7 +66,10 @@ struct ocidir {
 
 namespace ocd {
 
-// ocidir_open: validates flags, opens or creates the layout.
+// ocidir_open: validates flags, opens or creates the layout.  A writable
+// handle removes the stale temporary files of its blob directories; those of
+// index.json updates belong to the index module
+// (index::remove_stale_temps_if_idle), which ocidir_open calls next.
 std::unique_ptr<ocidir> open_layout(int dirfd, const char *path, unsigned flags);
 
 // The content of `oci-layout`: a JSON object (hardened parser) whose string

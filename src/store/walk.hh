@@ -27,6 +27,7 @@
 
 #include "base/error.hh"
 #include "format/oci.hh"
+#include "store/json_blob.hh"
 #include "ocidir.h"
 
 struct ocidir;
