@@ -30,6 +30,9 @@ class FindKind(enum.IntEnum):
     REFLINKED = 14
     ABSENT_CHILD = 15
     SKIPPED = 16
+    XATTR_SKIPPED = 18
+    XATTR_UNSUPPORTED = 19
+    DEVICE_SKIPPED = 20
 
     @property
     def is_damage(self):
