@@ -95,12 +95,16 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_resolver_uses_openat2,
     (ht_fn)ocidir_add_blobdir_fd,
     (ht_fn)ocidir_blob_writer_new,
+    (ht_fn)ocidir_put_options_init,
+    (ht_fn)ocidir_blob_writer_new_opts,
     (ht_fn)ocidir_blob_writer_expect,
     (ht_fn)ocidir_blob_writer_write,
     (ht_fn)ocidir_blob_writer_commit,
     (ht_fn)ocidir_blob_writer_abort,
     (ht_fn)ocidir_blob_put,
     (ht_fn)ocidir_blob_put_fd,
+    (ht_fn)ocidir_blob_put_opts,
+    (ht_fn)ocidir_blob_put_fd_opts,
     (ht_fn)ocidir_blob_stat,
     (ht_fn)ocidir_blob_open,
     (ht_fn)ocidir_blob_reader_read,
@@ -285,3 +289,5 @@ char ht_digest[OCIDIR_DIGEST_MAX];
 ocidir_report_t *ht_report;
 ocidir_find_kind_t ht_kind = OCIDIR_FIND_REFLINKED;
 ocidir_progress_fn ht_progress;
+ocidir_put_options_t ht_put_options = OCIDIR_PUT_OPTIONS_INIT;
+unsigned ht_put_flags = OCIDIR_PUT_VERIFY_EXISTING;

@@ -60,14 +60,53 @@ void flush_buffer(ocidir_blob_writer &w)
     }
 }
 
+// Whether the existing file `hex` in `dir` holds exactly the `size` bytes
+// that hash to `digest`.  Reads at most size + 1 bytes.  Sets `err` (and
+// returns false) when it cannot be opened; throws on a read error.
+bool existing_matches(int dir, const std::string &hex, Alg alg, const std::string &digest, uint64_t size,
+                      const std::string &name, int &err)
+{
+    Fd f(openat(dir, hex.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    if (!f) {
+        err = errno;
+        if (err != ENOENT)
+            throw_os("opening " + name + " to verify it", err);
+        return false;
+    }
+    struct stat st;
+    if (fstat(f.get(), &st) != 0)
+        throw_os("fstat of " + name, errno);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
+        return false;
+    auto h = Hasher::create(alg);
+    std::vector<char> buf(std::min<uint64_t>(kCopyChunk, size + 1));
+    uint64_t total = 0;
+    for (;;) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size + 1 - total));
+        ssize_t n = ::read(f.get(), buf.data(), want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("reading " + name + " to verify it", errno);
+        }
+        if (n == 0)
+            break;
+        total += static_cast<uint64_t>(n);
+        if (total > size)
+            return false;  // grew meanwhile
+        h->update(buf.data(), static_cast<size_t>(n));
+    }
+    return total == size && h->final_digest() == digest;
+}
+
 }  // namespace
 
-std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg)
+std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg, unsigned flags)
 {
     check_writable(d, "writing a blob");
     Place p = d.write_place(alg);
     TempFile tmp(open_write_dir(d, p), p.label);
-    auto w = std::make_unique<ocidir_blob_writer>(alg, Hasher::create(alg), std::move(tmp));
+    auto w = std::make_unique<ocidir_blob_writer>(alg, flags, Hasher::create(alg), std::move(tmp));
     return w;
 }
 
@@ -136,28 +175,62 @@ std::string writer_commit(ocidir_blob_writer &w)
         throw_error(OCIDIR_E_DIGEST, "blob content hashes to " + digest + ", not to the expected " +
                                          w.expect_digest->str() + "; nothing was stored");
     std::string hex = digest.substr(alg_name(w.alg).size() + 1);
-    if (!w.tmp.publish(hex)) {
-        // The blob was there already: its modification time now says "just
-        // committed", so that gc's grace period counts from this commit.
-        if (utimensat(w.tmp.dir_fd(), hex.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
-            int e = errno;
+    const std::string name = "blob " + digest + " in " + w.tmp.label();
+    // A gc may remove an existing blob between the moment the commit finds
+    // it and the moment it keeps it; the commit then publishes its own copy.
+    constexpr int kAttempts = 8;
+    for (int attempt = 1;; attempt++) {
+        w.digest = digest;  // for NOT_DURABLE, which is thrown after publishing
+        if (w.tmp.publish(hex))
+            return digest;
+        auto vanished = [&](int e) {
+            if (e == ENOENT && attempt < kAttempts)
+                return true;  // try again
             if (e == ENOENT)
-                throw Error(OCIDIR_E_NOT_FOUND, "blob " + digest + " in " + w.tmp.label() +
-                                                    " existed at commit but was removed (by gc) right after; "
-                                                    "write it again", e);
-            if (e != EPERM && e != EACCES && e != EROFS)
-                throw_os("refreshing the modification time of blob " + digest + " in " + w.tmp.label(), e);
+                throw Error(OCIDIR_E_NOT_FOUND, name + " existed at commit but was removed (by gc) each time, " +
+                                                    std::to_string(kAttempts) + " times; write it again", e);
+            return false;
+        };
+        struct stat st;
+        if (fstatat(w.tmp.dir_fd(), hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            if (vanished(e))
+                continue;
+            throw_os("stat of " + name, e);
         }
         // Only a regular file is "the blob that exists already": a symlink,
         // FIFO, device or directory at that name would make this commit
         // report success for a blob no reader can open.
-        struct stat st;
-        if (fstatat(w.tmp.dir_fd(), hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
-            throw_error(OCIDIR_E_FORMAT, "blob " + digest + " in " + w.tmp.label() + " is " +
-                                             file_type_name(st.st_mode) +
+        if (!S_ISREG(st.st_mode))
+            throw_error(OCIDIR_E_FORMAT, name + " is " + file_type_name(st.st_mode) +
                                              ", not a regular file; nothing was stored (remove it first)");
+        // The existing file is kept only when it can be the blob: its size
+        // is always compared (cheap), its content with VERIFY_EXISTING.
+        bool keep = static_cast<uint64_t>(st.st_size) == w.size;
+        if (keep && (w.flags & OCIDIR_PUT_VERIFY_EXISTING)) {
+            int e = 0;
+            keep = existing_matches(w.tmp.dir_fd(), hex, w.alg, digest, w.size, name, e);
+            if (e && vanished(e))
+                continue;
+        }
+        if (!keep) {
+            w.tmp.replace(hex);
+            return digest;
+        }
+        // Its modification time now says "just committed", so that gc's
+        // grace period counts from this commit.
+        if (utimensat(w.tmp.dir_fd(), hex.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            if (vanished(e))
+                continue;
+            if (e != EPERM && e != EACCES && e != EROFS)
+                throw_os("refreshing the modification time of " + name, e);
+        }
+        // It may have been published a moment ago by a writer that has not
+        // flushed the directory yet: this commit's success promises it.
+        w.tmp.flush_dir(hex);
+        return digest;
     }
-    return digest;
 }
 
 Found find_blob(const ocidir &d, const Digest &dg)
@@ -409,14 +482,9 @@ std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
             }
             if (n == 0)
                 break;
-            writer_write(*w, buf.data(), static_cast<size_t>(n));
+            writer_write(w, buf.data(), static_cast<size_t>(n));
         }
     }
-    uint64_t size = w->size;
-    std::string dg = writer_commit(*w);
-    if (size_out)
-        *size_out = size;
-    return dg;
 }
 
 void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,
