@@ -1,7 +1,6 @@
 #include "store/blob_store.hh"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -384,9 +383,15 @@ namespace {
 // on a second thread, one step ahead of the hash, so a put costs about what
 // the hash costs.  Returns false, having copied nothing, when the kernel
 // cannot copy between these files (the caller then reads and writes).
+//
+// The copy is hashed with pread(2) into a buffer, never through a mapping:
+// a named temporary file can be truncated by anyone who may write the blob
+// directory, and touching a mapping past the new end would be a SIGBUS that
+// kills the process.  A temporary file that comes up short is an error.
 bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_label)
 {
     constexpr size_t kStep = 32u * 1024 * 1024;
+    constexpr size_t kHashSlice = 256u * 1024;  // stays in the CPU cache between the copy-out and the hash
 
     // First step on this thread: it tells whether copy_file_range works here.
     ssize_t first;
@@ -407,9 +412,18 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
     std::condition_variable cv;
     uint64_t copied = static_cast<uint64_t>(first);
     bool finished = false;
+    bool stop = false;  // set when hashing fails: the copier quits at its next step
     int copy_err = 0;
     std::thread copier([&] {
         for (;;) {
+            {
+                std::lock_guard<std::mutex> lk(mu);
+                if (stop) {
+                    finished = true;
+                    cv.notify_one();
+                    return;
+                }
+            }
             ssize_t n = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -429,11 +443,19 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
     });
     struct Joiner {
         std::thread &t;
-        ~Joiner() { t.join(); }
-    } joiner{copier};
+        std::mutex &mu;
+        bool &stop;
+        ~Joiner()
+        {
+            {
+                std::lock_guard<std::mutex> lk(mu);
+                stop = true;
+            }
+            t.join();
+        }
+    } joiner{copier, mu, stop};
 
-    // Hash the temporary file through bounded mappings as the copy advances
-    // (memory use does not grow with the blob).
+    std::vector<char> buf(kHashSlice);
     uint64_t hashed = 0;
     for (;;) {
         uint64_t avail;
@@ -447,31 +469,44 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
                 throw_os("copying " + src_label + " into " + w.tmp.label(), copy_err);
         }
         while (hashed < avail) {
-            size_t len = static_cast<size_t>(std::min<uint64_t>(kStep, avail - hashed));
-            void *m = mmap(nullptr, len, PROT_READ, MAP_SHARED | MAP_POPULATE, w.tmp.fd(), static_cast<off_t>(hashed));
-            if (m == MAP_FAILED)
-                throw_os("mapping the temporary file in " + w.tmp.label() + " for hashing", errno);
-            w.hasher->update(m, len);
-            munmap(m, len);
-            hashed += len;
+            size_t len = static_cast<size_t>(std::min<uint64_t>(buf.size(), avail - hashed));
+            ssize_t n = pread(w.tmp.fd(), buf.data(), len, static_cast<off_t>(hashed));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                throw_os("reading back the temporary file in " + w.tmp.label() + " for hashing", errno);
+            if (n == 0)
+                throw Error(OCIDIR_E_IO, "the temporary file in " + w.tmp.label() + " ends at " +
+                                             std::to_string(hashed) + " bytes, but " + std::to_string(avail) +
+                                             " were copied into it: another process truncated it; nothing was stored");
+            w.hasher->update(buf.data(), static_cast<size_t>(n));
+            hashed += static_cast<uint64_t>(n);
         }
         if (done)
             break;
     }
+    // Cut short after the copy's last step, the file would be published
+    // shorter than what was hashed.
+    struct stat st;
+    if (fstat(w.tmp.fd(), &st) != 0)
+        throw_os("fstat of the temporary file in " + w.tmp.label(), errno);
+    if (static_cast<uint64_t>(st.st_size) != hashed)
+        throw Error(OCIDIR_E_IO, "the temporary file in " + w.tmp.label() + " is " + std::to_string(st.st_size) +
+                                     " bytes, but " + std::to_string(hashed) +
+                                     " were copied into it and hashed: another process changed it; nothing was stored");
     w.size = hashed;
     return true;
 }
 
 }  // namespace
 
-std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
+void put_fd_into(ocidir_blob_writer &w, int fd)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         throw_os("ocidir_blob_put_fd: fd " + std::to_string(fd), errno);
     std::string label = "fd " + std::to_string(fd);
-    std::unique_ptr<ocidir_blob_writer> w = writer_new(d, Alg::sha256);
-    if (!S_ISREG(st.st_mode) || !put_regular_by_copy(*w, fd, label)) {
+    if (!S_ISREG(st.st_mode) || !put_regular_by_copy(w, fd, label)) {
         std::vector<char> buf(kCopyChunk);
         for (;;) {
             ssize_t n = ::read(fd, buf.data(), buf.size());
