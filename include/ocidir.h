@@ -580,7 +580,16 @@ OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
  * once and never replaced, so the lock survives the replacement of
  * `index.json`), and is published atomically: a temporary file is written and
  * fsync'd, renamed over `index.json`, and the directory is fsync'd.  Readers
- * take no lock: they always see the old or the new `index.json`, whole.
+ * take no lock: they always see the old or the new `index.json`, whole.  The
+ * new `index.json` keeps the permission bits of the one it replaces (its
+ * owner is the writing user).
+ *
+ * Every call that changes `index.json` may return OCIDIR_E_NOT_DURABLE: the
+ * new `index.json` was renamed into place, so every reader sees the change,
+ * but flushing the layout directory failed (the message names it and the
+ * errno, also in ocidir_last_errno()).  Its content was flushed before the
+ * rename, so after a crash `index.json` is the old or the new one, whole.
+ * On any other failure `index.json` is unchanged.
  * Entries this library does not understand are kept as they are, but the
  * file itself is written back in canonical JSON (sorted keys, no whitespace).
  * A temporary file left by a writer that crashed (`.ocidir-index-*`) is
@@ -660,7 +669,8 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  *         blob, or a blob it references was removed while the call ran);
  *         OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest
  *         argument); OCIDIR_E_FORMAT (the blob is not a manifest or index);
- *         OCIDIR_E_READONLY; OCIDIR_E_IO.  On failure `index.json` is
+ *         OCIDIR_E_READONLY; OCIDIR_E_IO; OCIDIR_E_NOT_DURABLE (the
+ *         change is made, see above).  On any other failure `index.json` is
  *         unchanged.
  */
 OCIDIR_API int ocidir_tag_set(ocidir_t *d, const char *tag, const char *digest, unsigned flags);
