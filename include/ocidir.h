@@ -1126,12 +1126,21 @@ OCIDIR_API void ocidir_report_totals(const ocidir_report_t *r, uint64_t *blobs_o
 /** Free a report.  NULL is accepted. */
 OCIDIR_API void ocidir_report_free(ocidir_report_t *r);
 
+/* fsck hashes unreferenced blobs (which anyone who can write blobs/ may
+ * plant, as sparse files of any size) smallest first, up to this many bytes
+ * in total; the ones past it are reported as unreferenced and not hashed. */
+#define OCIDIR_FSCK_MAX_UNREFERENCED_HASH ((uint64_t)1 << 30)
+
 /**
  * Check a layout completely: `oci-layout`, `index.json`, every reachable
  * descriptor (media type, size, and each blob's full hash), missing blobs,
  * and — as notices — unreferenced blobs in the layout's own `blobs/` and
  * stray temporary files.  Every finding is reported, not only the first.
- * Blobs are hashed in parallel.  Never writes anything.
+ * Blobs are hashed in parallel.  Never writes anything.  The work is
+ * bounded by what the layout references: a blob is read at most up to the
+ * size it had when fsck found it (one that grew since is a SIZE finding),
+ * and unreferenced blobs are hashed only within
+ * OCIDIR_FSCK_MAX_UNREFERENCED_HASH bytes.
  *
  * @param flags    0 (no flags yet; others are OCIDIR_E_INVALID).
  * @param threads  hashing threads; 0 means one per online CPU.

@@ -291,3 +291,4 @@ ocidir_find_kind_t ht_kind = OCIDIR_FIND_REFLINKED;
 ocidir_progress_fn ht_progress;
 ocidir_put_options_t ht_put_options = OCIDIR_PUT_OPTIONS_INIT;
 unsigned ht_put_flags = OCIDIR_PUT_VERIFY_EXISTING;
+uint64_t ht_fsck_unreferenced = OCIDIR_FSCK_MAX_UNREFERENCED_HASH;
