@@ -775,6 +775,9 @@ OCIDIR_API size_t ocidir_image_layer_count(const ocidir_image_t *img);
 OCIDIR_API int ocidir_image_layer(const ocidir_image_t *img, size_t index, char **media_type_out,
                                   char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
 
+/* The `layer` argument of ocidir_image_annotations() that means the manifest. */
+#define OCIDIR_MANIFEST ((size_t)-1)
+
 /**
  * Annotations as a NULL-terminated vector of alternating keys and values
  * ("k1", "v1", "k2", "v2", ..., NULL), sorted by key, freed with
@@ -783,7 +786,6 @@ OCIDIR_API int ocidir_image_layer(const ocidir_image_t *img, size_t index, char 
  *              manifest's own annotations.
  * @return 0 (an empty vector when there are none), OCIDIR_E_NOT_FOUND (no such layer).
  */
-#define OCIDIR_MANIFEST ((size_t)-1)
 OCIDIR_API int ocidir_image_annotations(const ocidir_image_t *img, size_t layer, char ***kv_out);
 
 /** The config fields with accessors.  Values fixed. */

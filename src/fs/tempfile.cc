@@ -41,8 +41,6 @@ std::string random_suffix()
     return to_hex(b, sizeof b);
 }
 
-bool same_file(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
-
 }  // namespace
 
 bool force_named_temp() noexcept
@@ -94,7 +92,7 @@ void TempFile::create_named()
         struct stat a, b;
         if (fstat(f.get(), &a) != 0)
             throw_os("fstat of temporary file in " + label_, errno);
-        if (fstatat(dir_.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+        if (fstatat(dir_.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(a, b))
             continue;
         fd_ = std::move(f);
         tmpname_ = std::move(name);
@@ -287,11 +285,11 @@ std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
             if (!f)
                 continue;
             struct stat a, b;
-            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode) || !same_file(a, pre))
+            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode) || !same_inode(a, pre))
                 continue;
             if (flock(f.get(), LOCK_EX | LOCK_NB) != 0)
                 continue;  // a live writer owns it
-            if (fstatat(d.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+            if (fstatat(d.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(a, b))
                 continue;
             if (remove && unlinkat(d.get(), name.c_str(), 0) != 0)
                 continue;

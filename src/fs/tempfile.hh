@@ -17,6 +17,8 @@
 
 namespace ocd {
 
+// The name prefix of named temporary files (the index.json update's own,
+// ".ocidir-index-", is store/index.cc's kIndexTempPrefix).
 inline constexpr std::string_view kTempPrefix = ".ocidir-tmp-";
 
 class TempFile {

@@ -31,7 +31,7 @@ namespace ocd::index {
 namespace {
 
 constexpr std::string_view kLockName = ".ocidir.lock";
-constexpr std::string_view kTempPrefix = ".ocidir-index-";
+constexpr std::string_view kIndexTempPrefix = ".ocidir-index-";
 
 bool alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
@@ -176,7 +176,7 @@ std::vector<std::string> index_temps(const ocidir &d)
         return out;  // best effort: an unlistable root has no temps to offer
     }
     for (std::string &name : names)
-        if (std::string_view(name).substr(0, kTempPrefix.size()) == kTempPrefix)
+        if (std::string_view(name).substr(0, kIndexTempPrefix.size()) == kIndexTempPrefix)
             out.push_back(std::move(name));
     return out;
 }
@@ -241,7 +241,7 @@ void publish(const ocidir &d, const std::string &bytes)
         uint64_t x = static_cast<uint64_t>(getpid());
         memcpy(rnd, &x, sizeof rnd);
     }
-    std::string name = std::string(kTempPrefix) + to_hex(rnd, sizeof rnd);
+    std::string name = std::string(kIndexTempPrefix) + to_hex(rnd, sizeof rnd);
     const int mode = index_mode(d);
     int fd = openat(d.root.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
