@@ -431,9 +431,9 @@ OCIDIR_API int ocidir_blob_writer_write(ocidir_blob_writer_t *w, const void *buf
  *         existing blob of that digest was removed, by a concurrent gc, each
  *         time the commit tried to keep or replace it: write it again),
  *         OCIDIR_E_IO;
- *         OCIDIR_E_NOT_DURABLE: the blob was published (or repaired) under
- *         its name, complete, verified and its data flushed, and readers see
- *         it; only the flush of the directory failed (the message names the
+ *         OCIDIR_E_NOT_DURABLE: the blob was published (or repaired, or
+ *         found and kept) under its name, complete, verified and its data
+ *         flushed, and readers see it; only the flush of the directory failed (the message names the
  *         directory and the errno, also in ocidir_last_errno()), so after a
  *         crash the name may be absent (or name the replaced file) again.
  *         digest_out and size_out are written in this case too; committing

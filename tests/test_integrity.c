@@ -670,7 +670,7 @@ static void *truncate_temps(void *arg)
     if (dfd < 0)
         return NULL;
     while (!atomic_load(&t->stop)) {
-        DIR *dp = fdopendir(dup(dfd));
+        DIR *dp = opendir(t->dir); /* a fresh listing each time (a dup would share the offset) */
         if (!dp)
             break;
         struct dirent *e;
@@ -697,9 +697,12 @@ static void *truncate_temps(void *arg)
 }
 
 /* The child (this program re-executed with OCIDIR_FORCE_NAMED_TEMP=1): put
- * a 64 MiB file while another thread truncates the writer's temporary file.
- * Exit 0 when the put fails with a code, 2 when it succeeded, 3 on a setup
- * failure; a SIGBUS kills it. */
+ * a 512 MiB file (64 MiB of data, then a hole) while another thread
+ * truncates the writer's temporary file.  Exit 0 when the put fails with a
+ * code and stopped copying early (the source's offset, which the copy
+ * advances, is short of its end), 2 when it succeeded, 3 on a setup
+ * failure, 5 when it failed only after copying everything; a SIGBUS kills
+ * it. */
 static int truncated_temp_child(const char *layout)
 {
     ocidir_t *d = NULL;
@@ -719,6 +722,9 @@ static int truncated_temp_child(const char *layout)
     if (write(fd, buf, len) != (ssize_t)len)
         return 3;
     free(buf);
+    const off_t total = (off_t)512 << 20;
+    if (ftruncate(fd, total) != 0)
+        return 3;
     lseek(fd, 0, SEEK_SET);
     truncater_t t = {.dir = tu_join(layout, "blobs/sha256")};
     pthread_t th;
@@ -728,15 +734,19 @@ static int truncated_temp_child(const char *layout)
     int rc = ocidir_blob_put_fd(d, fd, dg, NULL);
     atomic_store(&t.stop, 1);
     pthread_join(th, NULL);
-    fprintf(stderr, "child: put_fd returned %d (%s) after %ld truncations: %s\n", rc, ocidir_strerror(rc),
-            t.truncations, rc ? ocidir_last_error() : dg);
+    off_t copied = lseek(fd, 0, SEEK_CUR);
+    fprintf(stderr, "child: put_fd returned %d (%s) after %ld truncations, %lld of %lld bytes copied: %s\n", rc,
+            ocidir_strerror(rc), t.truncations, (long long)copied, (long long)total, rc ? ocidir_last_error() : dg);
     close(fd);
     ocidir_close(d);
-    return rc < 0 ? 0 : 2;
+    if (rc >= 0)
+        return 2;
+    return copied < total ? 0 : 5;
 }
 
 /* put_fd hashes what it copied with read(2): a named temporary file
- * truncated by another process gives an error code, never a SIGBUS. */
+ * truncated by another process gives an error code, never a SIGBUS, and the
+ * copy stops early. */
 static void test_put_fd_truncated_temp_is_an_error_not_a_signal(void **state)
 {
     (void)state;
@@ -759,7 +769,8 @@ static void test_put_fd_truncated_temp_is_an_error_not_a_signal(void **state)
     assert_false(WIFSIGNALED(status));
     assert_true(WIFEXITED(status));
     if (WEXITSTATUS(status) != 0)
-        print_error("the child exited with %d (2: the put succeeded; 3: setup failed; 4: exec failed)\n",
+        print_error("the child exited with %d (2: the put succeeded; 3: setup failed; 4: exec failed; "
+                    "5: the copy went on to the end after the failure)\n",
                     WEXITSTATUS(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
