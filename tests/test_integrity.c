@@ -739,6 +739,8 @@ static int truncated_temp_child(const char *layout)
             ocidir_strerror(rc), t.truncations, (long long)copied, (long long)total, rc ? ocidir_last_error() : dg);
     close(fd);
     ocidir_close(d);
+    free(src);
+    free((char *)t.dir);
     if (rc >= 0)
         return 2;
     return copied < total ? 0 : 5;
