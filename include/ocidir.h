@@ -288,6 +288,9 @@ typedef struct ocidir ocidir_t;
  *                        message names both ways out: that flag, or opening
  *                        the directory yourself and passing it to
  *                        ocidir_add_blobdir_fd());
+ *   OCIDIR_E_NOT_DURABLE (CREATE) a missing file was created, but flushing
+ *                        its directory failed (the message names it); no
+ *                        handle is returned, and opening again is safe;
  *   OCIDIR_E_IO          an OS call failed.
  *
  * With CREATE, a fresh layout gets `{"imageLayoutVersion":"1.0.0"}`, the empty
@@ -363,6 +366,40 @@ OCIDIR_API int ocidir_add_blobdir_fd(ocidir_t *d, int fd, unsigned flags);
 /** A blob being written.  Opaque; belongs to one thread at a time. */
 typedef struct ocidir_blob_writer ocidir_blob_writer_t;
 
+/*
+ * Blob put options (a versioned struct, see the conventions).
+ *
+ * When a commit finds a blob of its digest already stored under its name, it
+ * compares that file's size with the number of bytes just written and
+ * verified.  A file of another size (truncated, say) is replaced by the new
+ * bytes with one rename over it, so that the name never stops naming a
+ * complete blob.  A file of the same size is by default trusted without
+ * being read again: re-hashing it would make every re-import of a layer cost
+ * a second full read of it.  OCIDIR_PUT_VERIFY_EXISTING re-hashes such a
+ * file and replaces it in the same way when its content does not match its
+ * name; this is the call that repairs a corrupted blob of the right size
+ * (ocidir_fsck() finds them).
+ *
+ * A blob that is not yet stored gets the mode 0644 minus the process umask
+ * (as open(2) with O_CREAT gives it), owned by the calling user.
+ */
+#define OCIDIR_PUT_VERIFY_EXISTING (1u << 0) /* re-hash an existing same-size blob; replace it if it does not match */
+typedef struct {
+    size_t struct_size;      /* sizeof(ocidir_put_options_t) as the caller compiled it */
+    ocidir_digest_alg_t alg; /* the digest algorithm; default OCIDIR_SHA256 */
+    unsigned flags;          /* OCIDIR_PUT_* bits; default 0 */
+} ocidir_put_options_t;
+#define OCIDIR_PUT_OPTIONS_INIT { sizeof(ocidir_put_options_t), OCIDIR_SHA256, 0 }
+
+/**
+ * Fill `opts` with the defaults (OCIDIR_SHA256, no flags), for callers that
+ * cannot use OCIDIR_PUT_OPTIONS_INIT (bindings).
+ * @param struct_size sizeof(*opts) as the caller compiled it.
+ * @return 0, or OCIDIR_E_INVALID (opts NULL, or struct_size smaller than the
+ *         struct_size field).  Thread-safe (touches only *opts).
+ */
+OCIDIR_API int ocidir_put_options_init(ocidir_put_options_t *opts, size_t struct_size);
+
 /**
  * Start writing a blob.  The content is hashed as it is written into a
  * temporary file created in the target blob directory itself (the layout's
@@ -378,6 +415,18 @@ typedef struct ocidir_blob_writer ocidir_blob_writer_t;
  */
 OCIDIR_API int ocidir_blob_writer_new(ocidir_t *d, ocidir_digest_alg_t alg,
                                       ocidir_blob_writer_t **out);
+
+/**
+ * ocidir_blob_writer_new() with options: the algorithm is `opts->alg` and the
+ * commit honours `opts->flags` (see ocidir_put_options_t).  NULL opts means
+ * the defaults (sha256, no flags).  ocidir_blob_writer_new(d, alg, out) is
+ * this call with opts { alg, 0 }.
+ * @return as ocidir_blob_writer_new(); OCIDIR_E_INVALID also for an unknown
+ *         algorithm or flag, a struct_size smaller than its field, or
+ *         non-zero bytes past the struct this library knows.
+ */
+OCIDIR_API int ocidir_blob_writer_new_opts(ocidir_t *d, const ocidir_put_options_t *opts,
+                                           ocidir_blob_writer_t **out);
 
 /**
  * Declare what the content must be.  Checked at commit.
@@ -402,21 +451,35 @@ OCIDIR_API int ocidir_blob_writer_write(ocidir_blob_writer_t *w, const void *buf
 /**
  * Finish: check the expectations, flush the data to disk, give the file its
  * name `<alg>/<hex>` without replacing anything, flush the directory.  A
- * crash at any moment leaves either no blob or the whole blob.  If a blob
- * with that digest already exists, the existing file is kept and commit
- * succeeds.
+ * crash at any moment leaves either no blob or the whole blob.
  *
- * The writer is freed whether commit succeeds or fails.  On failure nothing
- * is left behind (no blob, no temporary file).
+ * If a file of that digest already exists under the name, it is kept when
+ * its size is the size just written (and, with OCIDIR_PUT_VERIFY_EXISTING,
+ * when its content hashes to its name); otherwise it is replaced by the new,
+ * verified bytes with one rename over it: a reader opening the name finds
+ * the old file or the new one, never nothing.  A kept blob's modification
+ * time is set to now (gc's grace period counts from this commit).
+ *
+ * The writer is freed whether commit succeeds or fails.  On failure other
+ * than OCIDIR_E_NOT_DURABLE nothing is left behind (no new blob, no
+ * temporary file; an existing blob is as it was).
  *
  * @param digest_out receives the digest; may be NULL.
  * @param size_out   receives the length; may be NULL.
  * @return 0, OCIDIR_E_DIGEST / OCIDIR_E_SIZE (expectation not met),
- *         OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_NOT_FOUND (a
- *         blob of that digest existed and a concurrent gc removed it while
- *         the commit was keeping it: write it again), OCIDIR_E_FORMAT
+ *         OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_FORMAT
  *         (something other than a regular file, e.g. a symlink or a FIFO,
- *         has the blob's name; nothing is stored), OCIDIR_E_IO.
+ *         has the blob's name; nothing is stored), OCIDIR_E_NOT_FOUND (an
+ *         existing blob of that digest was removed, by a concurrent gc, each
+ *         time the commit tried to keep or replace it: write it again),
+ *         OCIDIR_E_IO;
+ *         OCIDIR_E_NOT_DURABLE: the blob was published (or repaired, or
+ *         found and kept) under its name, complete, verified and its data
+ *         flushed, and readers see it; only the flush of the directory failed (the message names the
+ *         directory and the errno, also in ocidir_last_errno()), so after a
+ *         crash the name may be absent (or name the replaced file) again.
+ *         digest_out and size_out are written in this case too; committing
+ *         the same content again is safe.
  */
 OCIDIR_API int ocidir_blob_writer_commit(ocidir_blob_writer_t *w,
                                          char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
@@ -434,16 +497,39 @@ OCIDIR_API int ocidir_blob_put(ocidir_t *d, const void *buf, size_t len,
                                char digest_out[OCIDIR_DIGEST_MAX]);
 
 /**
+ * ocidir_blob_put() with options: `opts->alg` and `opts->flags` (NULL: the
+ * defaults, which make it ocidir_blob_put()).
+ * @return as ocidir_blob_put(); OCIDIR_E_INVALID also for an unknown
+ *         algorithm or flag or a bad struct_size.
+ */
+OCIDIR_API int ocidir_blob_put_opts(ocidir_t *d, const void *buf, size_t len,
+                                    const ocidir_put_options_t *opts,
+                                    char digest_out[OCIDIR_DIGEST_MAX]);
+
+/**
  * Store the content of `fd`, from its current offset to its end, as a sha256
  * blob.  The fd is not closed; its offset is left at the end.  Regular files
  * are copied with copy_file_range(2) where the kernel can (reflinks on
  * filesystems that share extents), and the digest is computed over the
  * copy, so it always describes the bytes stored even if the source changes
- * meanwhile.  Other fds (pipes, sockets) are read and written.
+ * meanwhile.  Other fds (pipes, sockets) are read and written.  The copy is
+ * hashed with read(2), never through a shared mapping, so a temporary file
+ * truncated by another process is an error (OCIDIR_E_IO), not a SIGBUS.
  * @param digest_out may be NULL; @param size_out may be NULL.
+ * @return as ocidir_blob_writer_commit(); OCIDIR_E_IO also when reading `fd`
+ *         fails or the temporary copy shrinks while it is hashed.
  */
 OCIDIR_API int ocidir_blob_put_fd(ocidir_t *d, int fd, char digest_out[OCIDIR_DIGEST_MAX],
                                   uint64_t *size_out);
+
+/**
+ * ocidir_blob_put_fd() with options: `opts->alg` and `opts->flags` (NULL:
+ * the defaults, which make it ocidir_blob_put_fd()).
+ * @return as ocidir_blob_put_fd(); OCIDIR_E_INVALID also for an unknown
+ *         algorithm or flag or a bad struct_size.
+ */
+OCIDIR_API int ocidir_blob_put_fd_opts(ocidir_t *d, int fd, const ocidir_put_options_t *opts,
+                                       char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
 
 /** A verified blob stream.  Opaque; belongs to one thread at a time. */
 typedef struct ocidir_blob_reader ocidir_blob_reader_t;
@@ -536,7 +622,16 @@ OCIDIR_API int ocidir_blob_remove(ocidir_t *d, const char *digest);
  * once and never replaced, so the lock survives the replacement of
  * `index.json`), and is published atomically: a temporary file is written and
  * fsync'd, renamed over `index.json`, and the directory is fsync'd.  Readers
- * take no lock: they always see the old or the new `index.json`, whole.
+ * take no lock: they always see the old or the new `index.json`, whole.  The
+ * new `index.json` keeps the permission bits of the one it replaces (its
+ * owner is the writing user).
+ *
+ * Every call that changes `index.json` may return OCIDIR_E_NOT_DURABLE: the
+ * new `index.json` was renamed into place, so every reader sees the change,
+ * but flushing the layout directory failed (the message names it and the
+ * errno, also in ocidir_last_errno()).  Its content was flushed before the
+ * rename, so after a crash `index.json` is the old or the new one, whole.
+ * On any other failure `index.json` is unchanged.
  * Entries this library does not understand are kept as they are, but the
  * file itself is written back in canonical JSON (sorted keys, no whitespace).
  * A temporary file left by a writer that crashed (`.ocidir-index-*`) is
@@ -635,7 +730,8 @@ OCIDIR_API int ocidir_resolve(ocidir_t *d, const char *ref, char digest_out[OCID
  *         OCIDIR_E_BAD_DIGEST / OCIDIR_E_UNSUPPORTED (the digest
  *         argument); OCIDIR_E_FORMAT (the blob is not a manifest or index,
  *         or it nests indexes deeper than OCIDIR_MAX_INDEX_DEPTH);
- *         OCIDIR_E_READONLY; OCIDIR_E_IO.  On failure `index.json` is
+ *         OCIDIR_E_READONLY; OCIDIR_E_IO; OCIDIR_E_NOT_DURABLE (the
+ *         change is made, see above).  On any other failure `index.json` is
  *         unchanged.
  */
 OCIDIR_API int ocidir_tag_set(ocidir_t *d, const char *tag, const char *digest, unsigned flags);
@@ -741,6 +837,9 @@ OCIDIR_API size_t ocidir_image_layer_count(const ocidir_image_t *img);
 OCIDIR_API int ocidir_image_layer(const ocidir_image_t *img, size_t index, char **media_type_out,
                                   char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out);
 
+/* The `layer` argument of ocidir_image_annotations() that means the manifest. */
+#define OCIDIR_MANIFEST ((size_t)-1)
+
 /**
  * Annotations as a NULL-terminated vector of alternating keys and values
  * ("k1", "v1", "k2", "v2", ..., NULL), sorted by key, freed with
@@ -749,7 +848,6 @@ OCIDIR_API int ocidir_image_layer(const ocidir_image_t *img, size_t index, char 
  *              manifest's own annotations.
  * @return 0 (an empty vector when there are none), OCIDIR_E_NOT_FOUND (no such layer).
  */
-#define OCIDIR_MANIFEST ((size_t)-1)
 OCIDIR_API int ocidir_image_annotations(const ocidir_image_t *img, size_t layer, char ***kv_out);
 
 /** The config fields with accessors.  Values fixed. */
@@ -1226,6 +1324,11 @@ OCIDIR_API void ocidir_report_totals(const ocidir_report_t *r, uint64_t *blobs_o
 /** Free a report.  NULL is accepted. */
 OCIDIR_API void ocidir_report_free(ocidir_report_t *r);
 
+/* fsck hashes unreferenced blobs (which anyone who can write blobs/ may
+ * plant, as sparse files of any size) smallest first, up to this many bytes
+ * in total; the ones past it are reported as unreferenced and not hashed. */
+#define OCIDIR_FSCK_MAX_UNREFERENCED_HASH ((uint64_t)1 << 30)
+
 /** Options of ocidir_fsck(); see "Options" in the introduction. */
 typedef struct {
     size_t struct_size;          /* sizeof(ocidir_fsck_options_t) */
@@ -1246,7 +1349,11 @@ OCIDIR_API int ocidir_fsck_options_init(ocidir_fsck_options_t *opts, size_t stru
  * descriptor (media type, size, and each blob's full hash), missing blobs,
  * and — as notices — unreferenced blobs in the layout's own `blobs/` and
  * stray temporary files.  Every finding is reported, not only the first.
- * Blobs are hashed in parallel.  Never writes anything.
+ * Blobs are hashed in parallel.  Never writes anything.  The work is
+ * bounded by what the layout references: a blob is read at most up to the
+ * size it had when fsck found it (one that grew since is a SIZE finding),
+ * and unreferenced blobs are hashed only within
+ * OCIDIR_FSCK_MAX_UNREFERENCED_HASH bytes.
  *
  * @param opts     NULL for the defaults.
  * @param out      receives the report; must not be NULL.

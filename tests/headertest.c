@@ -98,12 +98,16 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_resolver_uses_openat2,
     (ht_fn)ocidir_add_blobdir_fd,
     (ht_fn)ocidir_blob_writer_new,
+    (ht_fn)ocidir_put_options_init,
+    (ht_fn)ocidir_blob_writer_new_opts,
     (ht_fn)ocidir_blob_writer_expect,
     (ht_fn)ocidir_blob_writer_write,
     (ht_fn)ocidir_blob_writer_commit,
     (ht_fn)ocidir_blob_writer_abort,
     (ht_fn)ocidir_blob_put,
     (ht_fn)ocidir_blob_put_fd,
+    (ht_fn)ocidir_blob_put_opts,
+    (ht_fn)ocidir_blob_put_fd_opts,
     (ht_fn)ocidir_blob_stat,
     (ht_fn)ocidir_blob_open,
     (ht_fn)ocidir_blob_reader_read,
@@ -324,3 +328,6 @@ ocidir_clone_options_t ht_clone_opts = OCIDIR_CLONE_OPTIONS_INIT;
 ocidir_layer_writer_options_t ht_lw_opts = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
 ocidir_layer_reader_options_t ht_lr_opts = OCIDIR_LAYER_READER_OPTIONS_INIT;
 ocidir_add_layer_options_t ht_al_opts = OCIDIR_ADD_LAYER_OPTIONS_INIT;
+ocidir_put_options_t ht_put_options = OCIDIR_PUT_OPTIONS_INIT;
+unsigned ht_put_flags = OCIDIR_PUT_VERIFY_EXISTING;
+uint64_t ht_fsck_unreferenced = OCIDIR_FSCK_MAX_UNREFERENCED_HASH;

@@ -84,12 +84,16 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_resolver_uses_openat2),
     reinterpret_cast<ht_fn>(ocidir_add_blobdir_fd),
     reinterpret_cast<ht_fn>(ocidir_blob_writer_new),
+    reinterpret_cast<ht_fn>(ocidir_put_options_init),
+    reinterpret_cast<ht_fn>(ocidir_blob_writer_new_opts),
     reinterpret_cast<ht_fn>(ocidir_blob_writer_expect),
     reinterpret_cast<ht_fn>(ocidir_blob_writer_write),
     reinterpret_cast<ht_fn>(ocidir_blob_writer_commit),
     reinterpret_cast<ht_fn>(ocidir_blob_writer_abort),
     reinterpret_cast<ht_fn>(ocidir_blob_put),
     reinterpret_cast<ht_fn>(ocidir_blob_put_fd),
+    reinterpret_cast<ht_fn>(ocidir_blob_put_opts),
+    reinterpret_cast<ht_fn>(ocidir_blob_put_fd_opts),
     reinterpret_cast<ht_fn>(ocidir_blob_stat),
     reinterpret_cast<ht_fn>(ocidir_blob_open),
     reinterpret_cast<ht_fn>(ocidir_blob_reader_read),
@@ -213,6 +217,20 @@ extern int (*const ht_put)(ocidir_t *, const void *, size_t, char *);
 int (*const ht_put)(ocidir_t *, const void *, size_t, char *) = ocidir_blob_put;
 extern int (*const ht_put_fd)(ocidir_t *, int, char *, uint64_t *);
 int (*const ht_put_fd)(ocidir_t *, int, char *, uint64_t *) = ocidir_blob_put_fd;
+extern int (*const ht_put_options_init)(ocidir_put_options_t *, size_t);
+int (*const ht_put_options_init)(ocidir_put_options_t *, size_t) = ocidir_put_options_init;
+extern int (*const ht_writer_new_opts)(ocidir_t *, const ocidir_put_options_t *, ocidir_blob_writer_t **);
+int (*const ht_writer_new_opts)(ocidir_t *, const ocidir_put_options_t *, ocidir_blob_writer_t **) =
+    ocidir_blob_writer_new_opts;
+extern int (*const ht_put_opts)(ocidir_t *, const void *, size_t, const ocidir_put_options_t *, char *);
+int (*const ht_put_opts)(ocidir_t *, const void *, size_t, const ocidir_put_options_t *, char *) =
+    ocidir_blob_put_opts;
+extern int (*const ht_put_fd_opts)(ocidir_t *, int, const ocidir_put_options_t *, char *, uint64_t *);
+int (*const ht_put_fd_opts)(ocidir_t *, int, const ocidir_put_options_t *, char *, uint64_t *) =
+    ocidir_blob_put_fd_opts;
+// The options initializer compiles as C++ too.
+extern const ocidir_put_options_t ht_put_defaults;
+const ocidir_put_options_t ht_put_defaults = OCIDIR_PUT_OPTIONS_INIT;
 extern int (*const ht_stat)(ocidir_t *, const char *, uint64_t *);
 int (*const ht_stat)(ocidir_t *, const char *, uint64_t *) = ocidir_blob_stat;
 extern int (*const ht_blob_open)(ocidir_t *, const char *, int64_t, ocidir_blob_reader_t **);

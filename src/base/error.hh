@@ -24,8 +24,8 @@ private:
     std::string msg_;
 };
 
-// "<what>: <strerror(err)>" as OCIDIR_E_IO, or the code that errno implies
-// (ENOENT -> NOT_FOUND, ENOMEM -> NOMEM) when map_errno is set.
+// "<what>: <strerror(err)>" as OCIDIR_E_IO (OCIDIR_E_NOMEM for ENOMEM),
+// carrying err.
 [[noreturn]] void throw_os(std::string_view what, int err);
 // Same, but maps ENOENT/ENOTDIR to NOT_FOUND, EXDEV/ELOOP to ESCAPE.
 [[noreturn]] void throw_lookup(std::string_view what, int err);

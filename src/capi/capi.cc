@@ -10,6 +10,7 @@
 
 #include "store/blob_store.hh"
 #include "capi/capi_util.hh"
+#include "capi/options.hh"
 #include "format/digest.hh"
 #include "base/error.hh"
 #include "format/hash.hh"
@@ -129,6 +130,59 @@ OCIDIR_API int ocidir_add_blobdir_fd(ocidir_t *d, int fd, unsigned flags)
     return guard([&] { add_blobdir(*d, fd, flags); });
 }
 
+namespace {
+
+constexpr unsigned kKnownPutFlags = OCIDIR_PUT_VERIFY_EXISTING;
+constexpr ocidir_put_options_t kPutDefaults = OCIDIR_PUT_OPTIONS_INIT;
+
+// The options of a put, loaded and checked (throws INVALID naming `fn`).
+struct PutOptions {
+    Alg alg;
+    unsigned flags;
+};
+PutOptions load_put_options(const ocidir_put_options_t *in, const char *fn)
+{
+    ocidir_put_options_t o = kPutDefaults;
+    load_options(in, o, fn);
+    PutOptions out;
+    if (!alg_from_int(enum_value(o.alg), out.alg))
+        throw_error(OCIDIR_E_INVALID, std::string(fn) + ": unknown algorithm " + std::to_string(enum_value(o.alg)));
+    if (o.flags & ~kKnownPutFlags)
+        throw_error(OCIDIR_E_INVALID, std::string(fn) + ": unknown flag bits " + std::to_string(o.flags & ~kKnownPutFlags));
+    out.flags = o.flags;
+    return out;
+}
+
+// Commit, and hand out the digest and size also when the blob was published
+// but is not durable (OCIDIR_E_NOT_DURABLE).
+void commit_reporting(ocidir_blob_writer &w, char *digest_out, uint64_t *size_out)
+{
+    try {
+        writer_commit(w);
+    } catch (const Error &e) {
+        if (e.code() == OCIDIR_E_NOT_DURABLE && !w.digest.empty()) {
+            copy_digest(w.digest, digest_out);
+            if (size_out)
+                *size_out = w.size;
+        }
+        throw;
+    }
+    copy_digest(w.digest, digest_out);
+    if (size_out)
+        *size_out = w.size;
+}
+
+}  // namespace
+
+OCIDIR_API int ocidir_put_options_init(ocidir_put_options_t *opts, size_t struct_size)
+{
+    int rc = init_options(opts, struct_size, kPutDefaults);
+    if (rc != 0)
+        return invalid("ocidir_put_options_init", opts ? "struct_size is smaller than the struct_size field"
+                                                       : "opts is NULL");
+    return 0;
+}
+
 OCIDIR_API int ocidir_blob_writer_new(ocidir_t *d, ocidir_digest_alg_t alg, ocidir_blob_writer_t **out)
 {
     Alg a;
@@ -139,6 +193,18 @@ OCIDIR_API int ocidir_blob_writer_new(ocidir_t *d, ocidir_digest_alg_t alg, ocid
     if (!alg_from_int(enum_value(alg), a))
         return invalid("ocidir_blob_writer_new", "unknown algorithm");
     return guard([&] { *out = writer_new(*d, a).release(); });
+}
+
+OCIDIR_API int ocidir_blob_writer_new_opts(ocidir_t *d, const ocidir_put_options_t *opts, ocidir_blob_writer_t **out)
+{
+    if (!d)
+        return invalid("ocidir_blob_writer_new_opts", "layout handle is NULL");
+    if (!out)
+        return invalid("ocidir_blob_writer_new_opts", "out is NULL");
+    return guard([&] {
+        PutOptions o = load_put_options(opts, "ocidir_blob_writer_new_opts");
+        *out = writer_new(*d, o.alg, o.flags).release();
+    });
 }
 
 OCIDIR_API int ocidir_blob_writer_expect(ocidir_blob_writer_t *w, const char *digest, int64_t size)
@@ -163,39 +229,48 @@ OCIDIR_API int ocidir_blob_writer_commit(ocidir_blob_writer_t *w, char digest_ou
     if (!w)
         return invalid("ocidir_blob_writer_commit", "writer is NULL");
     std::unique_ptr<ocidir_blob_writer> owned(w);  // freed whatever happens
-    return guard([&] {
-        std::string dg = writer_commit(*owned);
-        copy_digest(dg, digest_out);
-        if (size_out)
-            *size_out = owned->size;
-    });
+    return guard([&] { commit_reporting(*owned, digest_out, size_out); });
 }
 
 OCIDIR_API void ocidir_blob_writer_abort(ocidir_blob_writer_t *w) { delete w; }
 
 OCIDIR_API int ocidir_blob_put(ocidir_t *d, const void *buf, size_t len, char digest_out[OCIDIR_DIGEST_MAX])
 {
+    return ocidir_blob_put_opts(d, buf, len, nullptr, digest_out);
+}
+
+OCIDIR_API int ocidir_blob_put_opts(ocidir_t *d, const void *buf, size_t len, const ocidir_put_options_t *opts,
+                                    char digest_out[OCIDIR_DIGEST_MAX])
+{
+    const char *fn = opts ? "ocidir_blob_put_opts" : "ocidir_blob_put";
     if (!d)
-        return invalid("ocidir_blob_put", "layout handle is NULL");
+        return invalid(fn, "layout handle is NULL");
     if (!buf && len > 0)
-        return invalid("ocidir_blob_put", "buf is NULL");
+        return invalid(fn, "buf is NULL");
     return guard([&] {
-        auto w = writer_new(*d, Alg::sha256);
+        PutOptions o = load_put_options(opts, fn);
+        auto w = writer_new(*d, o.alg, o.flags);
         writer_write(*w, buf, len);
-        copy_digest(writer_commit(*w), digest_out);
+        commit_reporting(*w, digest_out, nullptr);
     });
 }
 
 OCIDIR_API int ocidir_blob_put_fd(ocidir_t *d, int fd, char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out)
 {
+    return ocidir_blob_put_fd_opts(d, fd, nullptr, digest_out, size_out);
+}
+
+OCIDIR_API int ocidir_blob_put_fd_opts(ocidir_t *d, int fd, const ocidir_put_options_t *opts,
+                                       char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out)
+{
+    const char *fn = opts ? "ocidir_blob_put_fd_opts" : "ocidir_blob_put_fd";
     if (!d)
-        return invalid("ocidir_blob_put_fd", "layout handle is NULL");
+        return invalid(fn, "layout handle is NULL");
     return guard([&] {
-        uint64_t size = 0;
-        std::string dg = put_fd(*d, fd, &size);
-        copy_digest(dg, digest_out);
-        if (size_out)
-            *size_out = size;
+        PutOptions o = load_put_options(opts, fn);
+        auto w = writer_new(*d, o.alg, o.flags);
+        put_fd_into(*w, fd);
+        commit_reporting(*w, digest_out, size_out);
     });
 }
 

@@ -15,6 +15,12 @@ namespace ocd {
 
 const char *file_type_name(mode_t mode) noexcept;
 
+// Whether two stat results describe the same file (device and inode).
+inline bool same_inode(const struct stat &a, const struct stat &b) noexcept
+{
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 // Resolve `rel` beneath `base` and open it O_RDONLY if it is a regular file.
 // Returns an errno-style result: 0, or the lookup errno; sets *not_regular
 // (and leaves out empty) when the entry exists but is not a regular file.

@@ -41,8 +41,6 @@ std::string random_suffix()
     return to_hex(b, sizeof b);
 }
 
-bool same_file(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
-
 }  // namespace
 
 bool force_named_temp() noexcept
@@ -94,7 +92,7 @@ void TempFile::create_named()
         struct stat a, b;
         if (fstat(f.get(), &a) != 0)
             throw_os("fstat of temporary file in " + label_, errno);
-        if (fstatat(dir_.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+        if (fstatat(dir_.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(a, b))
             continue;
         fd_ = std::move(f);
         tmpname_ = std::move(name);
@@ -105,7 +103,7 @@ void TempFile::create_named()
 
 TempFile::~TempFile()
 {
-    if (!done_ && !tmpname_.empty() && dir_)
+    if (!tmpname_.empty() && dir_)
         unlinkat(dir_.get(), tmpname_.c_str(), 0);
 }
 
@@ -138,70 +136,132 @@ void TempFile::note_written(uint64_t len) noexcept
 
 bool TempFile::publish_named(const std::string &name)
 {
-    bool created;
     if (renameat2(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str(), RENAME_NOREPLACE) == 0) {
-        created = true;
-    } else if (errno == EEXIST) {
-        created = false;
-        unlinkat(dir_.get(), tmpname_.c_str(), 0);
-    } else if (errno == EINVAL || errno == ENOSYS) {
-        // No RENAME_NOREPLACE here: a hard link never replaces either.
-        if (linkat(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str(), 0) == 0)
-            created = true;
-        else if (errno == EEXIST)
-            created = false;
-        else
-            throw_os("linking " + name + " in " + label_, errno);
-        unlinkat(dir_.get(), tmpname_.c_str(), 0);
-    } else {
-        throw_os("renaming temporary file to " + name + " in " + label_, errno);
+        tmpname_.clear();
+        return true;
     }
-    done_ = true;
-    return created;
+    if (errno == EEXIST)
+        return false;
+    if (errno != EINVAL && errno != ENOSYS)
+        throw_os("renaming temporary file to " + name + " in " + label_, errno);
+    // No RENAME_NOREPLACE here: a hard link never replaces either.
+    if (linkat(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str(), 0) != 0) {
+        if (errno == EEXIST)
+            return false;
+        throw_os("linking " + name + " in " + label_, errno);
+    }
+    unlinkat(dir_.get(), tmpname_.c_str(), 0);
+    tmpname_.clear();
+    return true;
+}
+
+int TempFile::link_unnamed(const std::string &name) noexcept
+{
+    if (linkat(fd_.get(), "", dir_.get(), name.c_str(), AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return EEXIST;
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels; the
+    // /proc/self/fd link is the unprivileged way.
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd_.get());
+    if (linkat(AT_FDCWD, proc, dir_.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    return errno;
+}
+
+void TempFile::copy_into_named()
+{
+    // Neither way can name an O_TMPFILE here: copy into a named one.
+    Fd src = std::move(fd_);
+    create_named();
+    off_t off = 0;
+    struct stat st;
+    if (fstat(src.get(), &st) != 0)
+        throw_os("fstat of temporary file in " + label_, errno);
+    while (off < st.st_size) {
+        ssize_t n = copy_file_range(src.get(), &off, fd_.get(), nullptr, static_cast<size_t>(st.st_size - off), 0);
+        if (n <= 0)
+            throw_os("copying temporary file in " + label_, n == 0 ? EIO : errno);
+    }
+    if (fdatasync(fd_.get()) != 0)
+        throw_os("flushing temporary file " + tmpname_ + " in " + label_ + " to disk", errno);
 }
 
 bool TempFile::publish(const std::string &name)
 {
-    if (fdatasync(fd_.get()) != 0)
-        throw_os("flushing " + name + " in " + label_ + " to disk", errno);
+    if (done_)
+        throw_error(OCIDIR_E_STATE, "temporary file in " + label_ + " was already published");
+    if (!flushed_) {
+        if (fdatasync(fd_.get()) != 0)
+            throw_os("flushing " + name + " in " + label_ + " to disk", errno);
+        flushed_ = true;
+    }
     bool created;
     if (!tmpname_.empty()) {
         created = publish_named(name);
-    } else if (linkat(fd_.get(), "", dir_.get(), name.c_str(), AT_EMPTY_PATH) == 0) {
-        created = true;
-    } else if (errno == EEXIST) {
-        created = false;
     } else {
-        // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels; the
-        // /proc/self/fd link is the unprivileged way.
-        char proc[64];
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd_.get());
-        if (linkat(AT_FDCWD, proc, dir_.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-            created = true;
-        } else if (errno == EEXIST) {
-            created = false;
+        int e = link_unnamed(name);
+        if (e == 0 || e == EEXIST) {
+            created = e == 0;
         } else {
-            // Neither way can name an O_TMPFILE here: copy into a named one.
-            Fd src = std::move(fd_);
-            create_named();
-            off_t off = 0;
-            struct stat st;
-            if (fstat(src.get(), &st) != 0)
-                throw_os("fstat of temporary file in " + label_, errno);
-            while (off < st.st_size) {
-                ssize_t n = copy_file_range(src.get(), &off, fd_.get(), nullptr,
-                                            static_cast<size_t>(st.st_size - off), 0);
-                if (n <= 0)
-                    throw_os("copying temporary file in " + label_, n == 0 ? EIO : errno);
-            }
-            if (fdatasync(fd_.get()) != 0)
-                throw_os("flushing " + name + " in " + label_ + " to disk", errno);
+            copy_into_named();
             created = publish_named(name);
         }
     }
-    done_ = true;
-    fsync_dir(dir_.get(), label_);
+    if (created) {
+        done_ = true;
+        flush_dir(name);
+    }
     return created;
+}
+
+void TempFile::replace(const std::string &name)
+{
+    if (done_)
+        throw_error(OCIDIR_E_STATE, "temporary file in " + label_ + " was already published");
+    if (!flushed_) {
+        if (fdatasync(fd_.get()) != 0)
+            throw_os("flushing " + name + " in " + label_ + " to disk", errno);
+        flushed_ = true;
+    }
+    if (tmpname_.empty()) {
+        // rename(2) replaces only a name with a name: give the unnamed file
+        // a temporary one first, held under flock as a named temp file is,
+        // so that no cleaner takes it for a crashed writer's.
+        while (flock(fd_.get(), LOCK_EX) != 0) {
+            if (errno != EINTR)
+                throw_os("locking temporary file in " + label_, errno);
+        }
+        for (int i = 0; i < kNameRetries && tmpname_.empty(); i++) {
+            std::string tmp = std::string(kTempPrefix) + random_suffix();
+            int e = link_unnamed(tmp);
+            if (e == 0)
+                tmpname_ = std::move(tmp);
+            else if (e != EEXIST) {
+                copy_into_named();
+                break;
+            }
+        }
+        if (tmpname_.empty())
+            throw_error(OCIDIR_E_IO, "could not name a temporary file in " + label_);
+    }
+    if (renameat(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str()) != 0)
+        throw_os("replacing " + name + " in " + label_ + " by its new copy", errno);
+    tmpname_.clear();
+    done_ = true;
+    flush_dir(name);
+}
+
+void TempFile::flush_dir(const std::string &name)
+{
+    if (fsync(dir_.get()) != 0 && errno != EINVAL && errno != EROFS) {
+        int e = errno;
+        throw Error(OCIDIR_E_NOT_DURABLE,
+                    name + " is in place in " + label_ + ", but flushing that directory failed: " + errno_text(e) +
+                        "; the change is visible but may not survive a crash",
+                    e);
+    }
 }
 
 void remove_stale_temps(int dir) noexcept { (void)stale_temps(dir, true); }
@@ -225,11 +285,11 @@ std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
             if (!f)
                 continue;
             struct stat a, b;
-            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode) || !same_file(a, pre))
+            if (fstat(f.get(), &a) != 0 || !S_ISREG(a.st_mode) || !same_inode(a, pre))
                 continue;
             if (flock(f.get(), LOCK_EX | LOCK_NB) != 0)
                 continue;  // a live writer owns it
-            if (fstatat(d.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(a, b))
+            if (fstatat(d.get(), name.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(a, b))
                 continue;
             if (remove && unlinkat(d.get(), name.c_str(), 0) != 0)
                 continue;

@@ -17,6 +17,8 @@
 
 namespace ocd {
 
+// The name prefix of named temporary files (the index.json update's own,
+// ".ocidir-index-", is store/index.cc's kIndexTempPrefix).
 inline constexpr std::string_view kTempPrefix = ".ocidir-tmp-";
 
 class TempFile {
@@ -35,10 +37,23 @@ public:
     // Write everything (retrying short writes and EINTR); throws on failure.
     void write_all(const void *buf, size_t len);
 
-    // Flush the data, give the file `name` without replacing anything, flush
-    // the directory.  Returns false if `name` already existed (the existing
-    // file is kept and this one discarded).  The TempFile is spent afterwards.
+    // Flush the data, give the file `name` without replacing anything, and,
+    // when it was created, flush the directory (spending the TempFile).
+    // Returns false, having changed nothing, if `name` exists: the TempFile
+    // is then still whole, for replace() or to be discarded.  Throws
+    // Error(NOT_DURABLE) when `name` was created but the directory flush
+    // failed.
     bool publish(const std::string &name);
+
+    // Flush the data and put the file in place of `name` with one rename
+    // (a reader of `name` finds the old file or this one, never nothing),
+    // then flush the directory.  Throws Error(NOT_DURABLE) when the rename
+    // was done but the directory flush failed.  Spends the TempFile.
+    void replace(const std::string &name);
+
+    // fsync the directory after `name` changed in it (or was found there):
+    // Error(NOT_DURABLE) naming the directory and the errno on failure.
+    void flush_dir(const std::string &name);
 
     // Tell the kernel that `len` more bytes were added (by write_all or a
     // kernel copy); once enough accumulate, their writeback starts in the
@@ -48,12 +63,15 @@ public:
 private:
     void create_named();
     bool publish_named(const std::string &name);
+    int link_unnamed(const std::string &name) noexcept;
+    void copy_into_named();
 
     Fd dir_;
     Fd fd_;
     std::string label_;
     std::string tmpname_;  // empty for O_TMPFILE
     bool done_ = false;
+    bool flushed_ = false;
     uint64_t written_ = 0;
     uint64_t writeback_from_ = 0;
 };

@@ -31,8 +31,6 @@ namespace {
 
 constexpr const char *kOp = "ocidir_clone";
 
-bool same_inode(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
-
 // Remove a tree this clone made, through directory fds, following no symlink.
 void remove_tree(int parent, const std::string &name) noexcept
 {
@@ -346,7 +344,7 @@ Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_
 
     Snapshot snap = snapshot(src);
     gc::check_complete(src, snap.graph, kOp);
-    std::string layout_file = read_small_file(src.root.get(), "oci-layout", 64 * 1024, src.label + "/oci-layout");
+    std::string layout_file = read_small_file(src.root.get(), "oci-layout", kLayoutFileMax, src.label + "/oci-layout");
 
     Result res;
     res.report = std::make_unique<ocidir_report>();

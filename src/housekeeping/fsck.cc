@@ -120,9 +120,14 @@ void check_job(const ocidir &d, Job &j, std::vector<char> &buf, std::atomic<uint
     if (keep)
         content.reserve(static_cast<size_t>(st.st_size));
     auto h = Hasher::create(j.dg.alg);
+    // Read at most the planned size: a file that grows while fsck runs
+    // (hostile, or a tool writing into blobs/) must not extend the work.
     uint64_t total = 0;
     for (;;) {
-        ssize_t n = ::read(f.get(), buf.data(), buf.size());
+        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), j.size - total));
+        if (want == 0)
+            break;
+        ssize_t n = ::read(f.get(), buf.data(), want);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -139,6 +144,20 @@ void check_job(const ocidir &d, Job &j, std::vector<char> &buf, std::atomic<uint
             content.append(buf.data(), static_cast<size_t>(n));
         total += static_cast<uint64_t>(n);
         credit.upto(total);
+    }
+    if (total == j.size) {
+        char extra;
+        ssize_t n;
+        do
+            n = ::read(f.get(), &extra, 1);
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+            j.findings.push_back({OCIDIR_FIND_SIZE, j.dg.str(), j.size,
+                                  name + " grew past the " + std::to_string(j.size) +
+                                      " bytes it had when fsck planned its check (a blob must never change); "
+                                      "not hashed further" + referenced(j.from)});
+            return;
+        }
     }
     std::string got;
     try {
@@ -203,6 +222,7 @@ public:
         }
         for (Alg alg : kAllAlgs)
             scan_own(alg);
+        budget_unreferenced();
         for (const std::string &name : index::stale_temps_if_idle(d_))
             notices_.push_back({OCIDIR_FIND_TEMP, name, 0,
                                 "temporary file " + d_.label + "/" + name +
@@ -400,8 +420,31 @@ private:
             j.place = p;
             j.rel = std::move(rel);
             j.size = size;
-            jobs_.push_back(std::move(j));
+            unreferenced_.push_back({std::move(j), notices_.size() - 1});
         }
+    }
+
+    // Unreferenced blobs are anyone's to plant (a sparse file may claim any
+    // size): hash them smallest first within OCIDIR_FSCK_MAX_UNREFERENCED_HASH
+    // bytes, and say of the others, in their notice, that they were not.
+    void budget_unreferenced()
+    {
+        std::sort(unreferenced_.begin(), unreferenced_.end(), [](const Unreferenced &a, const Unreferenced &b) {
+            return a.job.size != b.job.size ? a.job.size < b.job.size : a.job.dg.str() < b.job.dg.str();
+        });
+        uint64_t left = OCIDIR_FSCK_MAX_UNREFERENCED_HASH;
+        for (Unreferenced &u : unreferenced_) {
+            if (u.job.size <= left) {
+                left -= u.job.size;
+                jobs_.push_back(std::move(u.job));
+                continue;
+            }
+            notices_[u.notice].message += "; not hashed: " + std::to_string(u.job.size) +
+                                          " bytes would pass fsck's bound of " +
+                                          std::to_string(OCIDIR_FSCK_MAX_UNREFERENCED_HASH) +
+                                          " bytes for unreferenced blobs (OCIDIR_FSCK_MAX_UNREFERENCED_HASH)";
+        }
+        unreferenced_.clear();
     }
 
     // The names in a directory, sorted (the report does not depend on
@@ -426,6 +469,11 @@ private:
     std::unordered_set<std::string> referenced_;
     std::vector<Job> jobs_;
     std::vector<Finding> notices_;  // reported after the hashing results
+    struct Unreferenced {
+        Job job;
+        size_t notice;  // its UNREFERENCED notice in notices_
+    };
+    std::vector<Unreferenced> unreferenced_;  // hashed within a bound
 };
 
 }  // namespace

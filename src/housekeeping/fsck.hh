@@ -1,8 +1,10 @@
 // fsck: a complete, read-only check of a layout.  The graph walk (graph.hh)
 // reads and verifies every manifest and index; then every other reachable
-// blob and every blob file in the layout's own blobs/<alg>/ is hashed in
-// full, in parallel, largest first; unreferenced blobs, names that are not
-// digests and stray temporary files are reported as notices.
+// blob and every blob file in the layout's own blobs/<alg>/ is hashed, up to
+// the size found when planned (unreferenced ones only within
+// OCIDIR_FSCK_MAX_UNREFERENCED_HASH bytes), in parallel, largest first;
+// unreferenced blobs, names that are not digests and stray temporary files
+// are reported as notices.
 #pragma once
 
 #include <memory>

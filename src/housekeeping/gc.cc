@@ -95,7 +95,7 @@ void mark(const ocidir &d, Live &live, ocidir_report &rep, const char *op)
 bool same_inode(int fd, const struct stat &st) noexcept
 {
     struct stat x;
-    return fstat(fd, &x) == 0 && x.st_dev == st.st_dev && x.st_ino == st.st_ino;
+    return fstat(fd, &x) == 0 && ocd::same_inode(x, st);
 }
 
 // `name` in `parent` as a directory, never through a symlink.  Empty when

@@ -23,8 +23,6 @@ namespace ocd::graph {
 
 namespace {
 
-constexpr size_t kLayoutFileMax = 64 * 1024;
-
 // The finding kind of an error met while reading a manifest or index.
 int kind_of_error(int code) noexcept
 {

@@ -1,7 +1,6 @@
 #include "store/blob_store.hh"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,14 +59,53 @@ void flush_buffer(ocidir_blob_writer &w)
     }
 }
 
+// Whether the existing file `hex` in `dir` holds exactly the `size` bytes
+// that hash to `digest`.  Reads at most size + 1 bytes.  Sets `err` (and
+// returns false) when it cannot be opened; throws on a read error.
+bool existing_matches(int dir, const std::string &hex, Alg alg, const std::string &digest, uint64_t size,
+                      const std::string &name, int &err)
+{
+    Fd f(openat(dir, hex.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    if (!f) {
+        err = errno;
+        if (err != ENOENT)
+            throw_os("opening " + name + " to verify it", err);
+        return false;
+    }
+    struct stat st;
+    if (fstat(f.get(), &st) != 0)
+        throw_os("fstat of " + name, errno);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != size)
+        return false;
+    auto h = Hasher::create(alg);
+    std::vector<char> buf(std::min<uint64_t>(kCopyChunk, size + 1));
+    uint64_t total = 0;
+    for (;;) {
+        size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size + 1 - total));
+        ssize_t n = ::read(f.get(), buf.data(), want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("reading " + name + " to verify it", errno);
+        }
+        if (n == 0)
+            break;
+        total += static_cast<uint64_t>(n);
+        if (total > size)
+            return false;  // grew meanwhile
+        h->update(buf.data(), static_cast<size_t>(n));
+    }
+    return total == size && h->final_digest() == digest;
+}
+
 }  // namespace
 
-std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg)
+std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg, unsigned flags)
 {
     check_writable(d, "writing a blob");
     Place p = d.write_place(alg);
     TempFile tmp(open_write_dir(d, p), p.label);
-    auto w = std::make_unique<ocidir_blob_writer>(alg, Hasher::create(alg), std::move(tmp));
+    auto w = std::make_unique<ocidir_blob_writer>(alg, flags, Hasher::create(alg), std::move(tmp));
     return w;
 }
 
@@ -136,28 +174,62 @@ std::string writer_commit(ocidir_blob_writer &w)
         throw_error(OCIDIR_E_DIGEST, "blob content hashes to " + digest + ", not to the expected " +
                                          w.expect_digest->str() + "; nothing was stored");
     std::string hex = digest.substr(alg_name(w.alg).size() + 1);
-    if (!w.tmp.publish(hex)) {
-        // The blob was there already: its modification time now says "just
-        // committed", so that gc's grace period counts from this commit.
-        if (utimensat(w.tmp.dir_fd(), hex.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
-            int e = errno;
+    const std::string name = "blob " + digest + " in " + w.tmp.label();
+    // A gc may remove an existing blob between the moment the commit finds
+    // it and the moment it keeps it; the commit then publishes its own copy.
+    constexpr int kAttempts = 8;
+    for (int attempt = 1;; attempt++) {
+        w.digest = digest;  // for NOT_DURABLE, which is thrown after publishing
+        if (w.tmp.publish(hex))
+            return digest;
+        auto vanished = [&](int e) {
+            if (e == ENOENT && attempt < kAttempts)
+                return true;  // try again
             if (e == ENOENT)
-                throw Error(OCIDIR_E_NOT_FOUND, "blob " + digest + " in " + w.tmp.label() +
-                                                    " existed at commit but was removed (by gc) right after; "
-                                                    "write it again", e);
-            if (e != EPERM && e != EACCES && e != EROFS)
-                throw_os("refreshing the modification time of blob " + digest + " in " + w.tmp.label(), e);
+                throw Error(OCIDIR_E_NOT_FOUND, name + " existed at commit but was removed (by gc) each time, " +
+                                                    std::to_string(kAttempts) + " times; write it again", e);
+            return false;
+        };
+        struct stat st;
+        if (fstatat(w.tmp.dir_fd(), hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            if (vanished(e))
+                continue;
+            throw_os("stat of " + name, e);
         }
         // Only a regular file is "the blob that exists already": a symlink,
         // FIFO, device or directory at that name would make this commit
         // report success for a blob no reader can open.
-        struct stat st;
-        if (fstatat(w.tmp.dir_fd(), hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
-            throw_error(OCIDIR_E_FORMAT, "blob " + digest + " in " + w.tmp.label() + " is " +
-                                             file_type_name(st.st_mode) +
+        if (!S_ISREG(st.st_mode))
+            throw_error(OCIDIR_E_FORMAT, name + " is " + file_type_name(st.st_mode) +
                                              ", not a regular file; nothing was stored (remove it first)");
+        // The existing file is kept only when it can be the blob: its size
+        // is always compared (cheap), its content with VERIFY_EXISTING.
+        bool keep = static_cast<uint64_t>(st.st_size) == w.size;
+        if (keep && (w.flags & OCIDIR_PUT_VERIFY_EXISTING)) {
+            int e = 0;
+            keep = existing_matches(w.tmp.dir_fd(), hex, w.alg, digest, w.size, name, e);
+            if (e && vanished(e))
+                continue;
+        }
+        if (!keep) {
+            w.tmp.replace(hex);
+            return digest;
+        }
+        // Its modification time now says "just committed", so that gc's
+        // grace period counts from this commit.
+        if (utimensat(w.tmp.dir_fd(), hex.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+            int e = errno;
+            if (vanished(e))
+                continue;
+            if (e != EPERM && e != EACCES && e != EROFS)
+                throw_os("refreshing the modification time of " + name, e);
+        }
+        // It may have been published a moment ago by a writer that has not
+        // flushed the directory yet: this commit's success promises it.
+        w.tmp.flush_dir(hex);
+        return digest;
     }
-    return digest;
 }
 
 Found find_blob(const ocidir &d, const Digest &dg)
@@ -311,9 +383,15 @@ namespace {
 // on a second thread, one step ahead of the hash, so a put costs about what
 // the hash costs.  Returns false, having copied nothing, when the kernel
 // cannot copy between these files (the caller then reads and writes).
+//
+// The copy is hashed with pread(2) into a buffer, never through a mapping:
+// a named temporary file can be truncated by anyone who may write the blob
+// directory, and touching a mapping past the new end would be a SIGBUS that
+// kills the process.  A temporary file that comes up short is an error.
 bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_label)
 {
     constexpr size_t kStep = 32u * 1024 * 1024;
+    constexpr size_t kHashSlice = 256u * 1024;  // stays in the CPU cache between the copy-out and the hash
 
     // First step on this thread: it tells whether copy_file_range works here.
     ssize_t first;
@@ -335,11 +413,17 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
     uint64_t copied = static_cast<uint64_t>(first);
     bool finished = false;
     int copy_err = 0;
-    // Joined when this function returns or throws; the copier does not look
-    // at copier.stopping(), so it first runs to the end of the source.
+    // Joined when this function returns or throws: leaving early (hashing
+    // failed) stops the pool first, and the copier quits at its next step.
     Workers copier("copying " + src_label + " into " + w.tmp.label());
     copier.start(1, [&](unsigned) {
         for (;;) {
+            if (copier.stopping()) {
+                std::lock_guard<std::mutex> lk(mu);
+                finished = true;
+                cv.notify_one();
+                return;
+            }
             ssize_t n = copy_file_range(src, nullptr, w.tmp.fd(), nullptr, kStep, 0);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -358,8 +442,7 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
         }
     });
 
-    // Hash the temporary file through bounded mappings as the copy advances
-    // (memory use does not grow with the blob).
+    std::vector<char> buf(kHashSlice);
     uint64_t hashed = 0;
     for (;;) {
         uint64_t avail;
@@ -373,31 +456,44 @@ bool put_regular_by_copy(ocidir_blob_writer &w, int src, const std::string &src_
                 throw_os("copying " + src_label + " into " + w.tmp.label(), copy_err);
         }
         while (hashed < avail) {
-            size_t len = static_cast<size_t>(std::min<uint64_t>(kStep, avail - hashed));
-            void *m = mmap(nullptr, len, PROT_READ, MAP_SHARED | MAP_POPULATE, w.tmp.fd(), static_cast<off_t>(hashed));
-            if (m == MAP_FAILED)
-                throw_os("mapping the temporary file in " + w.tmp.label() + " for hashing", errno);
-            w.hasher->update(m, len);
-            munmap(m, len);
-            hashed += len;
+            size_t len = static_cast<size_t>(std::min<uint64_t>(buf.size(), avail - hashed));
+            ssize_t n = pread(w.tmp.fd(), buf.data(), len, static_cast<off_t>(hashed));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                throw_os("reading back the temporary file in " + w.tmp.label() + " for hashing", errno);
+            if (n == 0)
+                throw Error(OCIDIR_E_IO, "the temporary file in " + w.tmp.label() + " ends at " +
+                                             std::to_string(hashed) + " bytes, but " + std::to_string(avail) +
+                                             " were copied into it: another process truncated it; nothing was stored");
+            w.hasher->update(buf.data(), static_cast<size_t>(n));
+            hashed += static_cast<uint64_t>(n);
         }
         if (done)
             break;
     }
+    // Cut short after the copy's last step, the file would be published
+    // shorter than what was hashed.
+    struct stat st;
+    if (fstat(w.tmp.fd(), &st) != 0)
+        throw_os("fstat of the temporary file in " + w.tmp.label(), errno);
+    if (static_cast<uint64_t>(st.st_size) != hashed)
+        throw Error(OCIDIR_E_IO, "the temporary file in " + w.tmp.label() + " is " + std::to_string(st.st_size) +
+                                     " bytes, but " + std::to_string(hashed) +
+                                     " were copied into it and hashed: another process changed it; nothing was stored");
     w.size = hashed;
     return true;
 }
 
 }  // namespace
 
-std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
+void put_fd_into(ocidir_blob_writer &w, int fd)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         throw_os("ocidir_blob_put_fd: fd " + std::to_string(fd), errno);
     std::string label = "fd " + std::to_string(fd);
-    std::unique_ptr<ocidir_blob_writer> w = writer_new(d, Alg::sha256);
-    if (!S_ISREG(st.st_mode) || !put_regular_by_copy(*w, fd, label)) {
+    if (!S_ISREG(st.st_mode) || !put_regular_by_copy(w, fd, label)) {
         std::vector<char> buf(kCopyChunk);
         for (;;) {
             ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -408,14 +504,9 @@ std::string put_fd(ocidir &d, int fd, uint64_t *size_out)
             }
             if (n == 0)
                 break;
-            writer_write(*w, buf.data(), static_cast<size_t>(n));
+            writer_write(w, buf.data(), static_cast<size_t>(n));
         }
     }
-    uint64_t size = w->size;
-    std::string dg = writer_commit(*w);
-    if (size_out)
-        *size_out = size;
-    return dg;
 }
 
 void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,

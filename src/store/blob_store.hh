@@ -18,10 +18,11 @@
 #include "fs/tempfile.hh"
 
 struct ocidir_blob_writer {
-    ocidir_blob_writer(ocd::Alg a, std::unique_ptr<ocd::Hasher> h, ocd::TempFile t)
-        : alg(a), hasher(std::move(h)), tmp(std::move(t)) {}
+    ocidir_blob_writer(ocd::Alg a, unsigned f, std::unique_ptr<ocd::Hasher> h, ocd::TempFile t)
+        : alg(a), flags(f), hasher(std::move(h)), tmp(std::move(t)) {}
 
     ocd::Alg alg;
+    unsigned flags;  // OCIDIR_PUT_*
     std::unique_ptr<ocd::Hasher> hasher;
     ocd::TempFile tmp;
     uint64_t size = 0;
@@ -29,6 +30,7 @@ struct ocidir_blob_writer {
     int64_t expect_size = -1;
     bool expected = false;
     bool failed = false;
+    std::string digest;  // set by writer_commit once the blob is published
     std::vector<char> buf;  // coalesces small writes
     size_t buf_len = 0;
 };
@@ -46,11 +48,19 @@ struct ocidir_blob_reader {
 
 namespace ocd {
 
-std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg);
+// `flags`: OCIDIR_PUT_* bits, honoured by writer_commit.
+std::unique_ptr<ocidir_blob_writer> writer_new(ocidir &d, Alg alg, unsigned flags = 0);
 void writer_expect(ocidir_blob_writer &w, const char *digest, int64_t size);
 void writer_write(ocidir_blob_writer &w, const void *buf, size_t len);
-// Consumes the writer's temp file; returns the digest string.
+// Consumes the writer's temp file; returns the digest string.  An existing
+// file under the name is kept if its size matches (and, with
+// OCIDIR_PUT_VERIFY_EXISTING, its hash), else replaced atomically.  Throws
+// Error(NOT_DURABLE) when the blob was published but flushing its directory
+// failed; w.digest holds the digest then too.
 std::string writer_commit(ocidir_blob_writer &w);
+// Append the content of `fd` (from its offset to its end) to a fresh writer:
+// regular files by an in-kernel copy hashed with read(2), others by reading.
+void put_fd_into(ocidir_blob_writer &w, int fd);
 
 struct Found {
     Place place;
@@ -75,6 +85,5 @@ void blob_remove(ocidir &d, const char *digest);
 // find_blob().
 void require_still_present(const ocidir &d, const std::string &digest, const std::string &what,
                            const std::string &consequence);
-std::string put_fd(ocidir &d, int fd, uint64_t *size_out);
 
 }  // namespace ocd

@@ -32,7 +32,7 @@ namespace ocd::index {
 namespace {
 
 constexpr std::string_view kLockName = ".ocidir.lock";
-constexpr std::string_view kTempPrefix = ".ocidir-index-";
+constexpr std::string_view kIndexTempPrefix = ".ocidir-index-";
 
 bool alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
@@ -177,7 +177,7 @@ std::vector<std::string> index_temps(const ocidir &d)
         return out;  // best effort: an unlistable root has no temps to offer
     }
     for (std::string &name : names)
-        if (std::string_view(name).substr(0, kTempPrefix.size()) == kTempPrefix)
+        if (std::string_view(name).substr(0, kIndexTempPrefix.size()) == kIndexTempPrefix)
             out.push_back(std::move(name));
     return out;
 }
@@ -223,6 +223,17 @@ std::vector<std::string> stale_temps_if_idle(const ocidir &d)
 
 namespace {
 
+// The permission bits of the current index.json, which the rewrite keeps
+// (it neither widens nor narrows who may read it); -1 when there is none
+// (the new file then has 0644 minus the umask).
+int index_mode(const ocidir &d)
+{
+    struct stat st;
+    if (fstatat(d.root.get(), "index.json", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        return static_cast<int>(st.st_mode & 0777);
+    return -1;
+}
+
 void publish(const ocidir &d, const std::string &bytes)
 {
     uint8_t rnd[8];
@@ -231,13 +242,17 @@ void publish(const ocidir &d, const std::string &bytes)
         uint64_t x = static_cast<uint64_t>(getpid());
         memcpy(rnd, &x, sizeof rnd);
     }
-    std::string name = std::string(kTempPrefix) + to_hex(rnd, sizeof rnd);
+    std::string name = std::string(kIndexTempPrefix) + to_hex(rnd, sizeof rnd);
+    const int mode = index_mode(d);
     int fd = openat(d.root.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         throw_os("create " + d.label + "/" + name, errno);
     Fd f(fd);
     auto cleanup = [&] { unlinkat(d.root.get(), name.c_str(), 0); };
     try {
+        // fchmod, not the create mode: that one is cut by the umask.
+        if (mode >= 0 && fchmod(fd, static_cast<mode_t>(mode)) != 0)
+            throw_os("chmod " + d.label + "/" + name, errno);
         size_t off = 0;
         while (off < bytes.size()) {
             ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
@@ -248,15 +263,22 @@ void publish(const ocidir &d, const std::string &bytes)
             }
             off += static_cast<size_t>(n);
         }
-        if (fsync(fd) != 0)
-            throw_os("fsync " + d.label + "/" + name, errno);
+        if (fdatasync(fd) != 0)
+            throw_os("fdatasync " + d.label + "/" + name, errno);
         if (renameat(d.root.get(), name.c_str(), d.root.get(), "index.json") != 0)
             throw_os("rename " + d.label + "/" + name + " to index.json", errno);
     } catch (...) {
         cleanup();
         throw;
     }
-    fsync_dir(d.root.get(), d.label);
+    // Published: from here on, every reader sees the new index.json.
+    if (fsync(d.root.get()) != 0 && errno != EINVAL && errno != EROFS) {
+        int e = errno;
+        throw Error(OCIDIR_E_NOT_DURABLE,
+                    d.label + "/index.json was replaced by its new version, but flushing the directory " + d.label +
+                        " failed: " + errno_text(e) + "; the change is visible but may not survive a crash",
+                    e);
+    }
 }
 
 }  // namespace

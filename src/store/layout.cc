@@ -69,7 +69,6 @@ std::string fd_path_label(int fd)
 
 namespace {
 
-constexpr size_t kLayoutFileMax = 64 * 1024;
 constexpr const char kLayoutContent[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 constexpr const char kIndexContent[] =
     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}";

@@ -66,6 +66,9 @@ struct ocidir {
 
 namespace ocd {
 
+// Bound on the size of the `oci-layout` file read by open, fsck and clone.
+inline constexpr size_t kLayoutFileMax = 64 * 1024;
+
 // ocidir_open: validates flags, opens or creates the layout.  A writable
 // handle removes the stale temporary files of its blob directories; those of
 // index.json updates belong to the index module
