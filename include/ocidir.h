@@ -41,7 +41,10 @@
  *
  * - Every function that can fail returns `int`: 0 on success, a negative
  *   OCIDIR_E_* code on failure.  Out-parameters come last and are written
- *   only on success.  A handle out-parameter (`**out`) must not be NULL
+ *   only on success, with one exception: OCIDIR_E_NOT_DURABLE reports a
+ *   change that was made and is visible (a blob published, index.json
+ *   replaced) but whose flush to disk failed, and the out-parameters that
+ *   describe the change (digests, sizes) are written then too.  A handle out-parameter (`**out`) must not be NULL
  *   (OCIDIR_E_INVALID); a digest or size out-parameter may be NULL.
  * - After a failure, ocidir_last_error() gives a message naming what failed
  *   (which digest, which path, the OS error text) and ocidir_last_errno() the

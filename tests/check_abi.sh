@@ -35,7 +35,8 @@ if [ $((rc & 8)) -ne 0 ]; then
     exit 1
 fi
 # Summary lines: "Functions changes summary: R Removed, C Changed (...), A Added functions"
-bad=$(printf '%s\n' "$out" | sed -nE 's/^(Functions|Variables) changes summary: ([0-9]+) Removed, ([0-9]+) Changed.*/\1 \2 \3/p' |
+bad=$( { printf '%s\n' "$out" | sed -nE 's/^(Functions|Variables) changes summary: ([0-9]+) Removed, ([0-9]+) Changed.*/\1 \2 \3/p';
+          printf '%s\n' "$out" | sed -nE 's/^(Function symbols|Variable symbols) changes summary: ([0-9]+) Removed.*/\1 \2 0/p' | sed 's/ symbols/-symbols/'; } |
     awk '$2 != 0 || $3 != 0 { print $1 ": " $2 " removed, " $3 " changed" }')
 if [ -n "$bad" ]; then
     echo "check_abi: FAILED: not only additions against $baseline:" >&2

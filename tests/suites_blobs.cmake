@@ -43,3 +43,15 @@ add_test(NAME headertest_covers_every_function
 add_test(NAME check_exports
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check_exports.sh $<TARGET_FILE:ocidir>
           ${PROJECT_SOURCE_DIR}/include/ocidir.h)
+
+# The ABI only grows: the built library against the baseline kept in abi/
+# (abidiff from abigail-tools), and a self-test that a removal is caught.
+# Not under sanitizers: the instrumented library is not the one shipped.
+if(NOT OCIDIR_SANITIZE AND NOT OCIDIR_TSAN)
+  add_test(NAME check_abi
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check_abi.sh ${PROJECT_SOURCE_DIR}/abi/libocidir.abi
+            $<TARGET_FILE:ocidir> ${PROJECT_SOURCE_DIR}/include)
+  add_test(NAME check_abi_detects_removal
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check_abi_selftest.sh ${CMAKE_CURRENT_SOURCE_DIR}/check_abi.sh
+            ${PROJECT_SOURCE_DIR}/abi/libocidir.abi $<TARGET_FILE:ocidir> ${PROJECT_SOURCE_DIR}/include)
+endif()

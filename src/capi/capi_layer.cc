@@ -73,13 +73,22 @@ OCIDIR_API int ocidir_layer_writer_commit(ocidir_layer_writer_t *w, char digest_
     if (!w)
         return invalid("ocidir_layer_writer_commit", "writer is NULL");
     std::unique_ptr<ocidir_layer_writer> owned(w);  // freed whatever happens
-    return guard([&] {
+    int rc = guard([&] {
         LayerResult res = layer_writer_commit(*owned);
         copy_digest(res.digest, digest_out);
         if (size_out)
             *size_out = res.size;
         copy_digest(res.diff_id, diff_id_out);
     });
+    // Published but not flushed: the layer exists, so the caller gets its
+    // digests as on success.
+    if (rc == OCIDIR_E_NOT_DURABLE && !owned->published_digest.empty()) {
+        copy_digest(owned->published_digest, digest_out);
+        if (size_out)
+            *size_out = owned->published_size;
+        copy_digest(owned->published_diff_id, diff_id_out);
+    }
+    return rc;
 }
 
 OCIDIR_API const char *ocidir_layer_writer_media_type(const ocidir_layer_writer_t *w)

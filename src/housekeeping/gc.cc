@@ -215,7 +215,18 @@ void sweep(std::vector<SweepDir> &dirs, const Live &live, int64_t grace, bool dr
         } else if (errno != ENOENT) {
             throw_os("removing blob " + c.digest + " from " + s.label, errno);
         }
-        prog.advance(c.size);
+        try {
+            prog.advance(c.size);
+        } catch (const Error &e) {
+            // Canceled between two removals: what was removed is flushed
+            // as on a normal end, then the cancel goes on up.
+            if (e.code() != OCIDIR_E_CANCELED)
+                throw;
+            for (size_t i = 0; i < dirs.size(); i++)
+                if (changed[i])
+                    fsync_dir(dirs[i].fd.get(), dirs[i].label);
+            throw;
+        }
     }
     for (size_t i = 0; i < dirs.size(); i++)
         if (changed[i])

@@ -91,7 +91,16 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
         }
         LayerResult res;
         res.diff_id = w.diff->final_digest();
-        res.digest = writer_commit(*w.blob);
+        try {
+            res.digest = writer_commit(*w.blob);
+        } catch (const Error &e) {
+            if (e.code() == OCIDIR_E_NOT_DURABLE && !w.blob->digest.empty()) {
+                w.published_digest = w.blob->digest;
+                w.published_size = w.blob->size;
+                w.published_diff_id = res.diff_id;
+            }
+            throw;
+        }
         res.size = w.blob->size;
         res.media_type = w.media_type;
         w.state = ocidir_layer_writer::State::Committed;

@@ -37,6 +37,10 @@ struct ocidir_layer_writer {
     std::unique_ptr<ocd::codec::Encoder> enc;  // null for none; hands its output to `blob`
     uint64_t in_size = 0;                      // uncompressed bytes seen
     State state = State::Open;
+    // Set when the commit published the blob but flushing it failed
+    // (OCIDIR_E_NOT_DURABLE): the digests are handed out all the same.
+    std::string published_digest, published_diff_id;
+    uint64_t published_size = 0;
 };
 
 struct ocidir_layer_reader {
@@ -81,7 +85,8 @@ struct LayerResult {
 };
 
 // Finish the compressed stream and commit the blob.  The writer is spent
-// (Committed) or failed afterwards; on failure nothing is published.
+// (Committed) or failed afterwards; on failure nothing is published, except
+// for NOT_DURABLE (published, not flushed: published_* are set).
 LayerResult layer_writer_commit(ocidir_layer_writer &w);
 
 // Open a layer blob.  Throws UNSUPPORTED (media type not a tar layer), the
