@@ -295,9 +295,8 @@ static int64_t grace_of(const ocidir &d, const ocidir_gc_options_t &o, const cha
     return o.grace_seconds;
 }
 
-std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o)
+std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o, const char *op)
 {
-    const char *op = "ocidir_gc";
     const unsigned flags = o.flags;
     check_flags(flags, op);
     const int64_t grace = grace_of(d, o, op);
@@ -393,7 +392,7 @@ std::unique_ptr<ocidir_report> remove_tag_and_collect(ocidir &d, std::string_vie
     // index.json first, durable, then the blobs: a crash in between leaves
     // unreferenced blobs, never a tag naming a missing one.
     index::remove_tag(d, tag);
-    return collect(d, o);
+    return collect(d, o, "ocidir_tag_remove_gc");
 }
 
 }  // namespace ocd::gc
