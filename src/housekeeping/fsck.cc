@@ -257,6 +257,10 @@ public:
             running--;
             cv.notify_all();
         };
+        // The first progress call, before any blob is hashed: a cancel here
+        // starts no thread.
+        if (progress && progress(walked, total, user) != 0)
+            throw_canceled("ocidir_fsck", walked, total);
         std::vector<std::thread> pool;
         try {
             for (unsigned i = 0; i < n; i++)
@@ -271,18 +275,15 @@ public:
                 t.join();
             throw Error(OCIDIR_E_IO, "fsck of " + d_.label + ": could not start hashing threads");
         }
-        // Progress from this thread: at the start, whenever workers have
-        // finished a job since the last call, and at the end.  A non-zero
-        // return stops the workers after their current blob.
+        // Progress from this thread: whenever workers have finished a job
+        // since the last call, and at the end.  A non-zero return stops the
+        // workers after their current blob.
         bool canceled = false;
-        uint64_t reported = 0;
+        uint64_t reported = walked;
         {
             std::unique_lock<std::mutex> lk(mu);
-            bool first = true;
             while (running != 0) {
-                if (!first)
-                    cv.wait_for(lk, kProgressInterval, [&] { return running == 0 || jobs_done != reported_jobs; });
-                first = false;
+                cv.wait_for(lk, kProgressInterval, [&] { return running == 0 || jobs_done != reported_jobs; });
                 if (running == 0)
                     break;
                 reported_jobs = jobs_done;
