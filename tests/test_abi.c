@@ -937,6 +937,12 @@ static void test_layer_writer_sha512(void **state)
     ocidir_layer_writer_t *w = (ocidir_layer_writer_t *)&o;
     assert_ocidir(OCIDIR_E_INVALID, ocidir_layer_writer_new_opts(d, &o, &w));
     assert_ptr_equal(w, (ocidir_layer_writer_t *)&o);
+    assert_error_mentions("algorithm 2");
+    /* An unknown compression. */
+    o.alg = OCIDIR_SHA512;
+    o.compression = (ocidir_compression_t)7;
+    assert_ocidir(OCIDIR_E_UNSUPPORTED, ocidir_layer_writer_new_opts(d, &o, &w));
+    assert_ptr_equal(w, (ocidir_layer_writer_t *)&o);
     assert_fsck_clean(d);
     ocidir_close(d);
 }
