@@ -50,11 +50,13 @@ OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writ
         load_options(opts, o, op);
         if (o.flags != 0)
             throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
-        if (o.alg != OCIDIR_SHA256 && o.alg != OCIDIR_SHA512)
-            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown digest algorithm " +
-                                              std::to_string(static_cast<int>(o.alg)) + " (0 sha256, 1 sha512)");
+        // The field's bytes, not the enum: a C caller may store any int.
+        const int alg = enum_value(o.alg);
+        if (alg != OCIDIR_SHA256 && alg != OCIDIR_SHA512)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown digest algorithm " + std::to_string(alg) +
+                                              " (0 sha256, 1 sha512)");
         *out = layer_writer_new(*d, enum_value(o.compression), o.level, o.threads,
-                                o.alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0)
+                                alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0)
                    .release();
     });
 }
