@@ -13,3 +13,10 @@ ocidir_cmocka_test(test_clone test_clone.c)
 set_tests_properties(test_clone PROPERTIES TIMEOUT 300)
 target_sources(test_gc PRIVATE gc_testutil.c)
 target_sources(test_clone PRIVATE gc_testutil.c)
+# The versioned ABI: every long operation canceled by its progress callback
+# (first, middle, last call) and the progress contract; options structs of
+# every size (NULL, older and newer callers, the _options_init functions);
+# what the new options do.
+ocidir_cmocka_test(test_abi test_abi.c)
+set_tests_properties(test_abi PROPERTIES TIMEOUT 300)
+target_sources(test_abi PRIVATE gc_testutil.c)

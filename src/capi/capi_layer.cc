@@ -33,7 +33,8 @@ OCIDIR_API int ocidir_layer_writer_new(ocidir_t *d, ocidir_compression_t compres
 
 OCIDIR_API int ocidir_layer_writer_options_init(ocidir_layer_writer_options_t *opts, size_t struct_size)
 {
-    return init_options(opts, struct_size, ocidir_layer_writer_options_t OCIDIR_LAYER_WRITER_OPTIONS_INIT);
+    static const ocidir_layer_writer_options_t def = OCIDIR_LAYER_WRITER_OPTIONS_INIT;  // static: its padding bytes are zero
+    return init_options(opts, struct_size, def);
 }
 
 OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writer_options_t *opts,
@@ -49,11 +50,13 @@ OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writ
         load_options(opts, o, op);
         if (o.flags != 0)
             throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
-        if (o.alg != OCIDIR_SHA256 && o.alg != OCIDIR_SHA512)
-            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown digest algorithm " +
-                                              std::to_string(static_cast<int>(o.alg)) + " (0 sha256, 1 sha512)");
+        // The field's bytes, not the enum: a C caller may store any int.
+        const int alg = enum_value(o.alg);
+        if (alg != OCIDIR_SHA256 && alg != OCIDIR_SHA512)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown digest algorithm " + std::to_string(alg) +
+                                              " (0 sha256, 1 sha512)");
         *out = layer_writer_new(*d, enum_value(o.compression), o.level, o.threads,
-                                o.alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0)
+                                alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0)
                    .release();
     });
 }
@@ -100,7 +103,8 @@ OCIDIR_API void ocidir_layer_writer_abort(ocidir_layer_writer_t *w) { delete w; 
 
 OCIDIR_API int ocidir_layer_reader_options_init(ocidir_layer_reader_options_t *opts, size_t struct_size)
 {
-    return init_options(opts, struct_size, ocidir_layer_reader_options_t OCIDIR_LAYER_READER_OPTIONS_INIT);
+    static const ocidir_layer_reader_options_t def = OCIDIR_LAYER_READER_OPTIONS_INIT;  // static: its padding bytes are zero
+    return init_options(opts, struct_size, def);
 }
 
 OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char *digest, int64_t size,

@@ -51,7 +51,10 @@ void load_options(const T *in, T &out, const char *fn)
 // The body of every ocidir_*_options_init(): write the defaults `def` into
 // the first `struct_size` bytes of `opts` (a caller's possibly older, smaller
 // struct).  Returns OCIDIR_E_INVALID for NULL or a size too small for the
-// size field, 0 otherwise.
+// size field, 0 otherwise.  `def` must be a static object (`static const T
+// def = OCIDIR_X_OPTIONS_INIT;`): its padding bytes are then zero, so the
+// caller gets exactly the bytes of the macro, never the stale stack bytes
+// a temporary's padding holds.
 template <class T>
 int init_options(T *opts, size_t struct_size, const T &def) noexcept
 {

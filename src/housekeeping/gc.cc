@@ -307,9 +307,8 @@ static int64_t grace_of(const ocidir &d, const ocidir_gc_options_t &o, const cha
     return o.grace_seconds;
 }
 
-std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o)
+std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o, const char *op)
 {
-    const char *op = "ocidir_gc";
     const unsigned flags = o.flags;
     check_flags(flags, op);
     const int64_t grace = grace_of(d, o, op);
@@ -411,7 +410,7 @@ std::unique_ptr<ocidir_report> remove_tag_and_collect(ocidir &d, std::string_vie
     std::string why;
     int code = OCIDIR_E_NOMEM;
     try {
-        return collect(d, o);
+        return collect(d, o, "ocidir_tag_remove_gc");
     } catch (const Error &e) {
         code = e.code();
         why = e.message();

@@ -63,8 +63,9 @@ void check_complete(const ocidir &d, const graph::Graph &g, const char *op);
 // ocidir_set_gc_grace: seconds >= 0, or -1 for the default.
 void set_grace(ocidir &d, int64_t seconds);
 
-// ocidir_gc, with its options loaded (flags: OCIDIR_GC_DRY_RUN).
-std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o);
+// ocidir_gc, with its options loaded (flags: OCIDIR_GC_DRY_RUN); `op` names
+// the entry point in messages (ocidir_tag_remove_gc collects through it).
+std::unique_ptr<ocidir_report> collect(ocidir &d, const ocidir_gc_options_t &o, const char *op = "ocidir_gc");
 
 // ocidir_cache_gc: the blobs of `cache_fd` (sha256/, sha512/) that none of
 // `layouts` references.
