@@ -32,7 +32,7 @@ __all__ = [
     "version", "version_number", "hash_backend", "digest", "validate_digest",
     "validate_tag", "platform_default", "compression_media_type",
     "resolver_uses_openat2", "strerror", "cache_gc", "library_path",
-    "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT",
+    "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT", "UNPACK_MARKER",
 ] + list(_errors_all)
 
 __version__ = "0.5.0"
@@ -45,6 +45,9 @@ _ALGS = {SHA256: 0, SHA512: 1}
 _COMPRESSIONS = {"none": 0, "gzip": 1, "zstd": 2}
 DIGEST_MAX = _lib.DIGEST_MAX
 GC_GRACE_DEFAULT = 3600
+#: The marker file at the root of a destination while Image.unpack() runs
+#: (OCIDIR_UNPACK_MARKER): a tree holding it is incomplete.
+UNPACK_MARKER = ".ocidir-unpack-incomplete"
 
 _AT_FDCWD = -100
 _OPEN_CREATE, _OPEN_RDONLY, _OPEN_FOLLOW_BLOB_SYMLINK = 1, 2, 4
@@ -52,6 +55,7 @@ _BLOBDIR_WRITE = 1
 _TAG_NOREPLACE = 1
 _GC_DRY_RUN = 1
 _CLONE_NO_HARDLINK = 1
+_PUT_VERIFY_EXISTING = 1
 _SIZE_MAX = ctypes.c_size_t(-1).value
 
 
@@ -87,6 +91,16 @@ def _layer_reader_options(max_size):
     if max_size <= 0:
         raise ValueError("max_size must be None (no bound) or > 0, not %d" % max_size)
     return _lib.LayerReaderOptions(max_size=max_size)
+
+
+def _put_options(alg, verify_existing):
+    """The ocidir_put_options_t for put/put_file/open_writer, or None for the
+    defaults of the plain calls (sha256, no flags).  The algorithm is checked
+    here in both cases."""
+    a = _alg(alg)
+    if not verify_existing and a == _ALGS[SHA256]:
+        return None
+    return _lib.PutOptions(alg=a, flags=_PUT_VERIFY_EXISTING if verify_existing else 0)
 
 
 class _DirFd:
@@ -252,24 +266,34 @@ class OciDir(_io._Closable):
 
     # -- blobs ----------------------------------------------------------------
 
-    def put(self, data):
-        """Store a bytes-like object as a sha256 blob; returns its digest."""
+    def put(self, data, *, alg=SHA256, verify_existing=False):
+        """Store a bytes-like object as a blob; returns its digest.  `alg` is
+        "sha256" or "sha512".  An existing blob of that digest and size is
+        trusted as it is, unless verify_existing=True: then it is re-hashed
+        and, if its content does not match its name, replaced by these bytes
+        (how a corrupted blob is repaired; see fsck())."""
         buf, n = c_buffer(data, writable=False)
         out = digest_buffer()
-        fn.blob_put(self._p(), buf, n, out)
+        opts = _put_options(alg, verify_existing)
+        if opts is None:
+            fn.blob_put(self._p(), buf, n, out)
+        else:
+            fn.blob_put_opts(self._p(), buf, n, ctypes.byref(opts), out)
         return out.value.decode()
 
-    def put_file(self, file):
+    def put_file(self, file, *, alg=SHA256, verify_existing=False):
         """Store a file's content (from its current position to its end) as a
-        sha256 blob; returns its digest.  `file` is a path, an fd, or a file
-        object (one with a usable fileno() is copied by the library, with
-        copy_file_range where possible; others are read here)."""
+        blob; returns its digest.  `file` is a path, an fd, or a file object
+        (one with a usable fileno() is copied by the library, with
+        copy_file_range where possible; others are read here).  `alg` and
+        `verify_existing` as in put()."""
+        opts = _put_options(alg, verify_existing)
         if isinstance(file, int):
-            return self._put_fd(file)
+            return self._put_fd(file, opts)
         if isinstance(file, (str, bytes, os.PathLike)):
             fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                return self._put_fd(fd)
+                return self._put_fd(fd, opts)
             finally:
                 os.close(fd)
         if isinstance(file, io.TextIOBase):
@@ -284,11 +308,11 @@ class OciDir(_io._Closable):
             if seekable:
                 # The file object may have read ahead; start from its position.
                 os.lseek(fd, file.tell(), os.SEEK_SET)
-            d = self._put_fd(fd)
+            d = self._put_fd(fd, opts)
             if seekable:
                 file.seek(os.lseek(fd, 0, os.SEEK_CUR))
             return d
-        with self.open_writer() as w:
+        with self.open_writer(alg, verify_existing=verify_existing) as w:
             while True:
                 chunk = file.read(1 << 20)
                 if not chunk:
@@ -296,17 +320,24 @@ class OciDir(_io._Closable):
                 w.write(chunk)
         return w.digest
 
-    def _put_fd(self, fd):
+    def _put_fd(self, fd, opts):
         out = digest_buffer()
-        fn.blob_put_fd(self._p(), fd, out, None)
+        if opts is None:
+            fn.blob_put_fd(self._p(), fd, out, None)
+        else:
+            fn.blob_put_fd_opts(self._p(), fd, ctypes.byref(opts), out, None)
         return out.value.decode()
 
-    def open_writer(self, alg=SHA256, *, digest=None, size=None):
+    def open_writer(self, alg=SHA256, *, digest=None, size=None, verify_existing=False):
         """A BlobWriter: write, then close() commits (returning nothing; see
         .digest) or commit() returns the digest.  `digest` / `size` are
-        expectations checked at commit."""
+        expectations checked at commit; `verify_existing` as in put()."""
         w = _lib.blob_writer_p()
-        fn.blob_writer_new(self._p(), _alg(alg), ctypes.byref(w))
+        opts = _put_options(alg, verify_existing)
+        if opts is None:
+            fn.blob_writer_new(self._p(), _alg(alg), ctypes.byref(w))
+        else:
+            fn.blob_writer_new_opts(self._p(), ctypes.byref(opts), ctypes.byref(w))
         writer = BlobWriter(self, w)
         if digest is not None or size is not None:
             try:

@@ -1,11 +1,13 @@
 """Images (read) and builders (write)."""
 
 import ctypes
+import os
 from collections import namedtuple
 
 from . import _io
 from . import _lib
 from ._lib import fn, digest_buffer, layer_reader_p, take_string, take_strv, take_kv, make_strv
+from ._report import Report, run_with_report
 
 __all__ = ["Descriptor", "Image", "Builder"]
 
@@ -162,6 +164,101 @@ class Image(_Handle):
         s = ctypes.c_void_p()
         fn.image_config_string(self._p(), code, ctypes.byref(s))
         return take_string(s.value)
+
+
+    def unpack(self, path, *, owner="tar", uid_map=None, gid_map=None, fallback_uid=None,
+               fallback_gid=None, max_bytes=None, max_entries=None, all_xattrs=False,
+               no_xattrs=False, no_sync=False, progress=None, dir_fd=None):
+        """Unpack every layer, in order, into the directory `path` (relative
+        to `dir_fd` when given), which must be absent (it is created) or an
+        empty directory; anything else raises AlreadyExists and nothing is
+        touched.  Returns a Report of what was skipped (FindKind
+        XATTR_SKIPPED, XATTR_UNSUPPORTED, DEVICE_SKIPPED), with ``blobs`` the
+        layers applied and ``bytes`` the file bytes written.
+
+        `owner`: "tar" (lchown to the tar's ids), "map" (shift them through
+        `uid_map` / `gid_map`, sequences of (container_id, host_id, size)) or
+        "rootless" (the caller owns everything; the tar's owners go into the
+        ``user.rootlesscontainers`` xattr).  `fallback_uid` / `fallback_gid`:
+        the id for one the namespace or the map does not cover (None: raise
+        InvalidArgument).  `max_bytes` / `max_entries` bound the content
+        written and the tar entries (None: the library's defaults, 1 TiB and
+        2**24; TooLarge past them).  `all_xattrs` also applies the namespaces
+        refused by default; `no_xattrs` applies none; `no_sync` skips the
+        final syncfs().
+
+        Any failure (a layer that does not match its digest or diff_id:
+        DigestMismatch; a hostile entry: FormatError or EscapeError; ...)
+        removes everything the call created, so `path` is again absent or
+        empty.  An exception raised by progress(done, total) (compressed
+        layer bytes; called at the start, as each layer finishes and every
+        256 entries) cancels the unpack the same way and is re-raised."""
+        try:
+            mode = _OWNER_MODES[owner]
+        except KeyError:
+            raise ValueError("unknown owner mode %r (use 'tar', 'map' or 'rootless')" % (owner,)) from None
+        flags = ((_UNPACK_ALL_XATTRS if all_xattrs else 0) | (_UNPACK_NO_XATTRS if no_xattrs else 0)
+                 | (_UNPACK_NO_SYNC if no_sync else 0))
+        uids, gids = _idmap_array(uid_map, "uid_map"), _idmap_array(gid_map, "gid_map")
+        fields = dict(flags=flags, owner_mode=mode,
+                      fallback_uid=_fallback_id(fallback_uid, "fallback_uid"),
+                      fallback_gid=_fallback_id(fallback_gid, "fallback_gid"))
+        if uids is not None:
+            fields.update(uid_map=uids, n_uid_map=len(uids))
+        if gids is not None:
+            fields.update(gid_map=gids, n_gid_map=len(gids))
+        if max_bytes is not None:
+            fields["max_bytes"] = _positive(max_bytes, "max_bytes")
+        if max_entries is not None:
+            fields["max_entries"] = _positive(max_entries, "max_entries")
+        p = self._p()
+        fd = _AT_FDCWD if dir_fd is None else dir_fd
+        target = os.fsencode(path)
+
+        def call(cb, out):
+            opts = _lib.UnpackOptions(progress=cb, **fields)
+            fn.unpack(p, fd, target, ctypes.byref(opts), out)
+
+        rep = run_with_report(call, progress)
+        del uids, gids
+        return rep
+
+
+_AT_FDCWD = -100
+_OWNER_MODES = {"tar": 0, "map": 1, "rootless": 2}  # OCIDIR_UNPACK_OWNER_*
+_UNPACK_ALL_XATTRS, _UNPACK_NO_XATTRS, _UNPACK_NO_SYNC = 1, 2, 4
+
+
+def _idmap_array(ranges, what):
+    """A ctypes array of IdMap for a sequence of (container_id, host_id, size), or None."""
+    if ranges is None:
+        return None
+    ranges = list(ranges)
+    arr = (_lib.IdMap * max(len(ranges), 1))()
+    for i, r in enumerate(ranges):
+        try:
+            c, h, n = r
+        except (TypeError, ValueError):
+            raise TypeError("%s entries are (container_id, host_id, size) triples, not %r" % (what, r)) from None
+        for v in (c, h, n):
+            if not isinstance(v, int) or not 0 <= v <= 0xFFFFFFFF:
+                raise ValueError("%s: %r is not a 32-bit id" % (what, v))
+        arr[i] = _lib.IdMap(c, h, n)
+    return arr if ranges else None
+
+
+def _fallback_id(v, what):
+    if v is None:
+        return -1
+    if not isinstance(v, int) or not 0 <= v <= 0xFFFFFFFF:
+        raise ValueError("%s must be None or a 32-bit id, not %r" % (what, v))
+    return v
+
+
+def _positive(v, what):
+    if not isinstance(v, int) or v <= 0:
+        raise ValueError("%s must be None (the default) or > 0, not %r" % (what, v))
+    return v
 
 
 def _field_property(name):
