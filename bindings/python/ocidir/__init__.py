@@ -26,8 +26,8 @@ from . import _io
 from ._io import BlobReader, BlobWriter, LayerReader, LayerWriter, c_buffer
 from ._image import Descriptor, FsPath, Image, Builder
 from ._report import FindKind, Finding, ProgressCallback, Report, run_with_report
+from . import errors
 from .errors import *  # noqa: F401,F403  (the exception classes and E_* codes)
-from .errors import __all__ as _errors_all
 
 __all__ = [
     "OciDir", "BlobReader", "BlobWriter", "LayerReader", "LayerWriter", "Image",
@@ -37,7 +37,8 @@ __all__ = [
     "resolver_uses_openat2", "strerror", "cache_gc", "library_path",
     "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT", "UNPACK_MARKER",
     "FsPath", "ProgressCallback",
-] + list(_errors_all)
+]
+__all__ += errors.__all__
 
 __version__ = "0.5.0"
 
@@ -418,7 +419,7 @@ class OciDir(_io._Closable):
         """The Descriptor of the manifest or index a tag or digest names."""
         d, mt, size = digest_buffer(), ctypes.c_void_p(), ctypes.c_uint64()
         fn.resolve(self._p(), ref.encode("utf-8"), d, ctypes.byref(mt), ctypes.byref(size))
-        return Descriptor(take_string(mt.value), d.value.decode(), size.value)
+        return Descriptor(take_string(mt.value) or "", d.value.decode(), size.value)
 
     def tag(self, tag: str, digest: str, *, replace: bool = True) -> None:
         """Point `tag` at a manifest or index blob; replace=False raises

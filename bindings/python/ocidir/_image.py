@@ -20,7 +20,7 @@ FsPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 class Descriptor(NamedTuple):
     """An OCI descriptor: media type, digest, size."""
-    media_type: Optional[str]
+    media_type: str
     digest: str
     size: int
 
@@ -105,7 +105,7 @@ class Image(_Handle):
     def config_descriptor(self) -> Descriptor:
         mt, d, size = ctypes.c_void_p(), digest_buffer(), ctypes.c_uint64()
         fn.image_config_descriptor(self._p(), ctypes.byref(mt), d, ctypes.byref(size))
-        return Descriptor(take_string(mt.value), d.value.decode(), size.value)
+        return Descriptor(take_string(mt.value) or "", d.value.decode(), size.value)
 
     @property
     def config_is_empty(self) -> bool:
@@ -151,7 +151,7 @@ class Image(_Handle):
                 raise IndexError("layer index out of range")
         mt, d, size = ctypes.c_void_p(), digest_buffer(), ctypes.c_uint64()
         fn.image_layer(self._p(), index, ctypes.byref(mt), d, ctypes.byref(size))
-        return Descriptor(take_string(mt.value), d.value.decode(), size.value)
+        return Descriptor(take_string(mt.value) or "", d.value.decode(), size.value)
 
     @property
     def layers(self) -> list[Descriptor]:

@@ -13,6 +13,8 @@ __all__ = ["BlobReader", "LayerReader", "BlobWriter", "LayerWriter"]
 
 
 _T = TypeVar("_T", bound="_Closable")
+_R = TypeVar("_R", bound="_Reader")
+_W = TypeVar("_W", bound="_Writer")
 
 
 def c_buffer(b: Any, writable: bool) -> tuple[Any, int]:
@@ -99,6 +101,10 @@ class _Reader(_Child, io.RawIOBase):
         io.RawIOBase.__init__(self)
         self._adopt(parent, ptr)
 
+    def __enter__(self: _R) -> _R:
+        io.RawIOBase.__enter__(self)
+        return self
+
     def readable(self) -> bool:
         self._checked(self._what)
         return True
@@ -115,6 +121,12 @@ class _Reader(_Child, io.RawIOBase):
             return self._read(ptr, buf, n)
         finally:
             del buf
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all the rest for -1); b"" only at the verified end."""
+        data = io.RawIOBase.read(self, size)
+        assert data is not None  # a blocking stream: never None
+        return data
 
     def _size_hint(self) -> int:
         return 0
@@ -199,6 +211,10 @@ class _Writer(_Child, io.RawIOBase):
         self._adopt(parent, ptr)
         self.digest: Optional[str] = None
         self.size: Optional[int] = None
+
+    def __enter__(self: _W) -> _W:
+        io.RawIOBase.__enter__(self)
+        return self
 
     def writable(self) -> bool:
         self._checked(self._what)

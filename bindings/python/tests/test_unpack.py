@@ -1,6 +1,8 @@
 """Unpacking an image into a directory (Image.unpack) and re-putting blobs
 with verify_existing."""
 
+from pathlib import Path
+from typing import Any
 import io
 import os
 import tarfile
@@ -8,10 +10,10 @@ import tarfile
 import pytest
 
 import ocidir
-from conftest import TAR_MT, blob_path
+from conftest import TAR_MT, blob_path, raised
 
 
-def _rootfs_tar():
+def _rootfs_tar() -> bytes:
     """A tar with a directory, a file in it and a symlink to the file."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
@@ -28,7 +30,7 @@ def _rootfs_tar():
     return buf.getvalue()
 
 
-def _build(layout, compression="gzip"):
+def _build(layout: ocidir.OciDir, compression: str = "gzip") -> str:
     with layout.builder() as b:
         w = layout.layer_writer(compression)
         w.write(_rootfs_tar())
@@ -36,7 +38,7 @@ def _build(layout, compression="gzip"):
         return b.commit("rootfs")
 
 
-def test_unpack_writes_the_tree_and_returns_the_report(layout, tmp_path):
+def test_unpack_writes_the_tree_and_returns_the_report(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     dest = tmp_path / "rootfs"
     calls = []
@@ -54,7 +56,7 @@ def test_unpack_writes_the_tree_and_returns_the_report(layout, tmp_path):
     assert calls and calls[-1][0] == calls[-1][1]
 
 
-def test_unpack_relative_to_dir_fd_in_rootless_mode(layout, tmp_path):
+def test_unpack_relative_to_dir_fd_in_rootless_mode(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout, "zstd")
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -66,7 +68,7 @@ def test_unpack_relative_to_dir_fd_in_rootless_mode(layout, tmp_path):
     assert os.stat(tmp_path / "rel" / "etc" / "motd").st_uid == os.getuid()
 
 
-def test_unpack_of_a_corrupt_layer_raises_digest_mismatch_and_leaves_nothing(layout, layout_path, tmp_path):
+def test_unpack_of_a_corrupt_layer_raises_digest_mismatch_and_leaves_nothing(layout: ocidir.OciDir, layout_path: Path, tmp_path: Path) -> None:
     _build(layout, "none")
     with layout.image("rootfs") as img:
         layer = img.layer(0)
@@ -81,12 +83,12 @@ def test_unpack_of_a_corrupt_layer_raises_digest_mismatch_and_leaves_nothing(lay
         dest = tmp_path / "rootfs"
         with pytest.raises(ocidir.DigestMismatch) as e:
             img.unpack(dest, no_sync=True)
-    assert e.value.code == ocidir.E_DIGEST
-    assert layer.digest in e.value.message
+    assert raised(e).code == ocidir.E_DIGEST
+    assert layer.digest in raised(e).message
     assert not dest.exists()
 
 
-def test_unpack_into_a_non_empty_directory_is_exists(layout, tmp_path):
+def test_unpack_into_a_non_empty_directory_is_exists(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     dest = tmp_path / "full"
     dest.mkdir()
@@ -94,11 +96,11 @@ def test_unpack_into_a_non_empty_directory_is_exists(layout, tmp_path):
     with layout.image("rootfs") as img:
         with pytest.raises(ocidir.AlreadyExists) as e:
             img.unpack(dest)
-    assert e.value.code == ocidir.E_EXISTS
+    assert raised(e).code == ocidir.E_EXISTS
     assert os.listdir(dest) == ["keep"]
 
 
-def test_unpack_into_an_empty_directory_uses_it(layout, tmp_path):
+def test_unpack_into_an_empty_directory_uses_it(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     dest = tmp_path / "empty"
     dest.mkdir()
@@ -111,12 +113,12 @@ class Stop(Exception):
     pass
 
 
-def test_unpack_canceled_at_the_first_progress_call_leaves_nothing(layout, tmp_path):
+def test_unpack_canceled_at_the_first_progress_call_leaves_nothing(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     dest = tmp_path / "rootfs"
     calls = []
 
-    def progress(done, total):
+    def progress(done: int, total: int) -> None:
         calls.append((done, total))
         raise Stop()
 
@@ -127,7 +129,7 @@ def test_unpack_canceled_at_the_first_progress_call_leaves_nothing(layout, tmp_p
     assert not dest.exists()
 
 
-def test_unpack_options_are_checked(layout, tmp_path):
+def test_unpack_options_are_checked(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     with layout.image("rootfs") as img:
         with pytest.raises(ValueError):
@@ -135,13 +137,13 @@ def test_unpack_options_are_checked(layout, tmp_path):
         with pytest.raises(ValueError):
             img.unpack(tmp_path / "a", max_bytes=0)
         with pytest.raises(TypeError):
-            img.unpack(tmp_path / "a", owner="map", uid_map=[(0, 1)])
+            img.unpack(tmp_path / "a", owner="map", uid_map=[(0, 1)])  # type: ignore[list-item]  # refused
         with pytest.raises(ocidir.TooLarge):
             img.unpack(tmp_path / "a", max_entries=1)
     assert not (tmp_path / "a").exists()
 
 
-def test_unpack_map_mode_shifts_ids(layout, tmp_path):
+def test_unpack_map_mode_shifts_ids(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     dest = tmp_path / "mapped"
     with layout.image("rootfs") as img:
@@ -151,7 +153,7 @@ def test_unpack_map_mode_shifts_ids(layout, tmp_path):
     assert (st.st_uid, st.st_gid) == (100000, 200000)
 
 
-def test_unpack_map_mode_without_a_fallback_rejects_an_unmapped_id(layout, tmp_path):
+def test_unpack_map_mode_without_a_fallback_rejects_an_unmapped_id(layout: ocidir.OciDir, tmp_path: Path) -> None:
     _build(layout)
     dest = tmp_path / "mapped"
     with layout.image("rootfs") as img:
@@ -165,7 +167,7 @@ def test_unpack_map_mode_without_a_fallback_rejects_an_unmapped_id(layout, tmp_p
 
 # -- blob put options ---------------------------------------------------------
 
-def _corrupt_same_size(root, digest):
+def _corrupt_same_size(root: Path, digest: str) -> str:
     path = blob_path(root, digest)
     data = bytearray(open(path, "rb").read())
     data[0] ^= 0xFF
@@ -176,21 +178,21 @@ def _corrupt_same_size(root, digest):
 
 
 @pytest.mark.parametrize("how", ["put", "put_file", "writer"])
-def test_verify_existing_repairs_a_same_size_corrupted_blob(layout, layout_path, tmp_path, how):
+def test_verify_existing_repairs_a_same_size_corrupted_blob(layout: ocidir.OciDir, layout_path: Path, tmp_path: Path, how: str) -> None:
     content = b"the real content of the blob"
     digest = layout.put(content)
     path = _corrupt_same_size(layout_path, digest)
     src = tmp_path / "src"
     src.write_bytes(content)
 
-    def put(**kw):
+    def put(**kw: Any) -> str:
         if how == "put":
             return layout.put(content, **kw)
         if how == "put_file":
             return layout.put_file(src, **kw)
         with layout.open_writer(**kw) as w:
             w.write(content)
-        return w.digest
+        return w.commit()
 
     assert put() == digest                           # trusted: same size
     assert open(path, "rb").read() != content
@@ -201,7 +203,7 @@ def test_verify_existing_repairs_a_same_size_corrupted_blob(layout, layout_path,
     assert layout.read(digest) == content
 
 
-def test_put_with_sha512(layout, tmp_path):
+def test_put_with_sha512(layout: ocidir.OciDir, tmp_path: Path) -> None:
     d = layout.put(b"hello", alg="sha512")
     assert d == ocidir.digest(b"hello", "sha512") and d.startswith("sha512:")
     src = tmp_path / "src"
@@ -216,7 +218,7 @@ def test_put_with_sha512(layout, tmp_path):
         layout.put(b"x", alg="md5")
 
 
-def test_not_durable_maps_to_an_oserror_that_is_not_an_io_failure():
+def test_not_durable_maps_to_an_oserror_that_is_not_an_io_failure() -> None:
     cls = ocidir.errors.error_class(ocidir.E_NOT_DURABLE)
     assert cls is ocidir.NotDurable
     assert issubclass(cls, OSError) and not issubclass(cls, ocidir.IOFailure)
