@@ -1,8 +1,8 @@
 """Blobs: put, files, verified readers, committing writers, stat, read, remove."""
 
-from pathlib import Path
 import io
 import os
+from pathlib import Path
 
 import pytest
 

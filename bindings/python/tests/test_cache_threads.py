@@ -1,8 +1,8 @@
 """The shared-cache scenario (LXC's /var/cache/lxc) and use from many threads."""
 
-from pathlib import Path
 import os
 import threading
+from pathlib import Path
 from typing import Callable
 
 import pytest

@@ -2,10 +2,10 @@
 exception raised is the one the caller sees, the C call stops with
 OCIDIR_E_CANCELED and nothing is half-done."""
 
-from pathlib import Path
-from typing import Callable, Optional
 import ctypes
 import os
+from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 

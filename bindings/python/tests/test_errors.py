@@ -1,12 +1,12 @@
 """Every exception class, provoked through the library, with its code,
 message, errno and built-in base."""
 
-from pathlib import Path
 import errno
 import json
 import os
 import pickle
 import tempfile
+from pathlib import Path
 
 import pytest
 

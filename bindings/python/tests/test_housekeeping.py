@@ -1,7 +1,7 @@
 """Housekeeping: fsck, gc, cache gc, clone, removing an image, reports."""
 
-from pathlib import Path
 import os
+from pathlib import Path
 
 import pytest
 

@@ -1,8 +1,8 @@
 """Tags, images, layers and the builder."""
 
-from pathlib import Path
 import json
 import os
+from pathlib import Path
 
 import pytest
 

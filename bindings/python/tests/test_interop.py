@@ -1,10 +1,10 @@
 """Interoperability with the real peer tools: what the binding writes,
 skopeo and umoci read; what they write, the binding reads."""
 
-from pathlib import Path
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import ocidir
 from conftest import build_image

@@ -1,9 +1,9 @@
 """Module-level functions and how the library is found."""
 
-from pathlib import Path
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 

@@ -2,8 +2,8 @@
 (alg, zstd_window_log, zstd_long), layer reader (max_size), builder
 (annotations), and the options structs behind them."""
 
-from typing import Any
 import ctypes
+from typing import Any
 
 import pytest
 

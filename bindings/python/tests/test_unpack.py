@@ -1,11 +1,11 @@
 """Unpacking an image into a directory (Image.unpack) and re-putting blobs
 with verify_existing."""
 
-from pathlib import Path
-from typing import Any
 import io
 import os
 import tarfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
