@@ -18,7 +18,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
-from typing import Any, Callable, Iterator, NoReturn, Optional, Sequence
+from typing import Any, Iterator, NoReturn, Optional, Sequence
 
 from . import errors
 
