@@ -246,3 +246,83 @@ func (r *BlobReader) Close() error {
 	r.s.close(r)
 	return nil
 }
+
+// PutOptions tune PutWithOptions, PutFileWithOptions and CreateWithOptions
+// (ocidir_put_options_t); the zero value is a sha256 blob trusted when
+// already stored at the same size.
+type PutOptions struct {
+	Alg Algorithm // SHA256 (the zero value) or SHA512
+	// VerifyExisting re-hashes a blob already stored under the digest with
+	// the same size and, when its content does not match its name, replaces
+	// it with the new bytes (one rename over it): how a corrupted blob that
+	// Fsck reported is repaired.  Without it such a blob is trusted as it is,
+	// so that re-importing a layer does not read it a second time.
+	VerifyExisting bool
+}
+
+func (o *PutOptions) flags() uint {
+	if o.VerifyExisting {
+		return capi.PutVerifyExisting
+	}
+	return 0
+}
+
+// PutWithOptions stores b as a blob with opts (nil: as Put) and returns its
+// digest.  A failed flush of the directory after the blob was published is
+// ErrNotDurable, with the digest returned.
+func (d *Dir) PutWithOptions(b []byte, opts *PutOptions) (Digest, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	raw, err := d.use("Dir.PutWithOptions")
+	if err != nil {
+		return "", err
+	}
+	defer d.done()
+	s, err := raw.BlobPutOpts(b, int(opts.Alg), opts.flags())
+	return Digest(s), wrap(err)
+}
+
+// PutFileWithOptions is PutFile with opts (nil: as PutFile).
+func (d *Dir) PutFileWithOptions(f *os.File, opts *PutOptions) (Digest, int64, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	raw, err := d.use("Dir.PutFileWithOptions")
+	if err != nil {
+		return "", 0, err
+	}
+	defer d.done()
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return "", 0, err
+	}
+	var s string
+	var n uint64
+	var perr error
+	if err := sc.Control(func(fd uintptr) { s, n, perr = raw.BlobPutFDOpts(int(fd), int(opts.Alg), opts.flags()) }); err != nil {
+		return "", 0, err
+	}
+	return Digest(s), int64(n), wrap(perr)
+}
+
+// CreateWithOptions starts a blob hashed with opts.Alg whose Commit honours
+// opts.VerifyExisting (nil: as Create).
+func (d *Dir) CreateWithOptions(opts *PutOptions) (*BlobWriter, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	raw, err := d.use("Dir.CreateWithOptions")
+	if err != nil {
+		return nil, err
+	}
+	defer d.done()
+	w, err := raw.BlobWriterNewOpts(int(opts.Alg), opts.flags())
+	if err != nil {
+		return nil, wrap(err)
+	}
+	d.lt.retain()
+	bw := &BlobWriter{sink[*capi.BlobWriter]{raw: w, parent: d.lt}}
+	runtime.SetFinalizer(bw, (*BlobWriter).Abort)
+	return bw, nil
+}

@@ -12,7 +12,8 @@
 //   - Blobs: (*Dir).Create gives a *BlobWriter (an io.Writer with Expect,
 //     Commit and Abort); Put, PutFile; OpenBlob gives a *BlobReader (an
 //     io.ReadCloser that returns io.EOF only for content that matched its
-//     digest); ReadBlob, Stat, OpenBlobFile, RemoveBlob.
+//     digest); ReadBlob, Stat, OpenBlobFile, RemoveBlob; PutWithOptions,
+//     PutFileWithOptions, CreateWithOptions (sha512, VerifyExisting).
 //   - Index and tags: Tags, Resolve, SetTag, RemoveTag, AddIndexEntry.
 //   - Images: OpenImage gives an *Image (manifest, config, layers,
 //     annotations, labels); Referrers.
@@ -27,6 +28,9 @@
 //   - Housekeeping: Fsck, GC, CacheGC, Clone, RemoveTagGC, returning a
 //     *Report.  Each takes a context.Context first and is canceled through
 //     it, at the library's next progress call, with nothing half-done.
+//   - Unpacking: (*Image).Unpack writes the image's root filesystem into a
+//     directory (owners from the tar, shifted through id maps, or rootless),
+//     verified, never outside it; context and progress as housekeeping.
 //
 // Errors are *Error values carrying the library's code, message and errno;
 // compare them with errors.Is against ErrNotFound, ErrDigest and the other

@@ -1,6 +1,8 @@
 package ocidir_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,4 +112,97 @@ func ExampleDir_GC() {
 	// Output:
 	// canceled: true true
 	// removed: 1
+}
+
+// Unpack an image into a root filesystem directory: the destination must be
+// absent or empty, and on any failure (a damaged layer, a cancellation)
+// nothing of it is left.
+func ExampleImage_Unpack() {
+	tmp, err := os.MkdirTemp("", "ocidir-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	d, err := ocidir.Open(filepath.Join(tmp, "layout"), ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	// A one-layer image holding etc/hostname.
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	body := []byte("box\n")
+	tw.WriteHeader(&tar.Header{Name: "etc/hostname", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
+	tw.Close()
+	lw, err := d.NewLayerWriter(ocidir.CompressionZstd, 0, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := lw.Write(tarball.Bytes()); err != nil {
+		log.Fatal(err)
+	}
+	b, err := d.NewBuilder("")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.AddLayerWriter(lw, "hostname"); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := b.Commit("box", 0); err != nil {
+		log.Fatal(err)
+	}
+
+	img, err := d.OpenImage("box", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer img.Close()
+	rootfs := filepath.Join(tmp, "rootfs")
+	// OwnerRootless: files owned by the caller, the tar's owners kept in the
+	// user.rootlesscontainers xattr, so this runs without privileges.
+	rep, err := img.Unpack(context.Background(), rootfs, &ocidir.UnpackOptions{Owner: ocidir.OwnerRootless})
+	if err != nil {
+		log.Fatal(err)
+	}
+	hostname, _ := os.ReadFile(filepath.Join(rootfs, "etc", "hostname"))
+	fmt.Printf("layers: %d, bytes: %d, etc/hostname: %q\n", rep.Blobs, rep.Bytes, hostname)
+
+	_, err = img.Unpack(context.Background(), rootfs, nil)
+	fmt.Println("again into a non-empty directory:", errors.Is(err, ocidir.ErrExists))
+	// Output:
+	// layers: 1, bytes: 4, etc/hostname: "box\n"
+	// again into a non-empty directory: true
+}
+
+// Re-putting a blob with VerifyExisting repairs a stored copy whose content
+// no longer matches its digest (what Fsck reports as FindDigest).
+func ExampleDir_PutWithOptions() {
+	tmp, _ := os.MkdirTemp("", "ocidir-example")
+	defer os.RemoveAll(tmp)
+	layout := filepath.Join(tmp, "layout")
+	d, err := ocidir.Open(layout, ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	content := []byte("the blob's content")
+	dg, _ := d.Put(content)
+	// Damage the stored copy, keeping its size.
+	p := filepath.Join(layout, "blobs", dg.Algorithm(), dg.Encoded())
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, []byte("THE BLOB'S CONTENT"), 0o644)
+
+	_, err = d.ReadBlob(dg, -1, 1<<20)
+	fmt.Println("damaged:", errors.Is(err, ocidir.ErrDigest))
+	if _, err := d.PutWithOptions(content, &ocidir.PutOptions{VerifyExisting: true}); err != nil {
+		log.Fatal(err)
+	}
+	got, err := d.ReadBlob(dg, -1, 1<<20)
+	fmt.Printf("repaired: %q %v\n", got, err)
+	// Output:
+	// damaged: true
+	// repaired: "the blob's content" <nil>
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ocidir/libocidir/bindings/go/ocidir"
@@ -141,3 +142,7 @@ func fdCount(t *testing.T) int {
 	must(t, err)
 	return len(ents)
 }
+
+// fileUID and fileGID are the owner of a file from Lstat.
+func fileUID(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Uid) }
+func fileGID(fi os.FileInfo) int { return int(fi.Sys().(*syscall.Stat_t).Gid) }

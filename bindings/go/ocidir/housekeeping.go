@@ -51,7 +51,7 @@ type Finding struct {
 	Message string // what is wrong and where it was referenced from
 }
 
-// Report is the result of Fsck, GC, CacheGC, Clone and RemoveTagGC.
+// Report is the result of Fsck, GC, CacheGC, Clone, RemoveTagGC and Image.Unpack.
 type Report struct {
 	Findings []Finding
 	Damage   int   // findings that are damage
@@ -89,12 +89,12 @@ func goReport(r *capi.Report) *Report {
 // operation has returned.
 type ProgressFunc func(done, total uint64)
 
-// Cancellation.  Fsck, GC, CacheGC, Clone and RemoveTagGC take a
+// Cancellation.  Fsck, GC, CacheGC, Clone, RemoveTagGC and Image.Unpack take a
 // context.Context as their first argument.  A context already done fails the
 // call at once, before any work; one that becomes done while the call runs
 // is noticed at the next progress call of the library (see ProgressFunc),
 // which then stops with nothing half-done: fsck returns no report, gc stops
-// between two removals, clone removes what it created.  The error is then
+// between two removals, clone and unpack remove what they created.  The error is then
 // an *Error of CodeCanceled whose Cause is ctx.Err(), so both
 // errors.Is(err, ErrCanceled) and errors.Is(err, context.Canceled) (or
 // context.DeadlineExceeded) hold.  A context that becomes done after the

@@ -12,10 +12,13 @@ reading the thread-local message and errno right after the call, on the
 calling thread.
 """
 
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import glob
 import os
+from typing import Any, Iterator, NoReturn, Optional, Sequence
 
 from . import errors
 
@@ -25,7 +28,7 @@ _MIN_VERSION = 500  # 0.5.0: the options-struct ABI this binding is written agai
 _MAJOR = 0
 
 
-def _candidates():
+def _candidates() -> Iterator[tuple[str, str]]:
     env = os.environ.get("OCIDIR_LIBRARY")
     if env:
         yield env, "OCIDIR_LIBRARY"
@@ -42,7 +45,7 @@ def _candidates():
         yield found, 'ctypes.util.find_library("ocidir")'
 
 
-def _load():
+def _load() -> tuple[ctypes.CDLL, str]:
     tried = []
     for candidate, source in _candidates():
         try:
@@ -126,9 +129,9 @@ _c_int64, _c_uint64 = ctypes.c_int64, ctypes.c_uint64
 # written its defaults; keyword arguments then set fields.  A field added to
 # the C struct later is appended here at the end, never inserted.
 class _Options(ctypes.Structure):
-    _init_name = None  # the ocidir_*_options_init() filling the defaults
+    _init_name = ""  # the ocidir_*_options_init() filling the defaults
 
-    def __init__(self, **fields):
+    def __init__(self, **fields: Any) -> None:
         super().__init__()
         size = ctypes.sizeof(self)
         getattr(fn, self._init_name)(ctypes.byref(self), size)
@@ -180,10 +183,34 @@ class AddLayerOptions(_Options):
                 ("annotations", strv), ("flags", _c_uint)]
 
 
+class PutOptions(_Options):
+    """ocidir_put_options_t (blob put / put_fd / writer_new with options)."""
+    _init_name = "put_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("alg", _c_int), ("flags", _c_uint)]
+
+
+class IdMap(ctypes.Structure):
+    """ocidir_idmap_t: one range of an id map (container id, host id, size)."""
+    _fields_ = [("container_id", ctypes.c_uint32), ("host_id", ctypes.c_uint32),
+                ("size", ctypes.c_uint32)]
+
+
+class UnpackOptions(_Options):
+    """ocidir_unpack_options_t.  `uid_map` / `gid_map` point into arrays the
+    caller keeps alive for the call."""
+    _init_name = "unpack_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("flags", _c_uint), ("owner_mode", _c_int),
+                ("uid_map", ctypes.POINTER(IdMap)), ("n_uid_map", _c_size_t),
+                ("gid_map", ctypes.POINTER(IdMap)), ("n_gid_map", _c_size_t),
+                ("fallback_uid", _c_int64), ("fallback_gid", _c_int64),
+                ("max_bytes", _c_uint64), ("max_entries", _c_uint64),
+                ("progress", progress_fn), ("user", _c_void_p)]
+
+
 GC_GRACE_HANDLE = -1  # OCIDIR_GC_GRACE_HANDLE
 
 
-def raise_last(code, func_name=None):
+def raise_last(code: int, func_name: Optional[str] = None) -> NoReturn:
     """Raise the exception for `code` with this thread's last message and errno."""
     msg = lib.ocidir_last_error()
     msg = msg.decode("utf-8", "replace") if msg else ""
@@ -193,7 +220,7 @@ def raise_last(code, func_name=None):
     raise errors.make_error(code, msg, err)
 
 
-def _check_status(result, func, args):
+def _check_status(result: int, func: Any, args: Any) -> int:
     if result < 0:
         raise_last(result, func.__name__)
     return result
@@ -202,11 +229,11 @@ def _check_status(result, func, args):
 class _Missing:
     """Stands in for a symbol the loaded library does not export."""
 
-    def __init__(self, name, why="not exported by"):
+    def __init__(self, name: str, why: str = "not exported by") -> None:
         self.__name__ = name
         self._why = why
 
-    def __call__(self, *args):
+    def __call__(self, *args: Any) -> NoReturn:
         raise errors.Unsupported(
             errors.E_UNSUPPORTED,
             "%s: %s the loaded libocidir %s (%s)"
@@ -218,7 +245,7 @@ class _Missing:
 # (the housekeeping tier) may be absent from an older library; calling one
 # then raises Unsupported.
 S, N = True, False
-_DECLARATIONS = [
+_DECLARATIONS: list[tuple[str, list[Any], Any, bool]] = [
     # 1. Conventions
     ("ocidir_version", [], _c_char_p, N),
     ("ocidir_version_number", [], _c_uint, N),
@@ -324,7 +351,7 @@ _DECLARATIONS = [
 # (ocidir_gc_options_init): an older library's ocidir_fsck, ocidir_gc, ...
 # take other arguments and must not be called with these.
 _HOUSEKEEPING_ABI_MARKER = "ocidir_gc_options_init"
-_OPTIONAL_DECLARATIONS = [
+_OPTIONAL_DECLARATIONS: list[tuple[str, list[Any], Any, bool]] = [
     ("ocidir_find_kind_name", [_c_int], _c_char_p, N),
     ("ocidir_find_kind_is_damage", [_c_int], _c_int, N),
     ("ocidir_report_count", [report_p], _c_size_t, N),
@@ -345,17 +372,32 @@ _OPTIONAL_DECLARATIONS = [
                       ctypes.POINTER(layout_p), ctypes.POINTER(report_p)], _c_int, S),
     ("ocidir_tag_remove_gc", [layout_p, _c_char_p, ctypes.POINTER(GcOptions), ctypes.POINTER(report_p)],
      _c_int, S),
+    # 5. Blobs, with options (OCIDIR_PUT_VERIFY_EXISTING)
+    ("ocidir_put_options_init", [ctypes.POINTER(PutOptions), _c_size_t], _c_int, S),
+    ("ocidir_blob_put_opts", [layout_p, _c_void_p, _c_size_t, ctypes.POINTER(PutOptions), digest_buf],
+     _c_int, S),
+    ("ocidir_blob_put_fd_opts", [layout_p, _c_int, ctypes.POINTER(PutOptions), digest_buf, u64_out],
+     _c_int, S),
+    ("ocidir_blob_writer_new_opts", [layout_p, ctypes.POINTER(PutOptions), ctypes.POINTER(blob_writer_p)],
+     _c_int, S),
+    # 11. Unpacking
+    ("ocidir_unpack_options_init", [ctypes.POINTER(UnpackOptions), _c_size_t], _c_int, S),
+    ("ocidir_unpack", [image_p, _c_int, _c_char_p, ctypes.POINTER(UnpackOptions), ctypes.POINTER(report_p)],
+     _c_int, S),
 ]
 
 
 class _Functions:
     """The declared functions, as attributes named without the `ocidir_` prefix."""
 
+    def __getattr__(self, name: str) -> Any:  # declared by _declare(); for type checkers
+        raise AttributeError(name)
+
 
 fn = _Functions()
 
 
-def _declare(table, optional, usable=True):
+def _declare(table: Sequence[tuple[str, list[Any], Any, bool]], optional: bool, usable: bool = True) -> None:
     for name, argtypes, restype, checked in table:
         try:
             if not usable:
@@ -389,14 +431,14 @@ if _version // 10000 != _MAJOR or _version < _MIN_VERSION:
 DIGEST_MAX = lib.ocidir_digest_max()
 
 
-def has(name):
+def has(name: str) -> bool:
     """True when the loaded library exports `ocidir_<name>`."""
     return not isinstance(getattr(fn, name), _Missing)
 
 
 # Helpers for memory the library hands out.
 
-def take_string(addr):
+def take_string(addr: Optional[int]) -> Optional[str]:
     """A str from a char* the library allocated (None for NULL); frees it."""
     if not addr:
         return None
@@ -406,7 +448,7 @@ def take_string(addr):
         fn.free(addr)
 
 
-def take_strv(v):
+def take_strv(v: Any) -> Optional[list[str]]:
     """A list of str from a char** vector the library allocated (None for NULL); frees it."""
     if not v:
         return None
@@ -421,17 +463,17 @@ def take_strv(v):
         fn.strv_free(v)
 
 
-def take_kv(v):
+def take_kv(v: Any) -> dict[str, str]:
     """A dict from an alternating key/value vector (freed)."""
     items = take_strv(v) or []
     return dict(zip(items[0::2], items[1::2]))
 
 
-def digest_buffer():
+def digest_buffer() -> ctypes.Array[ctypes.c_char]:
     return ctypes.create_string_buffer(DIGEST_MAX)
 
 
-def make_strv(items):
+def make_strv(items: Optional[Sequence[str]]) -> Any:
     """A NULL-terminated char*[] for a list of str (None for None), kept alive by the caller."""
     if items is None:
         return None

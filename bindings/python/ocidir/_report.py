@@ -1,13 +1,19 @@
 """Housekeeping reports (fsck, gc, cache gc, clone, tag removal with gc) and progress callbacks."""
 
+from __future__ import annotations
+
 import ctypes
 import enum
-from collections import namedtuple
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Union
 
 from . import errors
 from ._lib import fn, progress_fn, report_p
 
-__all__ = ["FindKind", "Finding", "Report"]
+__all__ = ["FindKind", "Finding", "Report", "ProgressCallback"]
+
+#: A progress callable: progress(done, total); its return value is ignored,
+#: an exception it raises cancels the operation.
+ProgressCallback = Callable[[int, int], object]
 
 
 class FindKind(enum.IntEnum):
@@ -35,26 +41,26 @@ class FindKind(enum.IntEnum):
     DEVICE_SKIPPED = 20
 
     @property
-    def is_damage(self):
+    def is_damage(self) -> bool:
         return bool(fn.find_kind_is_damage(int(self)))
 
     @property
-    def label(self):
+    def label(self) -> str:
         """The library's name for the kind ("missing", "digest", ...)."""
-        return fn.find_kind_name(int(self)).decode()
+        return str(fn.find_kind_name(int(self)).decode())
 
 
-_Finding = namedtuple("Finding", "kind subject size message")
-
-
-class Finding(_Finding):
+class Finding(NamedTuple):
     """One finding: kind (FindKind), subject (a digest or a relative path),
     size (0 when unknown) and a message naming what is wrong and where.  A
     kind this binding does not know yet is kept as a plain int."""
-    __slots__ = ()
+    kind: Union[FindKind, int]
+    subject: str
+    size: int
+    message: str
 
     @property
-    def is_damage(self):
+    def is_damage(self) -> bool:
         return bool(fn.find_kind_is_damage(int(self.kind)))
 
 
@@ -63,14 +69,14 @@ class Report:
     with ``damage`` (the number of damage findings), ``blobs`` and ``bytes``
     (the totals of the run)."""
 
-    def __init__(self, findings, damage, blobs, nbytes):
+    def __init__(self, findings: list[Finding], damage: int, blobs: int, nbytes: int) -> None:
         self.findings = findings
         self.damage = damage
         self.blobs = blobs
         self.bytes = nbytes
 
     @classmethod
-    def _take(cls, ptr):
+    def _take(cls, ptr: Any) -> Report:
         """Copy a C report and free it."""
         if not ptr:
             return cls([], 0, 0, 0)
@@ -80,6 +86,7 @@ class Report:
                 kind, subject, size, message = ctypes.c_int(), ctypes.c_char_p(), ctypes.c_uint64(), ctypes.c_char_p()
                 fn.report_get(ptr, i, ctypes.byref(kind), ctypes.byref(subject), ctypes.byref(size),
                               ctypes.byref(message))
+                k: Union[FindKind, int]
                 try:
                     k = FindKind(kind.value)
                 except ValueError:
@@ -88,28 +95,28 @@ class Report:
                                         size.value, (message.value or b"").decode("utf-8", "replace")))
             blobs, nbytes = ctypes.c_uint64(), ctypes.c_uint64()
             fn.report_totals(ptr, ctypes.byref(blobs), ctypes.byref(nbytes))
-            return cls(findings, fn.report_damage(ptr), blobs.value, nbytes.value)
+            return cls(findings, int(fn.report_damage(ptr)), blobs.value, nbytes.value)
         finally:
             fn.report_free(ptr)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """True when nothing is damaged."""
         return self.damage == 0
 
-    def of_kind(self, kind):
+    def of_kind(self, kind: Union[FindKind, int]) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.findings)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Finding:
         return self.findings[i]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<ocidir.Report %d findings, %d damage, %d blobs, %d bytes>" % (
             len(self.findings), self.damage, self.blobs, self.bytes)
 
@@ -122,16 +129,18 @@ class Progress:
     stops with OCIDIR_E_CANCELED and nothing half-done, and run_with_report()
     raises that same exception.  The callable's return value is ignored."""
 
-    def __init__(self, callback):
-        self.error = None
+    def __init__(self, callback: Optional[ProgressCallback]) -> None:
+        self.error: Optional[BaseException] = None
+        self.c: Any
         if callback is None:
-            self.c = progress_fn()  # NULL
+            self.c = progress_fn()  # type: ignore[call-overload]  # NULL; typeshed lacks the no-argument form
             return
+        cb = callback
 
-        def trampoline(done, total, _user):
+        def trampoline(done: int, total: int, _user: Any) -> int:
             try:
                 if self.error is None:
-                    callback(done, total)
+                    cb(done, total)
                     return 0
             except BaseException as e:  # noqa: B036 - re-raised by run_with_report()
                 self.error = e
@@ -139,12 +148,12 @@ class Progress:
 
         self.c = progress_fn(trampoline)
 
-    def take_error(self):
+    def take_error(self) -> Optional[BaseException]:
         e, self.error = self.error, None
         return e
 
 
-def run_with_report(call, progress):
+def run_with_report(call: Callable[[Any, Any], object], progress: Optional[ProgressCallback]) -> Report:
     """Run call(progress_c, report_out) and return the Report (empty when the
     library gave none).  When the progress callable raised, that exception is
     raised here, after the library call returned (OCIDIR_E_CANCELED); the

@@ -12,6 +12,10 @@ subclass also derives from it, so that idiomatic ``except`` clauses work::
         ...
 """
 
+from __future__ import annotations
+
+from typing import Any, Optional
+
 __all__ = [
     "Error", "InvalidArgument", "IOFailure", "NotFound", "DigestMismatch",
     "SizeMismatch", "BadDigest", "FormatError", "EscapeError", "AlreadyExists",
@@ -51,20 +55,20 @@ class Error(Exception):
     ``ocidir_last_errno()``, 0 when the failure had no OS cause).
     """
 
-    code = None
+    code: Optional[int] = None
 
-    def __init__(self, code, message, errno=0):
+    def __init__(self, code: int, message: str, errno: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.errno = errno
         if isinstance(self, OSError):
-            self.strerror = message
+            setattr(self, "strerror", message)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Optional[int], str, int]]:
         return (_error_from_state, (self.code, self.message, self.errno))
 
 
@@ -144,7 +148,7 @@ class NotDurable(Error, OSError):
     that, the operation did take effect."""
 
 
-_BY_CODE = {
+_BY_CODE: dict[int, type[Error]] = {
     E_INVALID: InvalidArgument,
     E_IO: IOFailure,
     E_NOT_FOUND: NotFound,
@@ -168,17 +172,17 @@ for _code, _cls in _BY_CODE.items():
     _cls.code = _code
 
 
-def error_class(code):
+def error_class(code: int) -> type[Error]:
     """The exception class for a library error code (Error for unknown codes)."""
     return _BY_CODE.get(code, Error)
 
 
-def make_error(code, message, errno=0):
+def make_error(code: int, message: str, errno: int = 0) -> Error:
     """An exception instance for a code, its message and its errno."""
     if not message:
         message = "libocidir error %d" % code
     return error_class(code)(code, message, errno)
 
 
-def _error_from_state(code, message, errno):
+def _error_from_state(code: int, message: str, errno: int) -> Error:
     return make_error(code, message, errno)

@@ -1,9 +1,13 @@
 """Shared fixtures: a fresh layout in tmp_path, tar streams, small images."""
 
+from __future__ import annotations
+
 import io
 import json
 import os
 import tarfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
 import pytest
 
@@ -19,17 +23,17 @@ EMPTY_MT = "application/vnd.oci.empty.v1+json"
 
 
 @pytest.fixture
-def layout_path(tmp_path):
+def layout_path(tmp_path: Path) -> Path:
     return tmp_path / "layout"
 
 
 @pytest.fixture
-def layout(layout_path):
+def layout(layout_path: Path) -> Iterator[ocidir.OciDir]:
     with ocidir.OciDir(layout_path, create=True) as d:
         yield d
 
 
-def make_tar(files):
+def make_tar(files: Mapping[str, bytes]) -> bytes:
     """A tar stream of {name: bytes}, deterministic."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
@@ -42,20 +46,21 @@ def make_tar(files):
     return buf.getvalue()
 
 
-def tar_names(data):
+def tar_names(data: bytes) -> list[str]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as t:
         return sorted(m.name for m in t.getmembers())
 
 
-def blob_path(root, digest):
+def blob_path(root: Union[str, "os.PathLike[str]"], digest: str) -> str:
     alg, hex_ = digest.split(":")
     return os.path.join(str(root), "blobs", alg, hex_)
 
 
-def put_manifest(d, layers=(), config_mt=EMPTY_MT, extra=None):
+def put_manifest(d: ocidir.OciDir, layers: Iterable[Mapping[str, Any]] = (), config_mt: str = EMPTY_MT,
+                 extra: Optional[Mapping[str, Any]] = None) -> str:
     """A manifest blob with the empty config; returns its digest."""
     cfg = d.put(b"{}")
-    m = {"schemaVersion": 2, "mediaType": MANIFEST_MT,
+    m: dict[str, Any] = {"schemaVersion": 2, "mediaType": MANIFEST_MT,
          "config": {"mediaType": config_mt, "digest": cfg, "size": 2},
          "layers": list(layers)}
     if extra:
@@ -63,7 +68,8 @@ def put_manifest(d, layers=(), config_mt=EMPTY_MT, extra=None):
     return d.put(json.dumps(m).encode())
 
 
-def build_image(d, tag="latest", files=None, compression="gzip", platform=None):
+def build_image(d: ocidir.OciDir, tag: Optional[str] = "latest", files: Optional[Mapping[str, bytes]] = None,
+                compression: str = "gzip", platform: Optional[str] = None) -> tuple[str, bytes]:
     """An image with one layer holding `files`, tagged `tag`; returns
     (manifest digest, tar bytes)."""
     tar = make_tar(files or {"etc/hostname": b"box\n", "bin/hello": b"#!/bin/sh\necho hi\n"})
@@ -78,3 +84,9 @@ def build_image(d, tag="latest", files=None, compression="gzip", platform=None):
         b.set_annotation("org.example.note", "built by test")
         digest = b.commit(tag)
     return digest, tar
+
+
+def raised(info: pytest.ExceptionInfo[Any]) -> ocidir.Error:
+    """The ocidir.Error a pytest.raises() block caught (typed, for mypy)."""
+    assert isinstance(info.value, ocidir.Error), info.value
+    return info.value

@@ -2,6 +2,7 @@
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,7 @@ import ocidir
 from conftest import HELLO, blob_path
 
 
-def test_open_creates_a_layout_and_reopens_it(layout_path):
+def test_open_creates_a_layout_and_reopens_it(layout_path: Path) -> None:
     with ocidir.OciDir(layout_path, create=True) as d:
         assert not d.readonly and not d.closed
     assert (layout_path / "oci-layout").is_file() and (layout_path / "index.json").is_file()
@@ -18,7 +19,7 @@ def test_open_creates_a_layout_and_reopens_it(layout_path):
     assert d.closed
 
 
-def test_open_relative_to_dir_fd_and_dir_fd_itself(layout, layout_path):
+def test_open_relative_to_dir_fd_and_dir_fd_itself(layout: ocidir.OciDir, layout_path: Path) -> None:
     digest = layout.put(b"hello")
     fd = os.open(layout_path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -34,7 +35,7 @@ def test_open_relative_to_dir_fd_and_dir_fd_itself(layout, layout_path):
         os.close(fd)
 
 
-def test_put_returns_the_digest_and_read_gives_the_bytes(layout):
+def test_put_returns_the_digest_and_read_gives_the_bytes(layout: ocidir.OciDir) -> None:
     assert layout.put(b"hello") == HELLO
     assert layout.read(HELLO) == b"hello"
     assert layout.read(HELLO, size=5) == b"hello"
@@ -42,19 +43,19 @@ def test_put_returns_the_digest_and_read_gives_the_bytes(layout):
     assert layout.read(ocidir.digest(b"")) == b""
 
 
-def test_put_accepts_bytearray_and_memoryview(layout):
+def test_put_accepts_bytearray_and_memoryview(layout: ocidir.OciDir) -> None:
     assert layout.put(bytearray(b"hello")) == HELLO
     assert layout.put(memoryview(b"..hello..")[2:7]) == HELLO
 
 
-def test_stat_gives_the_size_and_contains_tests_presence(layout):
+def test_stat_gives_the_size_and_contains_tests_presence(layout: ocidir.OciDir) -> None:
     layout.put(b"hello")
     assert layout.stat(HELLO) == 5
     assert HELLO in layout
     assert ocidir.digest(b"other") not in layout
 
 
-def test_put_file_from_path_fd_and_file_objects(layout, tmp_path):
+def test_put_file_from_path_fd_and_file_objects(layout: ocidir.OciDir, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.write_bytes(b"0123456789")
     whole = ocidir.digest(b"0123456789")
@@ -72,10 +73,10 @@ def test_put_file_from_path_fd_and_file_objects(layout, tmp_path):
         os.close(fd)
     assert layout.put_file(io.BytesIO(b"in memory")) == ocidir.digest(b"in memory")
     with open(src, "r") as text, pytest.raises(TypeError):
-        layout.put_file(text)
+        layout.put_file(text)  # type: ignore[arg-type]  # the point: a text file is refused
 
 
-def test_put_file_from_a_pipe(layout):
+def test_put_file_from_a_pipe(layout: ocidir.OciDir) -> None:
     r, w = os.pipe()
     os.write(w, b"through a pipe")
     os.close(w)
@@ -83,7 +84,7 @@ def test_put_file_from_a_pipe(layout):
         assert layout.put_file(f) == ocidir.digest(b"through a pipe")
 
 
-def test_open_blob_streams_verified_content(layout):
+def test_open_blob_streams_verified_content(layout: ocidir.OciDir) -> None:
     data = os.urandom(300000)
     digest = layout.put(data)
     with layout.open_blob(digest) as r:
@@ -94,7 +95,7 @@ def test_open_blob_streams_verified_content(layout):
         assert r.read() == b""
 
 
-def test_readinto_fills_the_callers_buffer(layout):
+def test_readinto_fills_the_callers_buffer(layout: ocidir.OciDir) -> None:
     digest = layout.put(b"hello world")
     buf = bytearray(5)
     with layout.open_blob(digest) as r:
@@ -107,13 +108,13 @@ def test_readinto_fills_the_callers_buffer(layout):
         assert r.readinto(rest) == 0
 
 
-def test_blob_reader_works_under_buffered_and_text_wrappers(layout):
+def test_blob_reader_works_under_buffered_and_text_wrappers(layout: ocidir.OciDir) -> None:
     digest = layout.put(b"line one\nline two\n")
     with io.TextIOWrapper(io.BufferedReader(layout.open_blob(digest))) as t:
         assert t.readlines() == ["line one\n", "line two\n"]
 
 
-def test_open_blob_with_wrong_size_is_size_mismatch(layout):
+def test_open_blob_with_wrong_size_is_size_mismatch(layout: ocidir.OciDir) -> None:
     layout.put(b"hello")
     with pytest.raises(ocidir.SizeMismatch):
         layout.open_blob(HELLO, size=4)
@@ -121,7 +122,7 @@ def test_open_blob_with_wrong_size_is_size_mismatch(layout):
         layout.read(HELLO, size=6)
 
 
-def test_reader_raises_digest_mismatch_at_the_end_of_bad_content(layout, layout_path):
+def test_reader_raises_digest_mismatch_at_the_end_of_bad_content(layout: ocidir.OciDir, layout_path: Path) -> None:
     layout.put(b"hello")
     path = blob_path(layout_path, HELLO)
     os.chmod(path, 0o644)
@@ -138,14 +139,14 @@ def test_reader_raises_digest_mismatch_at_the_end_of_bad_content(layout, layout_
         layout.read(HELLO)
 
 
-def test_read_with_max_len_is_too_large(layout):
+def test_read_with_max_len_is_too_large(layout: ocidir.OciDir) -> None:
     layout.put(b"hello")
     with pytest.raises(ocidir.TooLarge):
         layout.read(HELLO, max_len=4)
     assert layout.read(HELLO, max_len=5) == b"hello"
 
 
-def test_writer_close_commits(layout):
+def test_writer_close_commits(layout: ocidir.OciDir) -> None:
     with layout.open_writer() as w:
         assert w.writable()
         w.write(b"hel")
@@ -154,7 +155,7 @@ def test_writer_close_commits(layout):
     assert layout.read(HELLO) == b"hello"
 
 
-def test_writer_commit_returns_the_digest_and_sha512(layout):
+def test_writer_commit_returns_the_digest_and_sha512(layout: ocidir.OciDir) -> None:
     w = layout.open_writer(ocidir.SHA512)
     w.write(b"hello")
     d = w.commit()
@@ -163,7 +164,7 @@ def test_writer_commit_returns_the_digest_and_sha512(layout):
     assert layout.read(d) == b"hello"
 
 
-def test_writer_with_an_exception_aborts(layout, layout_path):
+def test_writer_with_an_exception_aborts(layout: ocidir.OciDir, layout_path: Path) -> None:
     with pytest.raises(RuntimeError):
         with layout.open_writer() as w:
             w.write(b"hello")
@@ -173,7 +174,7 @@ def test_writer_with_an_exception_aborts(layout, layout_path):
     assert os.listdir(layout_path / "blobs" / "sha256") == []
 
 
-def test_writer_abort_and_dropping_leave_nothing(layout, layout_path):
+def test_writer_abort_and_dropping_leave_nothing(layout: ocidir.OciDir, layout_path: Path) -> None:
     w = layout.open_writer()
     w.write(b"hello")
     w.abort()
@@ -186,7 +187,7 @@ def test_writer_abort_and_dropping_leave_nothing(layout, layout_path):
     assert os.listdir(layout_path / "blobs" / "sha256") == []
 
 
-def test_writer_expectations_are_checked(layout):
+def test_writer_expectations_are_checked(layout: ocidir.OciDir) -> None:
     with layout.open_writer(digest=HELLO, size=5) as w:
         w.write(b"hello")
     assert w.digest == HELLO
@@ -204,7 +205,7 @@ def test_writer_expectations_are_checked(layout):
     w.abort()
 
 
-def test_writer_works_under_a_buffered_wrapper(layout):
+def test_writer_works_under_a_buffered_wrapper(layout: ocidir.OciDir) -> None:
     raw = layout.open_writer()
     with io.BufferedWriter(raw) as b:
         for _ in range(1000):
@@ -212,7 +213,7 @@ def test_writer_works_under_a_buffered_wrapper(layout):
     assert raw.size == 10000 and raw.digest == ocidir.digest(b"0123456789" * 1000)
 
 
-def test_remove_deletes_the_blob(layout):
+def test_remove_deletes_the_blob(layout: ocidir.OciDir) -> None:
     layout.put(b"hello")
     layout.remove(HELLO)
     assert HELLO not in layout
@@ -220,7 +221,7 @@ def test_remove_deletes_the_blob(layout):
         layout.remove(HELLO)
 
 
-def test_open_blob_fd_gives_a_raw_fd(layout):
+def test_open_blob_fd_gives_a_raw_fd(layout: ocidir.OciDir) -> None:
     layout.put(b"hello")
     fd = layout.open_blob_fd(HELLO)
     try:
@@ -229,7 +230,7 @@ def test_open_blob_fd_gives_a_raw_fd(layout):
         os.close(fd)
 
 
-def test_closed_objects_raise_value_error(layout_path):
+def test_closed_objects_raise_value_error(layout_path: Path) -> None:
     d = ocidir.OciDir(layout_path, create=True)
     digest = d.put(b"hello")
     r = d.open_blob(digest)
@@ -248,7 +249,7 @@ def test_closed_objects_raise_value_error(layout_path):
         d.tags()
 
 
-def test_closing_the_layout_closes_its_readers_and_aborts_its_writers(layout_path):
+def test_closing_the_layout_closes_its_readers_and_aborts_its_writers(layout_path: Path) -> None:
     d = ocidir.OciDir(layout_path, create=True)
     digest = d.put(b"hello")
     r = d.open_blob(digest)
@@ -263,8 +264,8 @@ def test_closing_the_layout_closes_its_readers_and_aborts_its_writers(layout_pat
         assert ocidir.digest(b"never committed") not in d2
 
 
-def test_a_reader_keeps_its_layout_alive(layout_path):
-    def reader():
+def test_a_reader_keeps_its_layout_alive(layout_path: Path) -> None:
+    def reader() -> ocidir.BlobReader:
         d = ocidir.OciDir(layout_path, create=True)
         return d.open_blob(d.put(b"hello"))
     r = reader()  # the OciDir is referenced only by the reader

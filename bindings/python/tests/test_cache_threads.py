@@ -2,6 +2,8 @@
 
 import os
 import threading
+from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -9,13 +11,13 @@ import ocidir
 from conftest import HELLO, blob_path, build_image
 
 
-def _cache(tmp_path, name="cache"):
+def _cache(tmp_path: Path, name: str = "cache") -> Path:
     c = tmp_path / name
     (c / "sha256").mkdir(parents=True)
     return c
 
 
-def test_shared_cache_holds_the_blobs_of_two_layouts(tmp_path):
+def test_shared_cache_holds_the_blobs_of_two_layouts(tmp_path: Path) -> None:
     cache = _cache(tmp_path)
     with ocidir.OciDir(tmp_path / "a", create=True) as a, ocidir.OciDir(tmp_path / "b", create=True) as b:
         a.add_blobdir(cache, write=True)
@@ -39,7 +41,7 @@ def test_shared_cache_holds_the_blobs_of_two_layouts(tmp_path):
         assert digest in b
 
 
-def test_reads_look_in_each_added_directory(tmp_path, layout):
+def test_reads_look_in_each_added_directory(tmp_path: Path, layout: ocidir.OciDir) -> None:
     first, second = _cache(tmp_path, "first"), _cache(tmp_path, "second")
     (second / "sha256" / HELLO.split(":")[1]).write_bytes(b"hello")
     layout.add_blobdir(first)
@@ -48,7 +50,7 @@ def test_reads_look_in_each_added_directory(tmp_path, layout):
     assert layout.read(HELLO) == b"hello"
 
 
-def test_write_target_on_a_read_only_layout_is_refused(tmp_path, layout_path):
+def test_write_target_on_a_read_only_layout_is_refused(tmp_path: Path, layout_path: Path) -> None:
     ocidir.OciDir(layout_path, create=True).close()
     with ocidir.OciDir(layout_path, readonly=True) as ro:
         with pytest.raises(ocidir.ReadOnlyError):
@@ -56,7 +58,7 @@ def test_write_target_on_a_read_only_layout_is_refused(tmp_path, layout_path):
         ro.add_blobdir(tmp_path / "cache")
 
 
-def test_add_blobdir_refuses_a_file(tmp_path, layout):
+def test_add_blobdir_refuses_a_file(tmp_path: Path, layout: ocidir.OciDir) -> None:
     f = tmp_path / "file"
     f.write_bytes(b"")
     fd = os.open(f, os.O_RDONLY)
@@ -67,7 +69,7 @@ def test_add_blobdir_refuses_a_file(tmp_path, layout):
         os.close(fd)
 
 
-def test_follow_blob_symlink_into_a_cache(tmp_path):
+def test_follow_blob_symlink_into_a_cache(tmp_path: Path) -> None:
     cache = _cache(tmp_path)
     root = tmp_path / "lxc"
     ocidir.OciDir(root, create=True).close()
@@ -80,10 +82,10 @@ def test_follow_blob_symlink_into_a_cache(tmp_path):
     assert (cache / "sha256" / HELLO.split(":")[1]).read_bytes() == b"hello"
 
 
-def _run_threads(n, target):
-    errors = []
+def _run_threads(n: int, target: Callable[[int], None]) -> None:
+    errors: list[BaseException] = []
 
-    def wrap(i):
+    def wrap(i: int) -> None:
         try:
             target(i)
         except BaseException as e:  # reported by the main thread
@@ -98,8 +100,8 @@ def _run_threads(n, target):
         raise errors[0]
 
 
-def test_one_layout_serves_writers_and_readers_in_many_threads(layout):
-    def work(i):
+def test_one_layout_serves_writers_and_readers_in_many_threads(layout: ocidir.OciDir) -> None:
+    def work(i: int) -> None:
         for j in range(20):
             data = ("thread %d blob %d " % (i, j)).encode() * 1000
             with layout.open_writer() as w:
@@ -111,13 +113,13 @@ def test_one_layout_serves_writers_and_readers_in_many_threads(layout):
             assert layout.read(layout.put(data)) == data
 
     _run_threads(8, work)
-    assert len(os.listdir(os.path.dirname(blob_path(layout.path, HELLO)))) == 8 * 20
+    assert len(os.listdir(os.path.dirname(blob_path(os.fsdecode(layout.path or ""), HELLO)))) == 8 * 20
 
 
-def test_error_messages_belong_to_the_thread_that_failed(layout):
+def test_error_messages_belong_to_the_thread_that_failed(layout: ocidir.OciDir) -> None:
     barrier = threading.Barrier(8)
 
-    def work(i):
+    def work(i: int) -> None:
         missing = ocidir.digest(b"missing %d" % i)
         barrier.wait()
         for _ in range(50):
@@ -128,10 +130,10 @@ def test_error_messages_belong_to_the_thread_that_failed(layout):
     _run_threads(8, work)
 
 
-def test_tags_set_from_many_threads_are_all_kept(layout):
+def test_tags_set_from_many_threads_are_all_kept(layout: ocidir.OciDir) -> None:
     digest, _ = build_image(layout, None)
 
-    def work(i):
+    def work(i: int) -> None:
         layout.tag("t%d" % i, digest)
 
     _run_threads(8, work)

@@ -4,19 +4,21 @@ OCIDIR_E_CANCELED and nothing is half-done."""
 
 import ctypes
 import os
+from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 
 import ocidir
 from ocidir import FindKind, _lib
-from conftest import build_image, make_tar
+from conftest import build_image, make_tar, raised
 
 
 class Stop(Exception):
     """The exception a test's progress callback raises."""
 
 
-def _bulky_image(d, tag="app", layers=4, size=2 << 20):
+def _bulky_image(d: ocidir.OciDir, tag: str = "app", layers: int = 4, size: int = 2 << 20) -> str:
     """An image with `layers` uncompressed layers of `size` bytes each (each
     takes a while to hash, so fsck reports between them)."""
     with d.builder() as b:
@@ -31,13 +33,13 @@ class Bomb:
     """A progress callable recording its calls that raises a fresh Stop at
     the call for which `when(index, done, total)` is true."""
 
-    def __init__(self, when):
+    def __init__(self, when: Callable[[int, int, int], bool]) -> None:
         self.when = when
-        self.calls = []
-        self.raised = None
-        self.raised_at = None
+        self.calls: list[tuple[int, int]] = []
+        self.raised: Optional[Stop] = None
+        self.raised_at: Optional[int] = None
 
-    def __call__(self, done, total):
+    def __call__(self, done: int, total: int) -> None:
         self.calls.append((done, total))
         if self.raised is None and self.when(len(self.calls) - 1, done, total):
             self.raised_at = len(self.calls) - 1
@@ -45,19 +47,19 @@ class Bomb:
             raise self.raised
 
 
-def _calls(op):
+def _calls(op: Callable[[ocidir.ProgressCallback], object]) -> list[tuple[int, int]]:
     """The progress calls of one uncancelled run of op(progress)."""
-    calls = []
+    calls: list[tuple[int, int]] = []
     op(lambda done, total: calls.append((done, total)))
     return calls
 
 
-def _index_at(position, n):
+def _index_at(position: str, n: int) -> int:
     assert n >= 3, "need at least 3 progress calls to have a middle one, got %d" % n
     return {"first": 0, "middle": n // 2, "last": n - 1}[position]
 
 
-def _assert_clean(path):
+def _assert_clean(path: Path) -> None:
     with ocidir.OciDir(path, readonly=True) as d:
         rep = d.fsck()
     assert rep.ok, [f.message for f in rep if f.is_damage]
@@ -66,18 +68,19 @@ def _assert_clean(path):
 
 # -- fsck ---------------------------------------------------------------------
 
-def _fsck_when(position):
+def _fsck_when(position: str) -> Callable[[int, int, int], bool]:
     # fsck hashes on worker threads and reports when jobs complete, so its
     # call count varies between runs: the positions are found by the values.
-    return {
+    whens: dict[str, Callable[[int, int, int], bool]] = {
         "first": lambda i, done, total: i == 0,
         "middle": lambda i, done, total: i > 0 and done < total,
         "last": lambda i, done, total: done == total,
-    }[position]
+    }
+    return whens[position]
 
 
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
-def test_fsck_is_canceled_by_an_exception_from_progress(layout, layout_path, position):
+def test_fsck_is_canceled_by_an_exception_from_progress(layout: ocidir.OciDir, layout_path: Path, position: str) -> None:
     _bulky_image(layout)
     bomb = Bomb(_fsck_when(position))
     with pytest.raises(Stop) as e:
@@ -92,7 +95,7 @@ def test_fsck_is_canceled_by_an_exception_from_progress(layout, layout_path, pos
     _assert_clean(layout_path)
 
 
-def test_fsck_canceled_at_its_final_call(layout):
+def test_fsck_canceled_at_its_final_call(layout: ocidir.OciDir) -> None:
     # An empty layout has nothing to hash: its only progress call is the
     # final one (done == total), and raising there still cancels.
     bomb = Bomb(lambda i, done, total: True)
@@ -105,7 +108,7 @@ def test_fsck_canceled_at_its_final_call(layout):
 
 # -- gc -----------------------------------------------------------------------
 
-def _gc_layout(path):
+def _gc_layout(path: Path) -> tuple[str, list[str]]:
     """A layout with an image and four unreferenced blobs; returns (image
     digest, the strays)."""
     with ocidir.OciDir(path, create=True) as d:
@@ -115,7 +118,7 @@ def _gc_layout(path):
 
 
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
-def test_gc_is_canceled_by_an_exception_from_progress(tmp_path, position):
+def test_gc_is_canceled_by_an_exception_from_progress(tmp_path: Path, position: str) -> None:
     ref = tmp_path / "ref"
     _gc_layout(ref)
     with ocidir.OciDir(ref) as d:
@@ -139,7 +142,7 @@ def test_gc_is_canceled_by_an_exception_from_progress(tmp_path, position):
     _assert_clean(path)
 
 
-def test_untag_gc_and_cache_gc_are_canceled_by_an_exception_from_progress(tmp_path):
+def test_untag_gc_and_cache_gc_are_canceled_by_an_exception_from_progress(tmp_path: Path) -> None:
     path = tmp_path / "layout"
     _, strays = _gc_layout(path)
     with ocidir.OciDir(path) as d:
@@ -165,7 +168,7 @@ def test_untag_gc_and_cache_gc_are_canceled_by_an_exception_from_progress(tmp_pa
 # -- clone --------------------------------------------------------------------
 
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
-def test_clone_is_canceled_by_an_exception_from_progress(tmp_path, layout, layout_path, position):
+def test_clone_is_canceled_by_an_exception_from_progress(tmp_path: Path, layout: ocidir.OciDir, layout_path: Path, position: str) -> None:
     _bulky_image(layout, layers=3, size=1 << 16)
     out = tmp_path / "out"
     out.mkdir()
@@ -191,7 +194,7 @@ def test_clone_is_canceled_by_an_exception_from_progress(tmp_path, layout, layou
         assert new.tags() == ["app"] and rep.ok
 
 
-def test_clone_into_an_empty_directory_canceled_leaves_it_empty(tmp_path, layout):
+def test_clone_into_an_empty_directory_canceled_leaves_it_empty(tmp_path: Path, layout: ocidir.OciDir) -> None:
     build_image(layout, "app")
     dest = tmp_path / "empty"
     dest.mkdir()
@@ -204,25 +207,25 @@ def test_clone_into_an_empty_directory_canceled_leaves_it_empty(tmp_path, layout
 
 # -- what does not cancel, and the library's own Canceled ------------------------
 
-def test_a_callback_returning_true_does_not_cancel(layout):
+def test_a_callback_returning_true_does_not_cancel(layout: ocidir.OciDir) -> None:
     build_image(layout, "app")
-    calls = []
+    calls: list[int] = []
 
-    def progress(done, total):
+    def progress(done: int, total: int) -> bool:
         calls.append(done)
         return True
 
     assert layout.fsck(progress=progress).ok and calls
-    new, rep = layout.clone(layout.path + "-clone", progress=progress)
+    new, rep = layout.clone(os.fsdecode(layout.path or "") + "-clone", progress=progress)
     new.close()
     assert rep.ok
 
 
-def test_keyboard_interrupt_in_progress_cancels_and_propagates(tmp_path):
+def test_keyboard_interrupt_in_progress_cancels_and_propagates(tmp_path: Path) -> None:
     path = tmp_path / "layout"
     _, strays = _gc_layout(path)
     with ocidir.OciDir(path) as d:
-        def progress(done, total):
+        def progress(done: int, total: int) -> None:
             raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
@@ -230,7 +233,7 @@ def test_keyboard_interrupt_in_progress_cancels_and_propagates(tmp_path):
         assert all(s in d for s in strays)
 
 
-def test_a_c_callback_returning_non_zero_raises_canceled(layout):
+def test_a_c_callback_returning_non_zero_raises_canceled(layout: ocidir.OciDir) -> None:
     # Without a Python exception behind it, the library's code maps to Canceled.
     build_image(layout, "app")
     cb = _lib.progress_fn(lambda done, total, user: 1)
@@ -238,5 +241,5 @@ def test_a_c_callback_returning_non_zero_raises_canceled(layout):
     out = _lib.report_p()
     with pytest.raises(ocidir.Canceled) as e:
         _lib.fn.fsck(layout._p(), ctypes.byref(opts), ctypes.byref(out))
-    assert e.value.code == ocidir.E_CANCELED == -16
-    assert "cancel" in e.value.message and not out
+    assert raised(e).code == ocidir.E_CANCELED == -16
+    assert "cancel" in raised(e).message and not out

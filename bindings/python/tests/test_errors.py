@@ -6,14 +6,15 @@ import json
 import os
 import pickle
 import tempfile
+from pathlib import Path
 
 import pytest
 
 import ocidir
-from conftest import HELLO, MANIFEST_MT, blob_path, put_manifest
+from conftest import HELLO, MANIFEST_MT, blob_path, put_manifest, raised
 
 
-def test_each_class_carries_its_code():
+def test_each_class_carries_its_code() -> None:
     expected = {
         ocidir.InvalidArgument: ocidir.E_INVALID, ocidir.IOFailure: ocidir.E_IO,
         ocidir.NotFound: ocidir.E_NOT_FOUND, ocidir.DigestMismatch: ocidir.E_DIGEST,
@@ -33,7 +34,7 @@ def test_each_class_carries_its_code():
     assert ocidir.errors.error_class(-999) is ocidir.Error
 
 
-def test_builtin_bases_let_idiomatic_except_clauses_work():
+def test_builtin_bases_let_idiomatic_except_clauses_work() -> None:
     assert issubclass(ocidir.NotFound, KeyError)
     assert issubclass(ocidir.ReadOnlyError, PermissionError)
     assert issubclass(ocidir.AlreadyExists, FileExistsError)
@@ -47,7 +48,7 @@ def test_builtin_bases_let_idiomatic_except_clauses_work():
     assert not issubclass(ocidir.Canceled, (OSError, ValueError, LookupError))
 
 
-def test_new_codes_map_to_their_classes_with_the_library_text():
+def test_new_codes_map_to_their_classes_with_the_library_text() -> None:
     for code, cls in ((ocidir.E_CANCELED, ocidir.Canceled), (ocidir.E_NOT_DURABLE, ocidir.NotDurable)):
         e = ocidir.errors.make_error(code, "what failed", 5)
         assert type(e) is cls and e.code == code and e.errno == 5 and str(e) == "what failed"
@@ -56,42 +57,42 @@ def test_new_codes_map_to_their_classes_with_the_library_text():
     assert ocidir.NotDurable(ocidir.E_NOT_DURABLE, "fsync", 5).strerror == "fsync"
 
 
-def test_errors_pickle_with_their_fields():
+def test_errors_pickle_with_their_fields() -> None:
     e = ocidir.errors.make_error(ocidir.E_IO, "read x: Bad file descriptor", errno.EBADF)
     e2 = pickle.loads(pickle.dumps(e))
     assert type(e2) is ocidir.IOFailure and e2.code == ocidir.E_IO
     assert e2.message == e.message and e2.errno == errno.EBADF
 
 
-def test_invalid_argument_for_a_bad_tag(layout):
+def test_invalid_argument_for_a_bad_tag(layout: ocidir.OciDir) -> None:
     m = put_manifest(layout)
     with pytest.raises(ocidir.InvalidArgument) as e:
         layout.tag("no spaces", m)
-    assert e.value.code == ocidir.E_INVALID and "no spaces" in str(e.value)
+    assert raised(e).code == ocidir.E_INVALID and "no spaces" in str(e.value)
 
 
-def test_io_failure_for_a_bad_fd_carries_errno(layout):
+def test_io_failure_for_a_bad_fd_carries_errno(layout: ocidir.OciDir) -> None:
     with pytest.raises(ocidir.IOFailure) as e:
         layout.put_file(999999)
-    assert e.value.errno == errno.EBADF
-    assert isinstance(e.value, OSError) and e.value.message
+    assert raised(e).errno == errno.EBADF
+    assert isinstance(e.value, OSError) and raised(e).message
 
 
-def test_not_found_for_a_missing_blob_and_tag(layout):
+def test_not_found_for_a_missing_blob_and_tag(layout: ocidir.OciDir) -> None:
     with pytest.raises(KeyError) as e:
         layout.stat(HELLO)
     assert isinstance(e.value, ocidir.NotFound) and HELLO in str(e.value)
-    assert e.value.errno == 0 or e.value.errno == errno.ENOENT
+    assert raised(e).errno == 0 or raised(e).errno == errno.ENOENT
     with pytest.raises(KeyError, match="nosuchtag"):
         layout.resolve("nosuchtag")
 
 
-def test_not_found_for_a_missing_directory(tmp_path):
+def test_not_found_for_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ocidir.NotFound):
         ocidir.OciDir(tmp_path / "absent")
 
 
-def test_digest_mismatch_for_corrupt_content(layout, layout_path):
+def test_digest_mismatch_for_corrupt_content(layout: ocidir.OciDir, layout_path: Path) -> None:
     layout.put(b"hello")
     with open(blob_path(layout_path, HELLO), "wb") as f:
         f.write(b"jello")
@@ -99,30 +100,30 @@ def test_digest_mismatch_for_corrupt_content(layout, layout_path):
         layout.read(HELLO)
 
 
-def test_size_mismatch_for_a_wrong_expected_size(layout):
+def test_size_mismatch_for_a_wrong_expected_size(layout: ocidir.OciDir) -> None:
     layout.put(b"hello")
     with pytest.raises(ocidir.SizeMismatch, match=HELLO):
         layout.open_blob(HELLO, size=1)
 
 
-def test_bad_digest_for_a_malformed_digest(layout):
+def test_bad_digest_for_a_malformed_digest(layout: ocidir.OciDir) -> None:
     with pytest.raises(ocidir.BadDigest) as e:
         layout.stat("sha256:../../etc/passwd")
     assert isinstance(e.value, ValueError)
 
 
-def test_format_error_for_a_directory_without_layout(tmp_path):
+def test_format_error_for_a_directory_without_layout(tmp_path: Path) -> None:
     with pytest.raises(ocidir.FormatError, match="oci-layout"):
         ocidir.OciDir(tmp_path)
 
 
-def test_escape_error_for_a_blob_symlink_leading_outside(layout, layout_path):
+def test_escape_error_for_a_blob_symlink_leading_outside(layout: ocidir.OciDir, layout_path: Path) -> None:
     os.symlink("/etc/hostname", blob_path(layout_path, HELLO))
     with pytest.raises(ocidir.EscapeError, match=HELLO):
         layout.open_blob_fd(HELLO)
 
 
-def test_already_exists_for_a_tag_without_replace(layout):
+def test_already_exists_for_a_tag_without_replace(layout: ocidir.OciDir) -> None:
     m = put_manifest(layout)
     layout.tag("stable", m)
     with pytest.raises(FileExistsError, match="stable") as e:
@@ -130,7 +131,7 @@ def test_already_exists_for_a_tag_without_replace(layout):
     assert isinstance(e.value, ocidir.AlreadyExists)
 
 
-def test_out_of_memory_when_a_whole_read_cannot_be_allocated():
+def test_out_of_memory_when_a_whole_read_cannot_be_allocated() -> None:
     # A sparse 256 TiB blob on tmpfs: larger than any address space.
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=base) as tmp:
@@ -144,12 +145,12 @@ def test_out_of_memory_when_a_whole_read_cannot_be_allocated():
             os.unlink(p)
 
 
-def test_unsupported_for_an_unregistered_algorithm(layout):
+def test_unsupported_for_an_unregistered_algorithm(layout: ocidir.OciDir) -> None:
     with pytest.raises(ocidir.Unsupported, match="blake3:abcdef"):
         layout.stat("blake3:abcdef")
 
 
-def test_read_only_error_is_a_permission_error(layout_path):
+def test_read_only_error_is_a_permission_error(layout_path: Path) -> None:
     ocidir.OciDir(layout_path, create=True).close()
     with ocidir.OciDir(layout_path, readonly=True) as ro:
         with pytest.raises(PermissionError, match="read-only") as e:
@@ -159,7 +160,7 @@ def test_read_only_error_is_a_permission_error(layout_path):
             ro.open_writer()
 
 
-def test_state_error_for_expect_after_write(layout):
+def test_state_error_for_expect_after_write(layout: ocidir.OciDir) -> None:
     w = layout.open_writer()
     w.write(b"x")
     with pytest.raises(ocidir.StateError):
@@ -167,7 +168,7 @@ def test_state_error_for_expect_after_write(layout):
     w.abort()
 
 
-def test_too_large_for_a_json_document_over_the_limit(layout):
+def test_too_large_for_a_json_document_over_the_limit(layout: ocidir.OciDir) -> None:
     m = put_manifest(layout)
     layout.tag("t", m)
     layout.set_json_limit(16)
@@ -177,7 +178,7 @@ def test_too_large_for_a_json_document_over_the_limit(layout):
     assert layout.tags() == ["t"]
 
 
-def test_ambiguous_for_a_tag_on_two_entries(layout, layout_path):
+def test_ambiguous_for_a_tag_on_two_entries(layout: ocidir.OciDir, layout_path: Path) -> None:
     m = put_manifest(layout)
     entry = {"mediaType": MANIFEST_MT, "digest": m, "size": layout.stat(m),
              "annotations": {"org.opencontainers.image.ref.name": "twice"}}

@@ -1,6 +1,7 @@
 """Housekeeping: fsck, gc, cache gc, clone, removing an image, reports."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,7 @@ from ocidir import FindKind
 from conftest import blob_path, build_image
 
 
-def test_fsck_of_a_sound_layout_finds_no_damage(layout):
+def test_fsck_of_a_sound_layout_finds_no_damage(layout: ocidir.OciDir) -> None:
     digest, _ = build_image(layout, "app")
     calls = []
     rep = layout.fsck(progress=lambda done, total: calls.append((done, total)))
@@ -22,7 +23,7 @@ def test_fsck_of_a_sound_layout_finds_no_damage(layout):
     assert calls and calls[-1][0] == calls[-1][1] > 0
 
 
-def test_fsck_reports_every_damaged_and_missing_blob(layout, layout_path):
+def test_fsck_reports_every_damaged_and_missing_blob(layout: ocidir.OciDir, layout_path: Path) -> None:
     build_image(layout, "app")
     with layout.image("app") as img:
         layer, cfg = img.layer(0), img.config_descriptor
@@ -39,21 +40,22 @@ def test_fsck_reports_every_damaged_and_missing_blob(layout, layout_path):
     assert (FindKind.UNREFERENCED, stray) in kinds
     assert [f.subject for f in rep.of_kind(FindKind.MISSING)] == [cfg.digest]
     missing = rep.of_kind(FindKind.MISSING)[0]
+    assert isinstance(missing.kind, FindKind)
     assert missing.is_damage and missing.kind.label == "missing" and missing.message
     assert not rep.of_kind(FindKind.UNREFERENCED)[0].is_damage
 
 
-def test_an_exception_in_a_progress_callback_is_raised_after_the_run(layout):
+def test_an_exception_in_a_progress_callback_is_raised_after_the_run(layout: ocidir.OciDir) -> None:
     build_image(layout, "app")
 
-    def progress(done, total):
+    def progress(done: int, total: int) -> None:
         raise RuntimeError("stop reporting")
 
     with pytest.raises(RuntimeError, match="stop reporting"):
         layout.fsck(progress=progress)
 
 
-def test_gc_grace_keyword_overrides_the_layout_grace_period(layout):
+def test_gc_grace_keyword_overrides_the_layout_grace_period(layout: ocidir.OciDir) -> None:
     stray = layout.put(b"garbage")
     assert [f.subject for f in layout.gc(dry_run=True).of_kind(FindKind.KEPT_RECENT)] == [stray]
     assert [f.subject for f in layout.gc(dry_run=True, grace=0).of_kind(FindKind.UNREFERENCED)] == [stray]
@@ -65,7 +67,7 @@ def test_gc_grace_keyword_overrides_the_layout_grace_period(layout):
     assert stray not in layout
 
 
-def test_gc_removes_what_nothing_references_after_the_grace_period(layout):
+def test_gc_removes_what_nothing_references_after_the_grace_period(layout: ocidir.OciDir) -> None:
     digest, _ = build_image(layout, "app")
     stray = layout.put(b"garbage")
     rep = layout.gc()
@@ -83,7 +85,7 @@ def test_gc_removes_what_nothing_references_after_the_grace_period(layout):
     assert [f.subject for f in layout.gc().of_kind(FindKind.KEPT_RECENT)] == [kept]
 
 
-def test_gc_on_a_read_only_layout_runs_only_dry(layout_path):
+def test_gc_on_a_read_only_layout_runs_only_dry(layout_path: Path) -> None:
     with ocidir.OciDir(layout_path, create=True) as d:
         d.put(b"garbage")
     with ocidir.OciDir(layout_path, readonly=True) as ro:
@@ -93,7 +95,7 @@ def test_gc_on_a_read_only_layout_runs_only_dry(layout_path):
         assert len(ro.gc(dry_run=True).of_kind(FindKind.UNREFERENCED)) == 1
 
 
-def test_cache_gc_keeps_what_any_layout_references(tmp_path):
+def test_cache_gc_keeps_what_any_layout_references(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     (cache / "sha256").mkdir(parents=True)
     with ocidir.OciDir(tmp_path / "a", create=True) as a, ocidir.OciDir(tmp_path / "b", create=True) as b:
@@ -115,7 +117,7 @@ def test_cache_gc_keeps_what_any_layout_references(tmp_path):
             ocidir.cache_gc(cache, [])
 
 
-def test_clone_makes_a_whole_new_layout(tmp_path, layout, layout_path):
+def test_clone_makes_a_whole_new_layout(tmp_path: Path, layout: ocidir.OciDir, layout_path: Path) -> None:
     digest, tar = build_image(layout, "app")
     new, rep = layout.clone(tmp_path / "clone")
     with new:
@@ -131,7 +133,7 @@ def test_clone_makes_a_whole_new_layout(tmp_path, layout, layout_path):
         layout.clone(tmp_path / "clone")
 
 
-def test_clone_of_a_damaged_layout_names_the_missing_blob(tmp_path, layout, layout_path):
+def test_clone_of_a_damaged_layout_names_the_missing_blob(tmp_path: Path, layout: ocidir.OciDir, layout_path: Path) -> None:
     build_image(layout, "app")
     layer = layout.image("app").layer(0).digest
     os.unlink(blob_path(layout_path, layer))
@@ -140,7 +142,7 @@ def test_clone_of_a_damaged_layout_names_the_missing_blob(tmp_path, layout, layo
     assert not (tmp_path / "clone" / "index.json").exists()
 
 
-def test_untag_gc_drops_the_tag_and_collects_its_blobs(layout):
+def test_untag_gc_drops_the_tag_and_collects_its_blobs(layout: ocidir.OciDir) -> None:
     keep, _ = build_image(layout, "keep", files={"k": b"k"})
     gone, _ = build_image(layout, "gone", files={"g": b"g"})
     rep = layout.untag_gc("gone", grace=0)
@@ -151,7 +153,7 @@ def test_untag_gc_drops_the_tag_and_collects_its_blobs(layout):
         layout.untag_gc("gone")
 
 
-def test_untag_gc_dry_run_and_the_layout_grace_period(layout):
+def test_untag_gc_dry_run_and_the_layout_grace_period(layout: ocidir.OciDir) -> None:
     keep, _ = build_image(layout, "keep", files={"k": b"k"})
     gone, _ = build_image(layout, "gone", files={"g": b"g"})
     # The handle's grace period (the default hour) keeps the fresh blobs.

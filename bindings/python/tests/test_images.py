@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from conftest import (EMPTY_MT, GZIP_MT, INDEX_MT, MANIFEST_MT, TAR_MT, ZSTD_MT,
                       make_tar, put_manifest, tar_names)
 
 
-def test_tags_list_resolve_tag_untag(layout):
+def test_tags_list_resolve_tag_untag(layout: ocidir.OciDir) -> None:
     assert layout.tags() == []
     m = put_manifest(layout)
     layout.tag("one", m)
@@ -26,7 +27,7 @@ def test_tags_list_resolve_tag_untag(layout):
     assert m in layout  # untagging keeps blobs
 
 
-def test_tag_moves_in_place(layout):
+def test_tag_moves_in_place(layout: ocidir.OciDir) -> None:
     a = put_manifest(layout)
     b = put_manifest(layout, extra={"annotations": {"x": "y"}})
     layout.tag("first", a)
@@ -36,14 +37,14 @@ def test_tag_moves_in_place(layout):
     assert layout.resolve("first").digest == b
 
 
-def test_tag_refuses_a_blob_that_is_not_a_manifest(layout):
+def test_tag_refuses_a_blob_that_is_not_a_manifest(layout: ocidir.OciDir) -> None:
     d = layout.put(b"not json at all")
     with pytest.raises(ocidir.FormatError):
         layout.tag("x", d)
     assert layout.tags() == []
 
 
-def test_index_add_adds_an_untagged_entry_once(layout, layout_path):
+def test_index_add_adds_an_untagged_entry_once(layout: ocidir.OciDir, layout_path: Path) -> None:
     m = put_manifest(layout)
     layout.index_add(m)
     layout.index_add(m)
@@ -52,7 +53,7 @@ def test_index_add_adds_an_untagged_entry_once(layout, layout_path):
     assert layout.tags() == []
 
 
-def test_builder_writes_an_image_read_back_through_every_accessor(layout):
+def test_builder_writes_an_image_read_back_through_every_accessor(layout: ocidir.OciDir) -> None:
     digest, tar = build_image(layout, "app")
     assert layout.resolve("app").digest == digest
     with layout.image("app") as img:
@@ -86,7 +87,7 @@ def test_builder_writes_an_image_read_back_through_every_accessor(layout):
         img.digest
 
 
-def test_absent_config_fields_are_none(layout):
+def test_absent_config_fields_are_none(layout: ocidir.OciDir) -> None:
     with layout.builder() as b:
         d = b.commit("bare")
     with layout.image(d) as img:
@@ -95,7 +96,7 @@ def test_absent_config_fields_are_none(layout):
         assert img.diff_ids == [] and img.labels == {} and img.annotations == {}
 
 
-def test_image_for_a_missing_platform_lists_those_that_exist(layout):
+def test_image_for_a_missing_platform_lists_those_that_exist(layout: ocidir.OciDir) -> None:
     arm, _ = build_image(layout, None, platform="linux/arm64")
     index = {"schemaVersion": 2, "mediaType": INDEX_MT, "manifests": [
         {"mediaType": MANIFEST_MT, "digest": arm, "size": layout.stat(arm)}]}
@@ -108,7 +109,7 @@ def test_image_for_a_missing_platform_lists_those_that_exist(layout):
         layout.image("app", platform="nonsense")
 
 
-def test_image_through_a_nested_index_picks_the_platform(layout):
+def test_image_through_a_nested_index_picks_the_platform(layout: ocidir.OciDir) -> None:
     amd, _ = build_image(layout, None, platform="linux/amd64", files={"a": b"amd"})
     arm, _ = build_image(layout, None, platform="linux/arm64/v8", files={"a": b"arm"})
     index = {"schemaVersion": 2, "mediaType": INDEX_MT, "manifests": [
@@ -128,7 +129,7 @@ def test_image_through_a_nested_index_picks_the_platform(layout):
 
 
 @pytest.mark.parametrize("compression,media_type", [("none", TAR_MT), ("gzip", GZIP_MT), ("zstd", ZSTD_MT)])
-def test_layer_writer_and_open_layer_round_trip(layout, compression, media_type):
+def test_layer_writer_and_open_layer_round_trip(layout: ocidir.OciDir, compression: str, media_type: str) -> None:
     files = {"f%d" % i: bytes([i]) * 1000 for i in range(20)}
     files["random"] = os.urandom(300000)  # larger than a read chunk: readall grows its buffer
     tar = make_tar(files)
@@ -136,12 +137,13 @@ def test_layer_writer_and_open_layer_round_trip(layout, compression, media_type)
         assert w.media_type == media_type
         w.write(tar[:100])
         w.write(memoryview(tar)[100:])
+    assert w.digest is not None and w.size is not None  # committed
     assert w.diff_id == ocidir.digest(tar) and w.size == layout.stat(w.digest)
     with layout.open_layer(media_type, w.digest, w.size, w.diff_id) as r:
         assert r.read() == tar
 
 
-def test_layer_writer_with_level_and_threads(layout):
+def test_layer_writer_with_level_and_threads(layout: ocidir.OciDir) -> None:
     tar = make_tar({"big": bytes(200000)})
     w = layout.layer_writer("zstd", level=19, threads=2)
     w.write(tar)
@@ -153,16 +155,17 @@ def test_layer_writer_with_level_and_threads(layout):
         layout.layer_writer("lz4")
 
 
-def test_layer_reader_raises_digest_mismatch_for_a_wrong_diff_id(layout):
+def test_layer_reader_raises_digest_mismatch_for_a_wrong_diff_id(layout: ocidir.OciDir) -> None:
     tar = make_tar({"x": b"y"})
     with layout.layer_writer("gzip") as w:
         w.write(tar)
+    assert w.digest is not None and w.size is not None  # committed
     with layout.open_layer(GZIP_MT, w.digest, w.size, ocidir.digest(b"other")) as r:
         with pytest.raises(ocidir.DigestMismatch, match="diff_id"):
             r.read()
 
 
-def test_layer_writer_aborted_by_an_exception_leaves_no_blob(layout):
+def test_layer_writer_aborted_by_an_exception_leaves_no_blob(layout: ocidir.OciDir) -> None:
     with pytest.raises(RuntimeError):
         with layout.layer_writer("none") as w:
             w.write(b"x" * 1024)
@@ -170,11 +173,12 @@ def test_layer_writer_aborted_by_an_exception_leaves_no_blob(layout):
     assert w.digest is None and w.closed
 
 
-def test_builder_add_layer_from_an_existing_blob(layout):
+def test_builder_add_layer_from_an_existing_blob(layout: ocidir.OciDir) -> None:
     tar = make_tar({"hello": b"world"})
     with layout.layer_writer("gzip") as w:
         w.write(tar)
     with layout.builder() as b:
+        assert w.digest is not None and w.size is not None  # committed
         b.add_layer(GZIP_MT, w.digest, w.size, w.diff_id, "added by digest")
         with pytest.raises(ocidir.SizeMismatch):
             b.add_layer(GZIP_MT, w.digest, w.size + 1, w.diff_id)
@@ -186,7 +190,7 @@ def test_builder_add_layer_from_an_existing_blob(layout):
         assert json.loads(img.config)["history"][0]["created_by"] == "added by digest"
 
 
-def test_builder_commit_without_replace_and_untagged(layout):
+def test_builder_commit_without_replace_and_untagged(layout: ocidir.OciDir) -> None:
     with layout.builder() as b:
         d = b.commit("t")
         with pytest.raises(ocidir.AlreadyExists):
@@ -200,7 +204,7 @@ def test_builder_commit_without_replace_and_untagged(layout):
         layout.builder().set_config(diff_ids=["x"])
 
 
-def test_builder_from_keeps_the_image_and_changes_it(layout):
+def test_builder_from_keeps_the_image_and_changes_it(layout: ocidir.OciDir) -> None:
     base, tar = build_image(layout, "base")
     with layout.builder_from("base") as b:
         b.set_config(cmd=["--quiet"])
@@ -214,7 +218,7 @@ def test_builder_from_keeps_the_image_and_changes_it(layout):
     assert derived != base
 
 
-def test_artifact_and_referrers(layout):
+def test_artifact_and_referrers(layout: ocidir.OciDir) -> None:
     subject, _ = build_image(layout, "app")
     sig = layout.put(b"signature bytes")
     with layout.artifact_builder("application/vnd.example.signature") as b:
@@ -234,7 +238,7 @@ def test_artifact_and_referrers(layout):
     assert layout.referrers(subject, "application/vnd.example.other") == []
 
 
-def test_builder_and_image_are_closed_with_their_layout(layout_path):
+def test_builder_and_image_are_closed_with_their_layout(layout_path: Path) -> None:
     d = ocidir.OciDir(layout_path, create=True)
     build_image(d, "app")
     img = d.image("app")

@@ -4,16 +4,17 @@ skopeo and umoci read; what they write, the binding reads."""
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import ocidir
 from conftest import build_image
 
 
-def _run(*argv):
+def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
 
 
-def test_skopeo_copies_and_umoci_unpacks_what_the_binding_built(tmp_path, layout, layout_path):
+def test_skopeo_copies_and_umoci_unpacks_what_the_binding_built(tmp_path: Path, layout: ocidir.OciDir, layout_path: Path) -> None:
     digest, tar = build_image(layout, "app", files={"etc/motd": b"built from python\n"})
     out = subprocess.run(["skopeo", "inspect", "oci:%s:app" % layout_path], check=True,
                          capture_output=True, text=True).stdout
@@ -32,7 +33,7 @@ def test_skopeo_copies_and_umoci_unpacks_what_the_binding_built(tmp_path, layout
     shutil.rmtree(bundle)
 
 
-def test_binding_reads_what_umoci_wrote(tmp_path):
+def test_binding_reads_what_umoci_wrote(tmp_path: Path) -> None:
     root = tmp_path / "umoci"
     _run("umoci", "init", "--layout", str(root))
     _run("umoci", "new", "--image", "%s:base" % root)

@@ -26,6 +26,10 @@ package capi
 #if !defined(OCIDIR_FSCK_OPTIONS_INIT) || !defined(OCIDIR_E_CANCELED) || !defined(OCIDIR_E_NOT_DURABLE)
 #error "the Go binding needs the options ABI of libocidir 0.4 (ocidir_fsck_options_t, OCIDIR_E_CANCELED)"
 #endif
+// ...and the put options and unpacking of 0.5.
+#if OCIDIR_VERSION_NUMBER < 500 || !defined(OCIDIR_PUT_OPTIONS_INIT) || !defined(OCIDIR_UNPACK_OPTIONS_INIT)
+#error "the Go binding needs libocidir >= 0.5 (ocidir_put_options_t, ocidir_unpack)"
+#endif
 */
 import "C"
 
