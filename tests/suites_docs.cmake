@@ -1,0 +1,27 @@
+# Documentation, checked for real.
+#
+# man_lint: ocidir(1) and libocidir(3), as built from man/*.scd.in, render
+#   without a warning (groff -ww, mandoc -Tlint; tests/check_man.sh).
+# man_covers_cli: every command and option that `ocidir --help` and each
+#   `ocidir COMMAND --help` shows is in ocidir(1), so the page cannot go stale.
+
+
+if(OCIDIR_BUILD_MAN)
+  add_test(NAME man_lint
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/check_man.sh lint
+            ${PROJECT_BINARY_DIR}/man/ocidir.1 ${PROJECT_BINARY_DIR}/man/libocidir.3)
+  set_tests_properties(man_lint PROPERTIES LABELS docs TIMEOUT 60)
+  if(TARGET ocidir_cli)
+    add_test(NAME man_covers_cli
+      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/check_man.sh coverage
+              $<TARGET_FILE:ocidir_cli> ${PROJECT_BINARY_DIR}/man/ocidir.1)
+    set_tests_properties(man_covers_cli PROPERTIES LABELS docs TIMEOUT 60)
+  endif()
+elseif(NOT OCIDIR_SCDOC)
+  # Not built because scdoc is missing: say so as a failing test rather than
+  # dropping the checks without a word.  (Turned off on purpose with scdoc
+  # present, the pages and their checks are simply not part of the build.)
+  add_test(NAME man_lint
+    COMMAND sh -c "echo 'FAIL: the man pages were not built: scdoc is not installed (scripts/setup installs it)' >&2; exit 1")
+  set_tests_properties(man_lint PROPERTIES LABELS docs)
+endif()
