@@ -1,10 +1,13 @@
-# Documentation, checked for real.
+# Documentation and the reflink path of clone, each checked for real.
 #
 # man_lint: ocidir(1) and libocidir(3), as built from man/*.scd.in, render
 #   without a warning (groff -ww, mandoc -Tlint; tests/check_man.sh).
 # man_covers_cli: every command and option that `ocidir --help` and each
 #   `ocidir COMMAND --help` shows is in ocidir(1), so the page cannot go stale.
-
+# test_reflink: `ocidir clone` on loop-mounted btrfs and XFS (reflink=1)
+#   images reflinks every blob, the clone shares the source's extents, fsck
+#   passes; on tmpfs and ext4 clone --no-hardlink copies.  Needs root and
+#   loop devices (label "root"); fails with the reason where it cannot mount.
 
 if(OCIDIR_BUILD_MAN)
   add_test(NAME man_lint
@@ -24,4 +27,10 @@ elseif(NOT OCIDIR_SCDOC)
   add_test(NAME man_lint
     COMMAND sh -c "echo 'FAIL: the man pages were not built: scdoc is not installed (scripts/setup installs it)' >&2; exit 1")
   set_tests_properties(man_lint PROPERTIES LABELS docs)
+endif()
+
+if(TARGET ocidir_cli)
+  add_test(NAME test_reflink
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_reflink.sh $<TARGET_FILE:ocidir_cli>)
+  set_tests_properties(test_reflink PROPERTIES LABELS "root;reflink" TIMEOUT 300)
 endif()
