@@ -40,7 +40,7 @@ if [ "${OCIDIR_REFLINK_INNER:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || fail "must run as root to loop-mount filesystem images (uid $(id -u))"
     [ -x "$ocidir" ] || fail "$ocidir is not an executable"
     export PATH="$PATH:/usr/sbin:/sbin"
-    for tool in unshare mount umount losetup mkfs.btrfs mkfs.xfs mkfs.ext4 filefrag python3; do
+    for tool in unshare mount umount losetup mkfs.btrfs mkfs.xfs mkfs.ext4 filefrag; do
         command -v "$tool" >/dev/null ||
             fail "$tool is not installed (btrfs-progs, xfsprogs, e2fsprogs, util-linux; scripts/setup installs them)"
     done
@@ -82,9 +82,17 @@ trap 'exit 130' INT TERM
 # Nothing mounted here propagates back to the parent namespace.
 mount --make-rprivate / || fail "mount --make-rprivate / failed: cannot make the mounts private"
 
+# The images live on a tmpfs of this namespace: they use only the memory of
+# the blocks written (tens of MiB), and the many fsyncs of the library do not
+# wait for the disk under them.
+mkdir -p "$work/images"
+out=$(mount -t tmpfs -o size=1g,mode=0700 tmpfs "$work/images" 2>&1) ||
+    fail "cannot mount a tmpfs on $work/images for the images: $out"
+mounts+=("$work/images")
+
 # mount_fs KIND DIR: make a filesystem of KIND in an image file and mount it on DIR.
 mount_fs() {
-    local kind=$1 dir=$2 img=$work/$1.img out
+    local kind=$1 dir=$2 img=$work/images/$1.img out
     mkdir -p "$dir"
     case $kind in
     btrfs)
@@ -137,10 +145,13 @@ make_layout() {
         fail "ocidir import $dir:v2"
 }
 
-# json_field FILE KEY: an integer field of a clone report.
+# json_field FILE KEY: an integer field of a clone report (a flat object of
+# integers, one "key": value per line, as `ocidir --json clone` prints it).
 json_field() {
-    python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))[sys.argv[2]]))' "$1" "$2" ||
-        fail "$1: no integer field $2: $(cat "$1")"
+    local v
+    v=$(sed -n "s/^ *\"$2\": *\([0-9][0-9]*\),\{0,1\}\$/\1/p" "$1")
+    [[ $v =~ ^[0-9]+$ ]] || fail "$1: no integer field $2: $(cat "$1")"
+    echo "$v"
 }
 
 # extents FILE: the physical ranges of FILE's extents and whether each is
