@@ -2,8 +2,8 @@
 # Checks of the generated man pages (build/man/*.[13]).
 #
 #   check_man.sh lint PAGE...
-#       Every page renders without a warning: `groff -ww -man -z` prints
-#       nothing and succeeds, and `mandoc -Tlint -Wwarning` reports nothing
+#       Every page renders without a warning: `groff -t -ww -man -z` (tbl,
+#       terminal output at 120, 80 and 60 columns) prints nothing and succeeds, and `mandoc -Tlint -Wwarning` reports nothing
 #       but scdoc's redundant paragraph macros ("skipping paragraph macro":
 #       scdoc emits .P right after .SH and before .RE; both formatters drop
 #       them, the rendering does not change).  A missing formatter fails.
@@ -23,11 +23,18 @@ lint() {
     local page out bad=0
     for page in "$@"; do
         [ -s "$page" ] || fail "$page: missing or empty (is OCIDIR_BUILD_MAN on and the page built?)"
-        if ! out=$(LC_ALL=C.UTF-8 groff -ww -man -z "$page" 2>&1) || [ -n "$out" ]; then
-            echo "$page: groff -ww -man -z:" >&2
-            echo "$out" >&2
-            bad=1
-        fi
+        # As man(1) renders it: through tbl (-t), for a terminal, at a wide,
+        # the usual and a narrow width (a word too long for a line or a table
+        # cell is a "can't break line" warning only at some widths).
+        local width
+        for width in 120 80 60; do
+            if ! out=$(LC_ALL=C.UTF-8 groff -t -ww -man -Tutf8 -rLL=${width}n -rLT=${width}n -z "$page" 2>&1) ||
+                [ -n "$out" ]; then
+                echo "$page: groff -t -ww -man -Tutf8 at $width columns:" >&2
+                echo "$out" >&2
+                bad=1
+            fi
+        done
         # mandoc exits non-zero when it reports anything; judge by what it says.
         out=$(mandoc -Tlint -Wwarning "$page" 2>&1 | grep -v ': WARNING: skipping paragraph macro: ' || true)
         if [ -n "$out" ]; then
