@@ -55,6 +55,12 @@ if [ "${OCIDIR_REFLINK_INNER:-}" != 1 ]; then
         grep -F "$work" /proc/self/mountinfo >&2
         fail "a mount under $work leaked out of the private namespace"
     fi
+    # A loop device detaches itself when its filesystem goes (autoclear),
+    # which the kernel may finish a moment after the namespace is gone.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        losetup -a 2>/dev/null | grep -qF "$work" || break
+        sleep 0.3
+    done
     if losetup -a 2>/dev/null | grep -qF "$work"; then
         losetup -a | grep -F "$work" >&2
         fail "a loop device of $work was left attached"
