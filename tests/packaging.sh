@@ -15,7 +15,8 @@
 #
 # Usage: tests/packaging.sh [SOURCE_DIR]   (default: this script's tree)
 #        tests/packaging.sh --count-checks  (prints the number of verdicts)
-# Keeps the build log and lintian output in $OCIDIR_PACKAGING_LOGDIR when set.
+# Keeps the logs (build, lintian, install, purge, leftovers) and the built
+# .deb and .changes files in $OCIDIR_PACKAGING_LOGDIR when set.
 set -uo pipefail
 CHECKS=(preconditions build contents symbols no-rpath lintian install ocidir-version
         pkg-config c-consumer cmake-consumer python-import purge leaves-nothing)
@@ -37,7 +38,7 @@ cleanup() {
   fi
   if [ -n "${OCIDIR_PACKAGING_LOGDIR:-}" ]; then
     mkdir -p "$OCIDIR_PACKAGING_LOGDIR"
-    cp -f "$work"/*.log "$OCIDIR_PACKAGING_LOGDIR"/ 2>/dev/null || true
+    cp -f "$work"/*.log "$work"/*.deb "$work"/*.changes "$OCIDIR_PACKAGING_LOGDIR"/ 2>/dev/null || true
   fi
   rm -rf -- "$work"
 }
