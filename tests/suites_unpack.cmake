@@ -1,0 +1,9 @@
+# Unpacking under hostile conditions and against another implementation.
+
+# Racing swaps: a process exchanges directories inside the destination with
+# symlinks to bait beside it while unpacks loop; no bait is ever touched.
+# OCIDIR_UNPACK_RACE_SECONDS (default 5) sets how long it races.  Twice: with
+# openat2 (RESOLVE_IN_ROOT) and with the fallback component walk.
+ocidir_cmocka_test(test_unpack_race test_unpack_race.c
+  VARIANTS fallback=OCIDIR_FORCE_RESOLVE_FALLBACK=1)
+target_sources(test_unpack_race PRIVATE tar_gen.c)
