@@ -7,3 +7,9 @@
 ocidir_cmocka_test(test_unpack_race test_unpack_race.c
   VARIANTS fallback=OCIDIR_FORCE_RESOLVE_FALLBACK=1)
 target_sources(test_unpack_race PRIVATE tar_gen.c)
+
+# A full disk during an unpack: ENOSPC (data and inodes) on a small tmpfs in a
+# private mount namespace, EFBIG under RLIMIT_FSIZE; the destination absent
+# or empty again, the layout untouched.  Needs root (or user namespaces).
+ocidir_cmocka_test(test_unpack_fulldisk test_unpack_fulldisk.c)
+target_sources(test_unpack_fulldisk PRIVATE tar_gen.c)
