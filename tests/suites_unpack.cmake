@@ -13,3 +13,10 @@ target_sources(test_unpack_race PRIVATE tar_gen.c)
 # or empty again, the layout untouched.  Needs root (or user namespaces).
 ocidir_cmocka_test(test_unpack_fulldisk test_unpack_fulldisk.c)
 target_sources(test_unpack_fulldisk PRIVATE tar_gen.c)
+
+# Unprivileged unpacks: inside a user namespace with a full map (ids kept,
+# shifted on the host), unmapped ids, OWNER_MAP as root giving the same tree,
+# OWNER_ROOTLESS as an unprivileged user and in a single-id namespace.
+# Needs root; a kernel without user namespaces fails it.
+ocidir_cmocka_test(test_unpack_userns test_unpack_userns.c)
+target_sources(test_unpack_userns PRIVATE tar_gen.c)
