@@ -20,3 +20,16 @@ target_sources(test_unpack_fulldisk PRIVATE tar_gen.c)
 # Needs root; a kernel without user namespaces fails it.
 ocidir_cmocka_test(test_unpack_userns test_unpack_userns.c)
 target_sources(test_unpack_userns PRIVATE tar_gen.c)
+
+# Interoperability: images made by umoci (insert, repack with whiteouts,
+# --opaque, --whiteout) and copied by skopeo (gzip, zstd, uncompressed),
+# unpacked by umoci raw unpack and by ocidir, compared entry by entry; the
+# differences that are umoci's are listed in the test with the reason.
+# Needs root, umoci, skopeo and setfattr.
+ocidir_cmocka_test(test_unpack_interop test_unpack_interop.c)
+target_sources(test_unpack_interop PRIVATE tar_gen.c)
+target_compile_definitions(test_unpack_interop PRIVATE
+  UNPACK_INTEROP_SCRIPT="${CMAKE_CURRENT_SOURCE_DIR}/unpack_interop_images.sh")
+if(TARGET ocidir_cli)
+  set_tests_properties(test_unpack_interop PROPERTIES ENVIRONMENT "OCIDIR_CLI=$<TARGET_FILE:ocidir_cli>")
+endif()
