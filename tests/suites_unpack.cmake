@@ -25,7 +25,7 @@ target_sources(test_unpack_userns PRIVATE tar_gen.c)
 # --opaque, --whiteout) and copied by skopeo (gzip, zstd, uncompressed),
 # unpacked by umoci raw unpack and by ocidir, compared entry by entry; the
 # differences that are umoci's are listed in the test with the reason.
-# Needs root, umoci, skopeo and setfattr.
+# Needs root, umoci, skopeo, setfattr and setcap.
 ocidir_cmocka_test(test_unpack_interop test_unpack_interop.c)
 target_sources(test_unpack_interop PRIVATE tar_gen.c)
 target_compile_definitions(test_unpack_interop PRIVATE

@@ -8,7 +8,7 @@
  *
  * A difference is a failure unless it is listed in kKnown below with the
  * reason (umoci's behaviour that differs from the spec).  Needs root (the
- * images hold owners and a device) and umoci, skopeo and setfattr; a
+ * images hold owners and a device) and umoci, skopeo, setfattr and setcap; a
  * missing one fails the test with its name. */
 #include "testutil.h"
 
@@ -265,7 +265,7 @@ static int setup(void **state)
         print_error("test_unpack_interop needs root: the images hold owners and a device node\n");
         return -1;
     }
-    const char *tools[] = {"umoci", "skopeo", "setfattr", NULL};
+    const char *tools[] = {"umoci", "skopeo", "setfattr", "setcap", NULL};
     for (size_t i = 0; tools[i]; i++)
         if (tu_sh("command -v %s >/dev/null", tools[i]) != 0) {
             print_error("%s is not installed (scripts/setup installs it)\n", tools[i]);

@@ -3,7 +3,8 @@
 # directory, run as root):
 #   L:base  umoci insert of a tree with every kind of entry (files of several
 #           owners and modes, setuid, a hard link, a symlink, a FIFO, a char
-#           device, an empty directory, a user.* xattr, a long name)
+#           device, an empty directory, a user.* xattr, a file capability,
+#           a long name, UTF-8, space and newline in names)
 #   L:v2    umoci unpack + changes + umoci repack: whiteouts from deletions
 #           (a file, a directory tree, one name of a hard link), a changed
 #           file, a chmod, a new file
@@ -38,6 +39,11 @@ chmod 4755 src/d/suid
 chmod 2755 src/d/sub
 chmod 1777 src/empty
 echo deep > src/var/lib/a/very/long/path/that/goes/on/and/on/for/more/than/a/hundred/bytes/in/all/file-with-a-long-name-too
+echo u > "src/etc/café-ü"
+echo s > "src/etc/with space"
+printf 'x' > "$(printf 'src/etc/new\nline')"
+printf 'capped' > src/d/capped
+setcap cap_net_raw+ep src/d/capped
 touch -h -d '2001-02-03 04:05:06.789' src/home/u/link src/d/y src/etc
 q umoci insert --image L:base src /
 q umoci unpack --image L:base B
