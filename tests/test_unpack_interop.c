@@ -180,10 +180,15 @@ typedef struct {
 
 /* umoci 0.4.7 (Debian 12) as the reference; each difference it makes that
  * the spec or the tar says otherwise, with the reason.  Nothing else may
- * differ.  For the images below there is none: the trees agree on every
- * field (umoci's known faults — lost owners with --rootless, whiteouts named
+ * differ.  For umoci's and skopeo's images there is none: the trees agree
+ * on every field (umoci's known faults — lost owners with --rootless, whiteouts named
  * `.wh..` — need layers umoci does not write, and are in test_unpack). */
 static const known_t kKnown[] = {
+    /* With no "./" entry in any layer (the images built here), umoci sets
+     * the root's mtime to the epoch (0); no layer gives the root a time, and
+     * ocidir leaves the destination's own (the time it was made, or the
+     * mount point's).  Images with a "./" entry (umoci insert's) agree. */
+    {"", "mtime", "umoci sets the root's mtime to 0 when no layer has a ./ entry"},
     {NULL, NULL, NULL},
 };
 
@@ -333,6 +338,86 @@ static void test_skopeo_copy_zstd(void **state) { (void)state; case_("L2", "zstd
 /* skopeo copy --dest-decompress: uncompressed tar layers. */
 static void test_skopeo_copy_uncompressed(void **state) { (void)state; case_("L2", "plain", "L2:plain"); }
 
+/* Layers no umoci command writes but the spec allows, built here (tar_gen)
+ * into an OCI layout "L3" that umoci then unpacks too: same-layer
+ * whiteout and opaque marker in both orders, type replacement between
+ * layers, nanosecond pax times, xattrs on a directory, a read-only and a
+ * setgid directory filled, a hard link to a file a later layer replaces,
+ * symlink times. */
+static void add_tg_layer(ocidir_builder_t *b, ocidir_t *d, tg_tar_t *t)
+{
+    tg_end(t);
+    ocidir_layer_writer_t *w = NULL;
+    assert_ocidir(0, ocidir_layer_writer_new(d, OCIDIR_COMPRESSION_GZIP, 0, 1, &w));
+    assert_ocidir(0, ocidir_layer_writer_write(w, t->buf, t->len));
+    assert_ocidir(0, ocidir_builder_add_layer_writer(b, w, NULL));
+    tg_free(t);
+    tg_init(t);
+}
+
+static void pax_entry(tg_tar_t *t, const char *const *records, const tg_entry_t *e)
+{
+    tg_pax(t, records);
+    tg_entry(t, e);
+}
+
+static void test_spec_edges_built_here(void **state)
+{
+    (void)state;
+    char *lp = tu_join(g_work, "L3");
+    ocidir_t *d = NULL;
+    assert_ocidir(0, ocidir_open(AT_FDCWD, lp, OCIDIR_OPEN_CREATE, &d));
+    ocidir_builder_t *b = NULL;
+    assert_ocidir(0, ocidir_builder_new(d, NULL, &b));
+    tg_tar_t t;
+    tg_init(&t);
+    /* Layer 1 */
+    tg_dir(&t, "ro", 0555);
+    tg_file(&t, "ro/inside", 0644, "in a 0555 directory");
+    tg_entry(&t, &(tg_entry_t){.name = "sg", .type = '5', .mode = 02775, .gid = 50});
+    tg_file(&t, "sg/f", 0644, "f");
+    tg_dir(&t, "wh", 0755);
+    tg_file(&t, "wh/gone", 0644, "lower");
+    tg_file(&t, "wh/kept", 0644, "lower");
+    tg_dir(&t, "op1", 0755);
+    tg_file(&t, "op1/lower", 0644, "lower");
+    tg_dir(&t, "op2", 0755);
+    tg_file(&t, "op2/lower", 0644, "lower");
+    tg_file(&t, "becomes_dir", 0644, "file");
+    tg_dir(&t, "becomes_file", 0755);
+    tg_file(&t, "becomes_file/child", 0644, "c");
+    tg_symlink(&t, "becomes_link", "nowhere");
+    tg_file(&t, "target", 0644, "first");
+    tg_hardlink(&t, "hl", "target");
+    pax_entry(&t, (const char *const[]){"mtime=1234567890.123456789", "atime=1234567890.5", NULL},
+              &(tg_entry_t){.name = "ns", .type = '0', .mode = 0644, .size = 2, .data = "ns", .data_len = 2});
+    pax_entry(&t, (const char *const[]){"SCHILY.xattr.user.dir=on a directory", "mtime=1111111111.000000001", NULL},
+              &(tg_entry_t){.name = "xdir", .type = '5', .mode = 0750});
+    pax_entry(&t, (const char *const[]){"mtime=1222222222.987654321", NULL},
+              &(tg_entry_t){.name = "lnk", .type = '2', .mode = 0777, .link = "target"});
+    add_tg_layer(b, d, &t);
+    /* Layer 2 */
+    tg_file(&t, "wh/new", 0644, "same layer, before its whiteout");
+    tg_file(&t, "wh/.wh.gone", 0644, "");
+    tg_file(&t, "wh/.wh.new", 0644, ""); /* names an entry of this same layer: not removed */
+    tg_file(&t, "op1/.wh..wh..opq", 0644, "");
+    tg_file(&t, "op1/upper", 0644, "marker first");
+    tg_file(&t, "op2/upper", 0644, "marker after");
+    tg_file(&t, "op2/.wh..wh..opq", 0644, "");
+    tg_dir(&t, "becomes_dir", 0700);
+    tg_file(&t, "becomes_file", 0600, "now a file");
+    tg_file(&t, "becomes_link", 0644, "now a file too");
+    tg_file(&t, "target", 0644, "replaced"); /* hl keeps the first content */
+    tg_entry(&t, &(tg_entry_t){.name = "ro/late", .type = '0', .mode = 0400, .uid = 7, .gid = 8, .size = 1,
+                               .data = "l", .data_len = 1});
+    add_tg_layer(b, d, &t);
+    assert_ocidir(0, ocidir_builder_commit(b, "edges", 0, NULL));
+    ocidir_builder_free(b);
+    ocidir_close(d);
+    case_("L3", "edges", "L3:edges");
+    free(lp);
+}
+
 /* The comparison itself sees what differs: two different images' trees
  * (entries removed and added, content, modes) are not equal. */
 static void test_comparison_sees_differences(void **state)
@@ -472,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_skopeo_copy_zstd),
         cmocka_unit_test(test_skopeo_copy_uncompressed),
         cmocka_unit_test(test_cli_unpack),
+        cmocka_unit_test(test_spec_edges_built_here),
         cmocka_unit_test(test_comparison_sees_differences),
         cmocka_unit_test_teardown(test_layer_without_end_blocks, tu_teardown_scratch),
     };
