@@ -1652,7 +1652,10 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * marker; unpack again into an emptied (or new) directory.
  *
  * Limits: entries are parsed with libarchive's tar reader (ustar, pax, GNU;
- * no other format, no filter).  Owners need privilege: the default mode
+ * no other format, no filter).  A layer ending right after its last file's
+ * content, with neither padding nor end-of-archive blocks (Go's tar writer
+ * left unclosed, as in umoci 0.4.7 `insert` layers), ends there; one ending
+ * inside a file's content or padding is OCIDIR_E_FORMAT.  Owners need privilege: the default mode
  * needs CAP_CHOWN over the ids, and devices CAP_MKNOD.  The entries' names
  * are libarchive's: raw header bytes for ustar/GNU names, pax names as
  * libarchive converts them from UTF-8 to the current locale's charset.

@@ -77,6 +77,8 @@ void TarReader::fail_archive(const std::string &ctx)
 
 bool TarReader::next(TarEntry &e)
 {
+    if (ended_unpadded_)
+        return false;
     struct archive_entry *ae = nullptr;
     int r = archive_read_next_header(a_, &ae);
     if (r == ARCHIVE_EOF)
@@ -126,6 +128,9 @@ bool TarReader::next(TarEntry &e)
     e.size = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : 0;
     if (e.size < 0)
         throw Error(OCIDIR_E_FORMAT, what_ + ": entry " + e.path + ": negative size " + std::to_string(e.size));
+    entry_size_ = e.size;
+    entry_done_ = 0;
+    entry_start_ = static_cast<uint64_t>(archive_filter_bytes(a_, 0));
     if (archive_entry_mtime_is_set(ae)) {
         e.has_mtime = true;
         e.mtime.tv_sec = archive_entry_mtime(ae);
@@ -156,9 +161,25 @@ bool TarReader::data(const void *&buf, size_t &len, int64_t &offset)
     int r = archive_read_data_block(a_, &buf, &len, &off);
     if (r == ARCHIVE_EOF)
         return false;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+        // A stream that ends exactly where the last entry's content ends,
+        // without its padding and the end-of-archive blocks, is what Go's
+        // archive/tar writes when it is not closed (umoci 0.4.7 `insert`
+        // layers), and Go's reader takes it as the end of the archive.  So
+        // do we: all of the content arrived, the layer reader reached its
+        // verified end, and that end is the content's last byte (libarchive
+        // failed skipping the padding).  A stream ending inside the content
+        // or inside the padding stays FORMAT.
+        if (layer_err_ == 0 && eof_ && entry_done_ == entry_size_ &&
+            entry_start_ + static_cast<uint64_t>(entry_size_) == consumed_) {
+            ended_unpadded_ = true;
+            return false;
+        }
         fail_archive("file content");
+    }
     offset = off;
+    if (off + static_cast<int64_t>(len) > entry_done_)
+        entry_done_ = off + static_cast<int64_t>(len);
     return true;
 }
 

@@ -67,6 +67,10 @@ private:
     std::vector<unsigned char> buf_;
     uint64_t consumed_ = 0;
     bool eof_ = false;            // the layer reader returned its verified 0
+    bool ended_unpadded_ = false; // the stream ended right after the last entry's content
+    int64_t entry_size_ = 0;      // the current entry's size, how much of it
+    int64_t entry_done_ = 0;      // data() has delivered, and where in the
+    uint64_t entry_start_ = 0;    // stream its content starts
     int layer_err_ = 0;           // the layer reader's failure code, if any
     std::string layer_msg_;       // and its message
     int layer_errno_ = 0;
