@@ -27,11 +27,46 @@ struct LayerCloser {
     void operator()(ocidir_layer_reader_t *r) const noexcept { ocidir_layer_reader_close(r); }
 };
 
+// Whether directory `root` holds the marker of an unpack that never
+// finished, by the rule that makes clearing it safe: OCIDIR_UNPACK_MARKER is a
+// regular file (not a symlink or anything else, never followed), empty, with
+// one link, owned by the caller's effective uid (an unpack creates it so, and
+// nobody else without privilege over the caller can).  A marker planted by
+// another user, or anything else at that name, makes the destination an
+// ordinary non-empty one (EXISTS).
+bool holds_incomplete_marker(int root)
+{
+    struct stat st;
+    if (fstatat(root, OCIDIR_UNPACK_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return false;
+    return S_ISREG(st.st_mode) && st.st_size == 0 && st.st_nlink == 1 && st.st_uid == geteuid();
+}
+
+// Remove the killed unpack's tree: every entry of `root` but the marker, each
+// through remove_tree() (relative to the root's fd, never following a
+// symlink, so nothing outside is reached), then the marker itself last, so
+// that a crash meanwhile still leaves a marked tree.  Returns the number of
+// top-level entries removed (the marker not counted).  Throws IO.
+size_t clear_incomplete(int root, const std::string &path)
+{
+    size_t n = 0;
+    for (const std::string &c : list_dir(root)) {
+        if (c == OCIDIR_UNPACK_MARKER)
+            continue;
+        remove_tree(root, c.c_str(), path + "/" + c);
+        n++;
+    }
+    if (unlinkat(root, OCIDIR_UNPACK_MARKER, 0) != 0 && errno != ENOENT)
+        throw_os("unpack: remove " + path + "/" OCIDIR_UNPACK_MARKER, errno);
+    return n;
+}
+
 // The destination, made or checked empty, and what to undo on failure.
 struct Destination {
     int dirfd;
     std::string path;
     bool created = false;
+    size_t cleared = 0;  // 1 + top-level entries removed when a killed unpack's tree was cleared
     Fd root;
 
     void open()
@@ -56,8 +91,16 @@ struct Destination {
         int err = resolve::open_caller_path(dirfd, path.c_str(), O_RDONLY | O_DIRECTORY, root);
         if (err != 0)
             throw_os("unpack: open destination " + path, err);
-        if (!list_dir(root.get()).empty())
-            throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " is not empty");
+        if (!list_dir(root.get()).empty()) {
+            if (!holds_incomplete_marker(root.get()))
+                throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " is not empty");
+            try {
+                cleared = clear_incomplete(root.get(), path) + 1;
+            } catch (const Error &e) {
+                throw Error(e.code(), "unpack: clearing the incomplete unpack in " + path + ": " + e.message(),
+                            e.os_errno());
+            }
+        }
     }
 
     // Back to absent (created) or empty (used in place).  Returns "" or what
@@ -156,6 +199,10 @@ std::unique_ptr<ocidir_report> unpack(const ocidir_image &img, int dirfd, const 
 
     Destination dest{dirfd, path};
     dest.open();
+    if (dest.cleared)
+        report->add(OCIDIR_FIND_INCOMPLETE_CLEARED, dest.path, 0,
+                    "an unpack that never finished left a tree marked " OCIDIR_UNPACK_MARKER " here; removed it (" +
+                        std::to_string(dest.cleared - 1) + " top-level entries) before unpacking");
     Context ctx(dest.root.get(), own, o.flags, *report);
     ctx.max_bytes = o.max_bytes ? o.max_bytes : OCIDIR_UNPACK_DEFAULT_MAX_BYTES;
     ctx.max_entries = o.max_entries ? o.max_entries : OCIDIR_UNPACK_DEFAULT_MAX_ENTRIES;
