@@ -142,7 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const std::string before = S.state();
 
     if (!commit_layer(d, data + 1, size - 1, sel & 4))
-        return 0;  // the tar check refused it: nothing to unpack
+        return 0;  // the tar check refused it: nothing stored, nothing to unpack
 
     ocidir_image_t *img = nullptr;
     FUZZ_CHECK(ocidir_image_open(d, "t", nullptr, &img) == 0);
@@ -178,5 +178,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     S.clear_root();
     // Nothing outside the destination changed.
     FUZZ_CHECK(S.state() == before);
+    // Drop the tag and its blobs, so the scratch layout stays small.
+    ocidir_gc_options_t g = OCIDIR_GC_OPTIONS_INIT;
+    g.grace_seconds = 0;
+    FUZZ_CHECK(ocidir_tag_remove_gc(d, "t", &g, nullptr) == 0);
     return 0;
 }
