@@ -1,10 +1,10 @@
 /* Crash safety of ocidir_unpack: a child process unpacks an image of some
  * 750 entries in three layers while the parent SIGKILLs it at a random
- * moment.  After every kill a new unpack into the same path must succeed, the
- * tree must equal the one an undisturbed unpack makes (type, mode, owner, size, content,
- * link target, mtime of every entry), and the report must say whether a
- * killed unpack's tree was cleared (OCIDIR_FIND_INCOMPLETE_CLEARED exactly
- * when the marker was there).
+ * moment.  After every kill a new unpack into the same path must succeed,
+ * the tree must equal the one an undisturbed unpack makes (type, mode, owner,
+ * size, content, link target, mtime of every entry), and the report must say
+ * whether a killed unpack's tree was cleared (OCIDIR_FIND_INCOMPLETE_CLEARED
+ * exactly when the marker was there).
  *
  * The random schedule is seeded from OCIDIR_TEST_SEED when set, else from
  * the clock; the seed is printed so that a failure can be replayed. */
