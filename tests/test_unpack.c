@@ -1205,6 +1205,11 @@ static void test_killed_unpack_tree_is_cleared_and_reported(void **state)
     assert_int_equal(ocidir_report_count(rep), 1);
     assert_int_equal(ocidir_find_kind_is_damage(OCIDIR_FIND_INCOMPLETE_CLEARED), 0);
     assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_INCOMPLETE_CLEARED), "incomplete-cleared");
+    /* The other unpack kinds have their names too (the CLI prints them). */
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_XATTR_SKIPPED), "xattr-skipped");
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_XATTR_UNSUPPORTED), "xattr-unsupported");
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_DEVICE_SKIPPED), "device-skipped");
+    assert_string_equal(ocidir_find_kind_name(17), "unknown");
     ocidir_report_free(rep);
     check_bait(&f);
     /* A complete tree (no marker) is not cleared: EXISTS, untouched. */
