@@ -1,5 +1,5 @@
 /* Crash safety of ocidir_unpack: a child process unpacks an image of some
- * 750 entries in three layers while the parent SIGKILLs it at a random
+ * 500 entries in three layers while the parent SIGKILLs it at a random
  * moment.  After every kill a new unpack into the same path must succeed,
  * the tree must equal the one an undisturbed unpack makes (type, mode, owner,
  * size, content, link target, mtime of every entry), and the report must say
@@ -26,9 +26,9 @@
 
 #define TEARDOWN(f) cmocka_unit_test_teardown(f, tu_teardown_scratch)
 
-#define ITERATIONS 12
+#define ITERATIONS 10
 #define LAYERS 3
-#define DIRS 6
+#define DIRS 4
 #define FILES_PER_DIR 40
 
 static uint32_t rng_next(uint32_t *s)
