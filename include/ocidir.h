@@ -1654,7 +1654,8 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * OCIDIR_FIND_INCOMPLETE_CLEARED (section 10). */
 
 /** Name of the marker file at the root of the destination while an unpack
- *  runs (a regular empty file, mode 0600, owned by the caller); removed last,
+ *  runs (a regular empty file, mode 0600, owned by the caller, flock()ed by
+ *  the running call); removed last,
  *  just before ocidir_unpack() returns success.  A tree that has it is not a
  *  complete root filesystem (a killed unpack); ocidir_unpack() into the same
  *  path clears and reuses it (OCIDIR_FIND_INCOMPLETE_CLEARED). */
@@ -1682,13 +1683,16 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * A crash (SIGKILL, power loss) in the middle leaves a tree holding the
  * marker.  Unpacking again into the same path reuses it: a destination whose
  * root holds OCIDIR_UNPACK_MARKER as a regular, empty, singly-linked file
- * owned by the caller's effective uid is cleared first — every entry removed
- * through fds below the destination, never following a symlink, the marker
- * last — and the report carries one OCIDIR_FIND_INCOMPLETE_CLEARED notice
- * (subject: `path`), so the caller can tell an incomplete tree was there.  A
- * marker of any other kind or owner leaves the destination "not empty"
- * (OCIDIR_E_EXISTS): a file another user planted does not make the call
- * delete a directory.  A failure of the new unpack leaves the path an empty
+ * owned by the caller's effective uid, and not locked, is cleared first —
+ * every entry removed through fds below the destination, never following a
+ * symlink, the marker last — and the report carries one
+ * OCIDIR_FIND_INCOMPLETE_CLEARED notice
+ * (subject: `path`), so the caller can tell an incomplete tree was there.
+ * A running unpack holds flock(LOCK_EX) on its marker (the kernel releases
+ * it when the process dies), so an unpack still running into the same path
+ * is OCIDIR_E_EXISTS, not cleared.  A marker of any other kind or owner
+ * leaves the destination "not empty" (OCIDIR_E_EXISTS): a file another user
+ * planted does not make the call delete a directory.  A failure of the new unpack leaves the path an empty
  * directory.
  *
  * Limits: entries are parsed with libarchive's tar reader (ustar, pax, GNU;

@@ -1274,6 +1274,35 @@ static void foreign_marker(int variant)
     fx_free(&f);
 }
 
+/* A marker whose lock a live unpack holds (here: a child holding flock on
+ * it) is that unpack's, not a killed one's: EXISTS, nothing touched. */
+static void test_marker_locked_by_a_live_unpack_is_exists(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    simple_image(&f);
+    make_partial_tree(&f);
+    char *m = in_dest(&f, OCIDIR_UNPACK_MARKER);
+    tu_holder_t h = tu_hold_flock(m);
+    char *before = tu_tree_listing(f.dest);
+    assert_ocidir(OCIDIR_E_EXISTS, unpack(&f, NULL, NULL));
+    assert_non_null(strstr(ocidir_last_error(), "locked"));
+    char *after = tu_tree_listing(f.dest);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* Once the holder is gone (a killed unpack), the tree is cleared. */
+    tu_release_holder(&h);
+    ocidir_report_t *rep = NULL;
+    assert_ocidir(0, unpack(&f, NULL, &rep));
+    assert_int_equal(count_kind(rep, OCIDIR_FIND_INCOMPLETE_CLEARED), 1);
+    ocidir_report_free(rep);
+    assert_file(&f, "d/b", "b");
+    free(m);
+    fx_free(&f);
+}
+
 static void test_marker_of_another_user_is_exists(void **state) { (void)state; foreign_marker(0); }
 static void test_marker_symlink_is_exists(void **state) { (void)state; foreign_marker(1); }
 static void test_marker_directory_is_exists(void **state) { (void)state; foreign_marker(2); }
@@ -1446,6 +1475,7 @@ int main(void)
         TEARDOWN(test_raw_name_bytes_utf8_locale),
         TEARDOWN(test_killed_unpack_tree_is_cleared_and_reported),
         TEARDOWN(test_marker_only_destination_is_reused),
+        TEARDOWN(test_marker_locked_by_a_live_unpack_is_exists),
         TEARDOWN(test_marker_of_another_user_is_exists),
         TEARDOWN(test_marker_symlink_is_exists),
         TEARDOWN(test_marker_directory_is_exists),

@@ -1,6 +1,7 @@
 #include "unpack/unpack.hh"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,19 +28,54 @@ struct LayerCloser {
     void operator()(ocidir_layer_reader_t *r) const noexcept { ocidir_layer_reader_close(r); }
 };
 
-// Whether directory `root` holds the marker of an unpack that never
-// finished, by the rule that makes clearing it safe: OCIDIR_UNPACK_MARKER is a
-// regular file (not a symlink or anything else, never followed), empty, with
-// one link, owned by the caller's effective uid (an unpack creates it so, and
-// nobody else without privilege over the caller can).  A marker planted by
-// another user, or anything else at that name, makes the destination an
-// ordinary non-empty one (EXISTS).
-bool holds_incomplete_marker(int root)
+// The marker of a running unpack: created, then held locked (flock
+// LOCK_EX) until the call returns, so that another unpack into the same path
+// tells a live unpack's tree from a killed one's (the kernel drops the lock of
+// a dead process).  Throws IO, or EXISTS when another call got in between.
+Fd create_marker(int root, const std::string &path)
 {
-    struct stat st;
+    const std::string what = path + "/" OCIDIR_UNPACK_MARKER;
+    Fd m(openat(root, OCIDIR_UNPACK_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!m) {
+        if (errno == EEXIST)
+            throw Error(OCIDIR_E_EXISTS, "unpack: " + what + " appeared meanwhile (another unpack into the same path?)");
+        throw_os("unpack: create " + what, errno);
+    }
+    if (flock(m.get(), LOCK_EX | LOCK_NB) != 0)
+        throw Error(OCIDIR_E_EXISTS, "unpack: cannot lock " + what + ": " + errno_text(errno), errno);
+    struct stat a, b;
+    if (fstat(m.get(), &a) != 0 || fstatat(root, OCIDIR_UNPACK_MARKER, &b, AT_SYMLINK_NOFOLLOW) != 0 ||
+        a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+        throw Error(OCIDIR_E_EXISTS, "unpack: " + what + " was replaced meanwhile (another unpack into the same path?)");
+    return m;
+}
+
+// When directory `root` holds the marker of an unpack that never finished,
+// that marker, open and locked; else an empty Fd.  The rule that makes
+// clearing safe: OCIDIR_UNPACK_MARKER is a regular file (not a symlink or
+// anything else, never followed nor opened before it is known to be one),
+// empty, with one link, owned by the caller's effective uid (an unpack
+// creates it so, and nobody else without privilege over the caller can), and
+// no live unpack holds its lock: one that does is OCIDIR_E_EXISTS.  A marker
+// planted by another user, or anything else at that name, makes the
+// destination an ordinary non-empty one.
+Fd lock_incomplete_marker(int root, const std::string &path)
+{
+    struct stat st, st2;
     if (fstatat(root, OCIDIR_UNPACK_MARKER, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return false;
-    return S_ISREG(st.st_mode) && st.st_size == 0 && st.st_nlink == 1 && st.st_uid == geteuid();
+        return Fd();
+    if (!S_ISREG(st.st_mode) || st.st_size != 0 || st.st_nlink != 1 || st.st_uid != geteuid())
+        return Fd();
+    Fd m(openat(root, OCIDIR_UNPACK_MARKER, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!m || fstat(m.get(), &st2) != 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev)
+        return Fd();
+    if (flock(m.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " is being unpacked into by another call (its " +
+                                             OCIDIR_UNPACK_MARKER + " is locked)");
+        throw_os("unpack: lock " + path + "/" OCIDIR_UNPACK_MARKER, errno);
+    }
+    return m;
 }
 
 // Remove the killed unpack's tree: every entry of `root` but the marker, each
@@ -92,7 +128,8 @@ struct Destination {
         if (err != 0)
             throw_os("unpack: open destination " + path, err);
         if (!list_dir(root.get()).empty()) {
-            if (!holds_incomplete_marker(root.get()))
+            Fd killed = lock_incomplete_marker(root.get(), path);  // held while clearing
+            if (!killed)
                 throw Error(OCIDIR_E_EXISTS, "unpack: destination " + path + " is not empty");
             try {
                 cleared = clear_incomplete(root.get(), path) + 1;
@@ -206,10 +243,9 @@ std::unique_ptr<ocidir_report> unpack(const ocidir_image &img, int dirfd, const 
     Context ctx(dest.root.get(), own, o.flags, *report);
     ctx.max_bytes = o.max_bytes ? o.max_bytes : OCIDIR_UNPACK_DEFAULT_MAX_BYTES;
     ctx.max_entries = o.max_entries ? o.max_entries : OCIDIR_UNPACK_DEFAULT_MAX_ENTRIES;
+    Fd marker;  // locked until the call returns
     try {
-        Fd marker(openat(ctx.root, OCIDIR_UNPACK_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!marker)
-            throw_os("unpack: create " + dest.path + "/" OCIDIR_UNPACK_MARKER, errno);
+        marker = create_marker(ctx.root, dest.path);
         run(ctx, img, o);
     } catch (const Error &e) {
         std::string undo = dest.undo();
