@@ -253,8 +253,14 @@ static int import_layer(ocidir_t *d, ocidir_builder_t *b, const struct import_op
         progress_end(bar);
         return cli_error("import", "%s: %s", path, strerror(errno));
     }
+    /* The writer checks that the file is a tar stream as it streams through
+     * (OCIDIR_LAYER_WRITER_CHECK_TAR): junk fails at its offset, nothing stored. */
+    ocidir_layer_writer_options_t wo = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
+    wo.compression = o->compression;
+    wo.level = o->level;
+    wo.flags = OCIDIR_LAYER_WRITER_CHECK_TAR;
     ocidir_layer_writer_t *w = NULL;
-    int rc = ocidir_layer_writer_new(d, o->compression, o->level, 0, &w);
+    int rc = ocidir_layer_writer_new_opts(d, &wo, &w);
     while (rc == 0) {
         ssize_t n = read(fd, buf, STREAM_BUF);
         if (n < 0 && errno == EINTR)
@@ -277,6 +283,10 @@ static int import_layer(ocidir_t *d, ocidir_builder_t *b, const struct import_op
         w = NULL;
     }
     ocidir_layer_writer_abort(w);
+    if (rc == OCIDIR_E_FORMAT) {
+        progress_end(bar);
+        return cli_error("import", "%s: %s", path, ocidir_last_error());
+    }
     if (rc < 0) {
         progress_end(bar);
         return cli_lib_error("import", rc);

@@ -24,6 +24,9 @@ const char unpack_help[] =
     "is absent or empty again and the one-line message names the layer, the entry\n"
     "and the reason.  With --json the report is printed:\n"
     "{\"layers\", \"bytes\", \"findings\": [{\"kind\", \"subject\", \"message\"}]}.\n"
+    "A DEST left by a killed unpack (it holds .ocidir-unpack-incomplete, owned by\n"
+    "the caller) is cleared and reused; the report says so (incomplete-cleared).\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n"
     "\n"
     "  --platform OS/ARCH[/VARIANT]   the platform to choose in an index\n"
     "  --uid-map CONTAINER:HOST:SIZE  shift uids (repeatable; as umoci's --uid-map)\n"
@@ -65,14 +68,30 @@ static int unpack_progress(uint64_t done, uint64_t total, void *user)
     return 0;
 }
 
-static const char *kind_name(int k)
+static const char *kind_name(int k) { return ocidir_find_kind_name(k); }
+
+/* The failure as ONE line: "ocidir unpack: <message>", where the library's
+ * message names the layer, the entry and the reason; an entry name's control
+ * bytes (a newline in a tar name) are written as \n, \t or \xHH so the line
+ * stays one line. */
+static int unpack_error(int rc)
 {
-    switch (k) {
-    case OCIDIR_FIND_XATTR_SKIPPED: return "xattr-skipped";
-    case OCIDIR_FIND_XATTR_UNSUPPORTED: return "xattr-unsupported";
-    case OCIDIR_FIND_DEVICE_SKIPPED: return "device-skipped";
-    default: return "other";
+    const char *msg = ocidir_last_error();
+    if (!*msg)
+        msg = ocidir_strerror(rc);
+    fputs("ocidir unpack: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if (*p == '\n')
+            fputs("\\n", stderr);
+        else if (*p == '\t')
+            fputs("\\t", stderr);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
     }
+    fputc('\n', stderr);
+    return EXIT_FAIL;
 }
 
 static void print_report(const ocidir_report_t *rep)
@@ -179,7 +198,7 @@ int cmd_unpack(int argc, char **argv)
             progress_end(&bar);
         }
         if (rc < 0)
-            st = cli_lib_error("unpack", rc);
+            st = unpack_error(rc);
         else {
             print_report(rep);
             st = cli_finish_stdout("unpack", EXIT_OK);

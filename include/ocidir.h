@@ -971,8 +971,31 @@ typedef struct {
     int zstd_long;                    /* zstd only: non-zero enables long-distance
                                          matching (as `zstd --long`); window 2^27 unless
                                          zstd_window_log says otherwise */
-    unsigned flags;                   /* none yet: 0 */
+    unsigned flags;                   /* OCIDIR_LAYER_WRITER_* flags; default 0 */
 } ocidir_layer_writer_options_t;
+
+/**
+ * Flag of ocidir_layer_writer_options_t: check that the uncompressed input is
+ * a tar stream, as it streams through (no second pass, no buffering beyond one
+ * 512-byte block and a pax header's records).  What is checked: each header
+ * block's checksum (the unsigned sum, or the historic signed one), that its
+ * size field is a non-negative octal or base-256 number, the content it
+ * announces (a pax "size" record overrides the next header's field; types 1-6,
+ * links, devices, directories and FIFOs, carry none; an old-GNU sparse
+ * header's extension blocks are followed), up to the first all-zero block,
+ * the end of the archive; the bytes after that end are not examined.  An
+ * empty stream, and one that ends on a header boundary without end blocks,
+ * pass (libarchive reads both as complete archives).  Not checked: names,
+ * modes, owners, the ustar magic, pax record syntax.
+ *
+ * ocidir_layer_writer_write() fails with OCIDIR_E_FORMAT at the first block
+ * that is not a tar header where one is due, naming its byte offset in the
+ * uncompressed stream ("layer writer: not a tar stream: at byte N: header
+ * checksum mismatch ..."); ocidir_layer_writer_commit() fails with
+ * OCIDIR_E_FORMAT when the stream stops inside a header or inside announced
+ * content.  Either way the writer is failed and nothing is stored.
+ */
+#define OCIDIR_LAYER_WRITER_CHECK_TAR (1u << 0)
 
 #define OCIDIR_LAYER_WRITER_OPTIONS_INIT \
     { sizeof(ocidir_layer_writer_options_t), OCIDIR_COMPRESSION_GZIP, 0, 0, OCIDIR_SHA256, 0, 0, 0 }
@@ -987,12 +1010,15 @@ OCIDIR_API int ocidir_layer_writer_options_init(ocidir_layer_writer_options_t *o
  * one thread per CPU, sha256).
  * @return as ocidir_layer_writer_new(), and OCIDIR_E_INVALID for a bad
  *         options struct, an unknown algorithm, a zstd window outside 10..27,
- *         zstd fields set for another compression, or unknown flags.
+ *         zstd fields set for another compression, or unknown flags (known:
+ *         OCIDIR_LAYER_WRITER_CHECK_TAR).
  */
 OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writer_options_t *opts,
                                             ocidir_layer_writer_t **out);
 
-/** Feed uncompressed bytes.  @return 0, OCIDIR_E_IO, OCIDIR_E_STATE. */
+/** Feed uncompressed bytes.  @return 0, OCIDIR_E_IO, OCIDIR_E_STATE,
+ *  OCIDIR_E_FORMAT (OCIDIR_LAYER_WRITER_CHECK_TAR: not a tar stream; the
+ *  writer is failed, only abort is possible). */
 OCIDIR_API int ocidir_layer_writer_write(ocidir_layer_writer_t *w, const void *buf, size_t len);
 
 /**
@@ -1284,8 +1310,12 @@ typedef enum {
     OCIDIR_FIND_XATTR_UNSUPPORTED = 19, /* the destination's filesystem does not support
                                            xattrs (ENOTSUP) or this namespace: reported once
                                            per unpack, naming the first entry and xattr */
-    OCIDIR_FIND_DEVICE_SKIPPED = 20     /* a character or block device was not created
+    OCIDIR_FIND_DEVICE_SKIPPED = 20,    /* a character or block device was not created
                                            (rootless mode); message: its numbers */
+    OCIDIR_FIND_INCOMPLETE_CLEARED = 21 /* the destination held the tree of an unpack
+                                           that never finished (its OCIDIR_UNPACK_MARKER);
+                                           it was removed before this unpack began;
+                                           subject: the destination */
 } ocidir_find_kind_t;
 
 /** Static name of a finding kind ("missing", "digest", "absent-child",
@@ -1623,11 +1653,15 @@ typedef struct ocidir_unpack_options {
 OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t struct_size);
 
 /* Finding kinds of an unpack report: OCIDIR_FIND_XATTR_SKIPPED,
- * OCIDIR_FIND_XATTR_UNSUPPORTED, OCIDIR_FIND_DEVICE_SKIPPED (section 10). */
+ * OCIDIR_FIND_XATTR_UNSUPPORTED, OCIDIR_FIND_DEVICE_SKIPPED,
+ * OCIDIR_FIND_INCOMPLETE_CLEARED (section 10). */
 
 /** Name of the marker file at the root of the destination while an unpack
- *  runs; removed last, just before ocidir_unpack() returns success.  A tree
- *  that has it is not a complete root filesystem (a killed unpack). */
+ *  runs (a regular empty file, mode 0600, owned by the caller, flock()ed by
+ *  the running call); removed last,
+ *  just before ocidir_unpack() returns success.  A tree that has it is not a
+ *  complete root filesystem (a killed unpack); ocidir_unpack() into the same
+ *  path clears and reuses it (OCIDIR_FIND_INCOMPLETE_CLEARED). */
 #define OCIDIR_UNPACK_MARKER ".ocidir-unpack-incomplete"
 
 /**
@@ -1635,9 +1669,10 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * `dirfd`, or AT_FDCWD; the caller's own path, followed like any path the
  * caller chooses).
  *
- * The destination must be absent (it is created, mode 0755) or an empty
- * directory (used in place, so a mount point works); anything else is
- * OCIDIR_E_EXISTS and nothing is touched.  While the unpack runs the file
+ * The destination must be absent (it is created, mode 0755), an empty
+ * directory (used in place, so a mount point works), or the tree of an
+ * unpack that never finished (below); anything else is OCIDIR_E_EXISTS and
+ * nothing is touched.  While the unpack runs the file
  * OCIDIR_UNPACK_MARKER exists at its root; an entry of that name at the
  * image's root is OCIDIR_E_FORMAT.  On success the marker is removed, one
  * syncfs() has flushed the filesystem (unless OCIDIR_UNPACK_NO_SYNC; a
@@ -1649,25 +1684,42 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * created is removed, so the destination is again absent or empty; the
  * message names the layer digest, the entry path in the tar and the reason.
  * A crash (SIGKILL, power loss) in the middle leaves a tree holding the
- * marker; unpack again into an emptied (or new) directory.
+ * marker.  Unpacking again into the same path reuses it: a destination whose
+ * root holds OCIDIR_UNPACK_MARKER as a regular, empty, singly-linked file
+ * owned by the caller's effective uid, and not locked, is cleared first —
+ * every entry removed through fds below the destination, never following a
+ * symlink, the marker last — and the report carries one
+ * OCIDIR_FIND_INCOMPLETE_CLEARED notice
+ * (subject: `path`), so the caller can tell an incomplete tree was there.
+ * A running unpack holds flock(LOCK_EX) on its marker (the kernel releases
+ * it when the process dies), so an unpack still running into the same path
+ * is OCIDIR_E_EXISTS, not cleared.  A marker of any other kind or owner
+ * leaves the destination "not empty" (OCIDIR_E_EXISTS): a file another user
+ * planted does not make the call delete a directory.  A failure of the new unpack leaves the path an empty
+ * directory.
  *
  * Limits: entries are parsed with libarchive's tar reader (ustar, pax, GNU;
  * no other format, no filter).  A layer ending right after its last file's
  * content, with neither padding nor end-of-archive blocks (Go's tar writer
  * left unclosed, as in umoci 0.4.7 `insert` layers), ends there; one ending
- * inside a file's content or padding is OCIDIR_E_FORMAT.  Owners need privilege: the default mode
- * needs CAP_CHOWN over the ids, and devices CAP_MKNOD.  The entries' names
- * are libarchive's: raw header bytes for ustar/GNU names, pax names as
- * libarchive converts them from UTF-8 to the current locale's charset.
+ * inside a file's content or padding is OCIDIR_E_FORMAT.  Owners need
+ * privilege: the default mode needs CAP_CHOWN over the ids, and devices
+ * CAP_MKNOD.  Names and link
+ * targets are created with the tar's raw bytes, whatever the process or
+ * thread locale: ustar and GNU names as stored in the header, pax `path` and
+ * `linkpath` records byte for byte (never converted to the locale's charset
+ * nor normalized; the unpack parses with its own thread's locale set to "C"
+ * through uselocale() for the duration of each libarchive call).
  *
  * @param img        an open image (its layout handle must stay open).
  * @param dirfd      a directory fd or AT_FDCWD (not closed, not kept).
  * @param path       the destination; must not be NULL or empty.
  * @param opts       options; NULL for the defaults.
- * @param report_out receives the report of what was skipped (findings 18-20;
+ * @param report_out receives the report of what was skipped or cleared (findings 18-21;
  *                   totals: layers applied and bytes written); may be NULL.
  *                   Set only on success.
- * @return 0; OCIDIR_E_EXISTS (destination not an empty directory);
+ * @return 0; OCIDIR_E_EXISTS (destination not an empty directory nor a
+ *         marked incomplete tree);
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_NOT_FOUND (a layer blob
  *         damaged or missing); OCIDIR_E_FORMAT (not a tar, a malformed entry,
  *         an invalid whiteout, a `..` component, a name past 4095 bytes or

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1077,6 +1078,364 @@ static void test_max_entries_and_bad_options(void **state)
     fx_free(&f);
 }
 
+/* ---- Raw name bytes ----------------------------------------------------- */
+
+/* Names are created with the tar's bytes, never libarchive's locale
+ * conversion: a pax path and linkpath that are not UTF-8, a pax path in NFD
+ * (which a UTF-8 conversion would normalize to NFC), a ustar name and a GNU
+ * long name in Latin-1; under the C locale and under a UTF-8 locale. */
+static void raw_names_in_locale(const char *loc)
+{
+    char *saved = strdup(setlocale(LC_ALL, NULL));
+    if (!setlocale(LC_ALL, loc))
+        fail_msg("locale %s is not installed (locale -a); the test needs it", loc);
+    struct fx f;
+    fx_init(&f);
+    f.n = 1;
+    const char *pax_bin[] = {"path=pax-\xff\xfe-bin", NULL};
+    tg_pax(&f.layers[0], pax_bin);
+    tg_file(&f.layers[0], "short1", 0644, "bin");
+    const char *pax_nfd[] = {"path=nfd-e\xcc\x81", NULL};
+    tg_pax(&f.layers[0], pax_nfd);
+    tg_file(&f.layers[0], "short2", 0644, "nfd");
+    tg_file(&f.layers[0], "latin1-caf\xe9", 0644, "latin1");
+    tg_gnu_longname(&f.layers[0], "gnu-\xe9t\xe9");
+    tg_file(&f.layers[0], "short3", 0644, "gnu");
+    const char *pax_link[] = {"path=link-\xe9", "linkpath=target-\xff", NULL};
+    tg_pax(&f.layers[0], pax_link);
+    tg_symlink(&f.layers[0], "short4", "x");
+    const char *pax_hard[] = {"linkpath=pax-\xff\xfe-bin", NULL};
+    tg_pax(&f.layers[0], pax_hard);
+    tg_hardlink(&f.layers[0], "hard-\xfe", "short-ignored");
+    tg_end(&f.layers[0]);
+    build(&f, OCIDIR_COMPRESSION_NONE);
+    assert_ocidir(0, unpack(&f, NULL, NULL));
+    assert_file(&f, "pax-\xff\xfe-bin", "bin");
+    assert_file(&f, "nfd-e\xcc\x81", "nfd");
+    assert_file(&f, "latin1-caf\xe9", "latin1");
+    assert_file(&f, "gnu-\xe9t\xe9", "gnu");
+    assert_file(&f, "hard-\xfe", "bin");
+    char *p = in_dest(&f, "link-\xe9");
+    char target[64];
+    ssize_t n = readlink(p, target, sizeof target);
+    assert_int_equal(n, (ssize_t)strlen("target-\xff"));
+    assert_memory_equal(target, "target-\xff", (size_t)n);
+    free(p);
+    /* Nothing else: the converted spellings do not exist. */
+    assert_int_equal(tu_count_entries(f.dest), 6);
+    fx_free(&f);
+    setlocale(LC_ALL, saved);
+    free(saved);
+}
+
+static void test_raw_name_bytes_c_locale(void **state) { (void)state; raw_names_in_locale("C"); }
+static void test_raw_name_bytes_utf8_locale(void **state) { (void)state; raw_names_in_locale("C.UTF-8"); }
+
+/* ---- A killed unpack's tree, cleared and reused ---------------------------- */
+
+static size_t kind_count_subject(const ocidir_report_t *r, int kind, const char *subject)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ocidir_report_count(r); i++) {
+        ocidir_find_kind_t k;
+        const char *s = NULL;
+        assert_ocidir(0, ocidir_report_get(r, i, &k, &s, NULL, NULL));
+        if ((int)k == kind && (!subject || strcmp(s, subject) == 0))
+            n++;
+    }
+    return n;
+}
+
+/* The partial tree a killed unpack leaves: the marker, files, a read-only
+ * directory, and symlinks that point at the bait beside it (absolute and
+ * relative): clearing must remove the links, never what they name. */
+static void make_partial_tree(struct fx *f)
+{
+    tu_mkdir(f->dest);
+    char *p = in_dest(f, OCIDIR_UNPACK_MARKER);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    free(p);
+    p = in_dest(f, "d");
+    tu_mkdir(p);
+    char *q = tu_join(p, "half-written");
+    tu_write_file(q, "partial", 7);
+    free(q);
+    q = tu_join(p, "ro");
+    tu_mkdir(q);
+    char *r = tu_join(q, "inside");
+    tu_write_file(r, "x", 1);
+    free(r);
+    assert_int_equal(chmod(q, 0555), 0);
+    free(q);
+    free(p);
+    p = in_dest(f, "abs-bait");
+    tu_symlink(f->bait, p);
+    free(p);
+    p = in_dest(f, "rel-bait");
+    tu_symlink("../bait/secret", p);
+    free(p);
+}
+
+static void test_killed_unpack_tree_is_cleared_and_reported(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    simple_image(&f);
+    make_partial_tree(&f);
+    struct stat before, after;
+    assert_int_equal(stat(f.dest, &before), 0);
+    ocidir_report_t *rep = NULL;
+    assert_ocidir(0, unpack(&f, NULL, &rep));
+    /* The tree is the image's, nothing of the killed one left. */
+    assert_file(&f, "d/a", "a");
+    assert_file(&f, "d/b", "b");
+    assert_false(dest_has(&f, "d/half-written"));
+    assert_false(dest_has(&f, "d/ro"));
+    assert_false(dest_has(&f, "abs-bait"));
+    assert_false(dest_has(&f, "rel-bait"));
+    assert_false(dest_has(&f, OCIDIR_UNPACK_MARKER));
+    assert_int_equal(tu_count_entries(f.dest), 1);
+    assert_int_equal(stat(f.dest, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino); /* used in place */
+    /* The caller can tell: one notice naming the destination. */
+    assert_int_equal(kind_count_subject(rep, OCIDIR_FIND_INCOMPLETE_CLEARED, f.dest), 1);
+    assert_int_equal(ocidir_report_count(rep), 1);
+    assert_int_equal(ocidir_find_kind_is_damage(OCIDIR_FIND_INCOMPLETE_CLEARED), 0);
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_INCOMPLETE_CLEARED), "incomplete-cleared");
+    /* The other unpack kinds have their names too (the CLI prints them). */
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_XATTR_SKIPPED), "xattr-skipped");
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_XATTR_UNSUPPORTED), "xattr-unsupported");
+    assert_string_equal(ocidir_find_kind_name(OCIDIR_FIND_DEVICE_SKIPPED), "device-skipped");
+    assert_string_equal(ocidir_find_kind_name(17), "unknown");
+    ocidir_report_free(rep);
+    check_bait(&f);
+    /* A complete tree (no marker) is not cleared: EXISTS, untouched. */
+    char *listing = tu_tree_listing(f.dest);
+    assert_ocidir(OCIDIR_E_EXISTS, unpack(&f, NULL, NULL));
+    char *again = tu_tree_listing(f.dest);
+    assert_string_equal(listing, again);
+    free(listing);
+    free(again);
+    fx_free(&f);
+}
+
+/* A marker alone (killed before the first entry) is cleared the same way. */
+static void test_marker_only_destination_is_reused(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    simple_image(&f);
+    tu_mkdir(f.dest);
+    char *p = in_dest(&f, OCIDIR_UNPACK_MARKER);
+    tu_write_file(p, "", 0);
+    free(p);
+    ocidir_report_t *rep = NULL;
+    assert_ocidir(0, unpack(&f, NULL, &rep));
+    assert_int_equal(count_kind(rep, OCIDIR_FIND_INCOMPLETE_CLEARED), 1);
+    ocidir_report_free(rep);
+    assert_file(&f, "d/a", "a");
+    assert_false(dest_has(&f, OCIDIR_UNPACK_MARKER));
+    fx_free(&f);
+}
+
+/* Markers that do not pass the rule leave the destination "not empty":
+ * another user's, a symlink, a directory, a hard link, a non-empty file. */
+static void foreign_marker(int variant)
+{
+    struct fx f;
+    fx_init(&f);
+    simple_image(&f);
+    tu_mkdir(f.dest);
+    char *other = in_dest(&f, "other");
+    tu_write_file(other, "o", 1);
+    char *m = in_dest(&f, OCIDIR_UNPACK_MARKER);
+    char *secret = tu_join(f.bait, "secret");
+    switch (variant) {
+    case 0: tu_write_file(m, "", 0); assert_int_equal(lchown(m, 4242, 4242), 0); break;
+    case 1: tu_symlink(secret, m); break;
+    case 2: tu_mkdir(m); break;
+    case 3: assert_int_equal(link(other, m), 0); break;
+    case 4: tu_write_file(m, "not empty", 9); break;
+    }
+    char *before = tu_tree_listing(f.dest);
+    assert_ocidir(OCIDIR_E_EXISTS, unpack(&f, NULL, NULL));
+    char *after = tu_tree_listing(f.dest);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    check_bait(&f);
+    free(secret);
+    free(m);
+    free(other);
+    fx_free(&f);
+}
+
+/* A marker whose lock a live unpack holds (here: a child holding flock on
+ * it) is that unpack's, not a killed one's: EXISTS, nothing touched. */
+static void test_marker_locked_by_a_live_unpack_is_exists(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    simple_image(&f);
+    make_partial_tree(&f);
+    char *m = in_dest(&f, OCIDIR_UNPACK_MARKER);
+    tu_holder_t h = tu_hold_flock(m);
+    char *before = tu_tree_listing(f.dest);
+    assert_ocidir(OCIDIR_E_EXISTS, unpack(&f, NULL, NULL));
+    assert_non_null(strstr(ocidir_last_error(), "locked"));
+    char *after = tu_tree_listing(f.dest);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* Once the holder is gone (a killed unpack), the tree is cleared. */
+    tu_release_holder(&h);
+    ocidir_report_t *rep = NULL;
+    assert_ocidir(0, unpack(&f, NULL, &rep));
+    assert_int_equal(count_kind(rep, OCIDIR_FIND_INCOMPLETE_CLEARED), 1);
+    ocidir_report_free(rep);
+    assert_file(&f, "d/b", "b");
+    free(m);
+    fx_free(&f);
+}
+
+static void test_marker_of_another_user_is_exists(void **state) { (void)state; foreign_marker(0); }
+static void test_marker_symlink_is_exists(void **state) { (void)state; foreign_marker(1); }
+static void test_marker_directory_is_exists(void **state) { (void)state; foreign_marker(2); }
+static void test_marker_hard_link_is_exists(void **state) { (void)state; foreign_marker(3); }
+static void test_marker_not_empty_is_exists(void **state) { (void)state; foreign_marker(4); }
+
+/* ---- The layer writer's tar check (OCIDIR_LAYER_WRITER_CHECK_TAR) --------- */
+
+static int count_blobs(struct fx *f)
+{
+    char *p = tu_join(f->layout, "blobs/sha256");
+    int n = tu_exists(p) ? tu_count_entries(p) : 0;
+    free(p);
+    return n;
+}
+
+/* Writes `len` bytes of `buf` (in pieces of `piece`) through a checking
+ * writer; returns the first failing code (write or commit). */
+static int checked_layer(struct fx *f, const void *buf, size_t len, size_t piece, char diff_id[OCIDIR_DIGEST_MAX])
+{
+    ocidir_layer_writer_options_t o = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
+    o.compression = OCIDIR_COMPRESSION_GZIP;
+    o.threads = 1;
+    o.flags = OCIDIR_LAYER_WRITER_CHECK_TAR;
+    ocidir_layer_writer_t *w = NULL;
+    assert_ocidir(0, ocidir_layer_writer_new_opts(f->d, &o, &w));
+    const unsigned char *p = buf;
+    for (size_t off = 0; off < len; off += piece) {
+        size_t n = len - off < piece ? len - off : piece;
+        int rc = ocidir_layer_writer_write(w, p + off, n);
+        if (rc != 0) {
+            ocidir_layer_writer_abort(w);
+            return rc;
+        }
+    }
+    return ocidir_layer_writer_commit(w, NULL, NULL, diff_id);
+}
+
+static void valid_tar(tg_tar_t *t)
+{
+    char big[700];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    tg_dir(t, "d", 0755);
+    tg_file(t, "d/small", 0644, "small");
+    tg_file(t, "d/big", 0644, big);
+    tg_symlink(t, "d/s", "small");
+    tg_hardlink(t, "d/h", "d/small");
+    tg_entry(t, &(tg_entry_t){.name = "fifo", .type = '6'});
+    tg_gnu_longname(t, "a-gnu-long-name-that-is-longer-than-the-ustar-field-of-one-hundred-bytes-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    tg_file(t, "short", 0644, "gnu");
+    /* A pax size record overrides the header's (zero) size field. */
+    const char *recs[] = {"path=pax-sized", "size=700", NULL};
+    tg_pax(t, recs);
+    tg_entry(t, &(tg_entry_t){.name = "x", .type = '0', .size = 0, .data = big, .data_len = 700});
+    tg_end(t);
+}
+
+static void test_layer_writer_check_tar_accepts_tars(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    tg_tar_t t;
+    tg_init(&t);
+    valid_tar(&t);
+    char d1[OCIDIR_DIGEST_MAX], d7[OCIDIR_DIGEST_MAX];
+    assert_ocidir(0, checked_layer(&f, t.buf, t.len, t.len, d1));
+    /* Any piece size: the check carries its state across writes. */
+    assert_ocidir(0, checked_layer(&f, t.buf, t.len, 7, d7));
+    assert_string_equal(d1, d7);
+    /* An empty stream, and one without end blocks, pass. */
+    assert_ocidir(0, checked_layer(&f, "", 0, 1, d1));
+    assert_ocidir(0, checked_layer(&f, t.buf, t.len - 1024, 512, d1));
+    /* Bytes after the end of the archive are not examined. */
+    tg_raw(&t, "trailing junk", 13);
+    assert_ocidir(0, checked_layer(&f, t.buf, t.len, 4096, d1));
+    tg_free(&t);
+    fx_free(&f);
+}
+
+static void expect_refused(struct fx *f, const void *buf, size_t len, size_t piece, const char *at, const char *why)
+{
+    int before = count_blobs(f);
+    char diff_id[OCIDIR_DIGEST_MAX];
+    assert_ocidir(OCIDIR_E_FORMAT, checked_layer(f, buf, len, piece, diff_id));
+    const char *msg = ocidir_last_error();
+    if (!strstr(msg, at) || !strstr(msg, why))
+        fail_msg("message \"%s\" lacks \"%s\" or \"%s\"", msg, at, why);
+    assert_non_null(strstr(msg, "not a tar stream"));
+    assert_int_equal(count_blobs(f), before); /* nothing stored */
+}
+
+static void test_layer_writer_check_tar_refuses_junk(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f);
+    /* `printf junk`: shorter than a header, refused at commit. */
+    expect_refused(&f, "junk", 4, 4, "at byte 0", "inside a 512-byte header");
+    /* A block of text: the checksum does not match. */
+    char text[2048];
+    memset(text, 'j', sizeof text);
+    expect_refused(&f, text, sizeof text, 1000, "at byte 0", "checksum");
+    /* A valid tar whose second header is damaged: refused at its offset. */
+    tg_tar_t t;
+    tg_init(&t);
+    tg_file(&t, "a", 0644, "aaaa");  /* header 0..512, content 512..1024 */
+    tg_file(&t, "b", 0644, "bbbb");  /* header at 1024 */
+    tg_end(&t);
+    t.buf[1024 + 10] ^= 0x55;
+    expect_refused(&f, t.buf, t.len, 300, "at byte 1024", "checksum mismatch");
+    t.buf[1024 + 10] ^= 0x55;
+    /* Truncated inside announced content. */
+    expect_refused(&f, t.buf, 1024 + 512 + 2, 512, "at byte 1538", "inside the content");
+    /* A size field that is not a number (checksum fixed up to match). */
+    memcpy(t.buf + 124, "zzzzzzzzzzz", 11);
+    unsigned sum = 0;
+    memset(t.buf + 148, ' ', 8);
+    for (size_t i = 0; i < 512; i++)
+        sum += t.buf[i];
+    snprintf((char *)t.buf + 148, 8, "%06o", sum);
+    expect_refused(&f, t.buf, t.len, t.len, "at byte 0", "size field");
+    tg_free(&t);
+    /* Unknown flags are refused. */
+    ocidir_layer_writer_options_t o = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
+    o.flags = 1u << 7;
+    ocidir_layer_writer_t *w = NULL;
+    assert_ocidir(OCIDIR_E_INVALID, ocidir_layer_writer_new_opts(f.d, &o, &w));
+    assert_null(w);
+    fx_free(&f);
+}
+
 int main(void)
 {
     struct CMUnitTest hostile[sizeof hostile_cases / sizeof hostile_cases[0]];
@@ -1112,6 +1471,18 @@ int main(void)
         TEARDOWN(test_corrupt_layer_leaves_existing_destination_empty),
         TEARDOWN(test_cancel_removes_everything_and_marker_while_running),
         TEARDOWN(test_max_entries_and_bad_options),
+        TEARDOWN(test_raw_name_bytes_c_locale),
+        TEARDOWN(test_raw_name_bytes_utf8_locale),
+        TEARDOWN(test_killed_unpack_tree_is_cleared_and_reported),
+        TEARDOWN(test_marker_only_destination_is_reused),
+        TEARDOWN(test_marker_locked_by_a_live_unpack_is_exists),
+        TEARDOWN(test_marker_of_another_user_is_exists),
+        TEARDOWN(test_marker_symlink_is_exists),
+        TEARDOWN(test_marker_directory_is_exists),
+        TEARDOWN(test_marker_hard_link_is_exists),
+        TEARDOWN(test_marker_not_empty_is_exists),
+        TEARDOWN(test_layer_writer_check_tar_accepts_tars),
+        TEARDOWN(test_layer_writer_check_tar_refuses_junk),
     };
     if (geteuid() != 0) {
         fprintf(stderr, "test_unpack: needs root (owners, devices); run as root\n");

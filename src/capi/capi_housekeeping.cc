@@ -35,6 +35,10 @@ OCIDIR_API const char *ocidir_find_kind_name(int kind)
     case OCIDIR_FIND_REFLINKED: return "reflinked";
     case OCIDIR_FIND_ABSENT_CHILD: return "absent-child";
     case OCIDIR_FIND_SKIPPED: return "skipped";
+    case OCIDIR_FIND_XATTR_SKIPPED: return "xattr-skipped";
+    case OCIDIR_FIND_XATTR_UNSUPPORTED: return "xattr-unsupported";
+    case OCIDIR_FIND_DEVICE_SKIPPED: return "device-skipped";
+    case OCIDIR_FIND_INCOMPLETE_CLEARED: return "incomplete-cleared";
     default: return "unknown";
     }
 }

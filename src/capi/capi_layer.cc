@@ -48,16 +48,19 @@ OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writ
     return guard([&] {
         ocidir_layer_writer_options_t o = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
         load_options(opts, o, op);
-        if (o.flags != 0)
-            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
+        if (o.flags & ~OCIDIR_LAYER_WRITER_CHECK_TAR)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " +
+                                              std::to_string(o.flags & ~OCIDIR_LAYER_WRITER_CHECK_TAR));
         // The field's bytes, not the enum: a C caller may store any int.
         const int alg = enum_value(o.alg);
         if (alg != OCIDIR_SHA256 && alg != OCIDIR_SHA512)
             throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown digest algorithm " + std::to_string(alg) +
                                               " (0 sha256, 1 sha512)");
-        *out = layer_writer_new(*d, enum_value(o.compression), o.level, o.threads,
-                                alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0)
-                   .release();
+        auto w = layer_writer_new(*d, enum_value(o.compression), o.level, o.threads,
+                                  alg == OCIDIR_SHA512 ? Alg::sha512 : Alg::sha256, o.zstd_window_log, o.zstd_long != 0);
+        if (o.flags & OCIDIR_LAYER_WRITER_CHECK_TAR)
+            layer_writer_check_tar(*w);
+        *out = w.release();
     });
 }
 

@@ -38,6 +38,203 @@ void check_open(const ocidir_layer_writer &w, const char *op)
 
 }  // namespace
 
+// ---------------------------------------------------------------------------
+// Tar check
+
+namespace {
+
+constexpr size_t kBlock = 512;
+constexpr size_t kMaxPaxParsed = 1 << 20;  // pax records past this are skipped unparsed
+
+bool all_zero(const unsigned char *b)
+{
+    for (size_t i = 0; i < kBlock; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+// A numeric header field: octal digits (leading spaces allowed, then spaces or
+// NULs to the end), or base-256 when the first byte has its high bit set.
+// False for anything else, a negative value or one past INT64_MAX.
+bool parse_number(const unsigned char *f, size_t len, int64_t &out)
+{
+    if (f[0] & 0x80) {
+        if (f[0] & 0x40)
+            return false;  // negative
+        uint64_t v = f[0] & 0x3f;
+        for (size_t i = 1; i < len; i++) {
+            if (v > (static_cast<uint64_t>(INT64_MAX) >> 8))
+                return false;
+            v = (v << 8) | f[i];
+        }
+        out = static_cast<int64_t>(v);
+        return true;
+    }
+    size_t i = 0;
+    while (i < len && f[i] == ' ')
+        i++;
+    uint64_t v = 0;
+    for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) {
+        if (v > (static_cast<uint64_t>(INT64_MAX) >> 3))
+            return false;
+        v = v * 8 + (f[i] - '0');
+    }
+    for (; i < len; i++)
+        if (f[i] != ' ' && f[i] != '\0')
+            return false;
+    out = static_cast<int64_t>(v);
+    return true;
+}
+
+uint64_t padded(uint64_t n) { return (n + kBlock - 1) / kBlock * kBlock; }
+
+}  // namespace
+
+void TarCheck::fail(const std::string &what, uint64_t at, const std::string &reason) const
+{
+    throw_error(OCIDIR_E_FORMAT, what + ": not a tar stream: at byte " + std::to_string(at) + ": " + reason);
+}
+
+void TarCheck::feed(const unsigned char *p, size_t n, const std::string &what)
+{
+    while (n > 0) {
+        switch (st_) {
+        case St::End:
+            pos_ += n;
+            return;
+        case St::Content:
+        case St::Pax: {
+            size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, n));
+            if (st_ == St::Pax && pax_.size() < pax_want_)
+                pax_.append(reinterpret_cast<const char *>(p),
+                            std::min(take, static_cast<size_t>(pax_want_ - pax_.size())));
+            p += take;
+            n -= take;
+            pos_ += take;
+            remaining_ -= take;
+            if (remaining_ == 0) {
+                if (st_ == St::Pax)
+                    pax_done();
+                st_ = St::Header;
+            }
+            break;
+        }
+        case St::Header:
+        case St::SparseExt: {
+            size_t take = std::min(kBlock - fill_, n);
+            memcpy(block_ + fill_, p, take);
+            fill_ += take;
+            p += take;
+            n -= take;
+            pos_ += take;
+            if (fill_ < kBlock)
+                break;
+            fill_ = 0;
+            if (st_ == St::Header) {
+                header(what);
+            } else if (block_[504] == 0) {  // the last extension block of an old-GNU sparse header
+                st_ = remaining_ ? St::Content : St::Header;
+            }
+            break;
+        }
+        }
+    }
+}
+
+void TarCheck::header(const std::string &what)
+{
+    header_at_ = pos_ - kBlock;
+    if (all_zero(block_)) {
+        st_ = St::End;
+        return;
+    }
+    int64_t stored = 0;
+    if (!parse_number(block_ + 148, 8, stored))
+        fail(what, header_at_, "the header's checksum field is not an octal number");
+    int64_t usum = 0, ssum = 0;
+    for (size_t i = 0; i < kBlock; i++) {
+        unsigned char c = (i >= 148 && i < 156) ? ' ' : block_[i];
+        usum += c;
+        ssum += static_cast<signed char>(c);
+    }
+    if (stored != usum && stored != ssum)
+        fail(what, header_at_, "header checksum mismatch (stored " + std::to_string(stored) + ", computed " +
+                                   std::to_string(usum) + ")");
+    int64_t size = 0;
+    if (!parse_number(block_ + 124, 12, size))
+        fail(what, header_at_, "the header's size field is not a number (or negative)");
+    const unsigned char type = block_[156];
+    const bool extension = type == 'x' || type == 'g' || type == 'L' || type == 'K';
+    if (!extension && next_size_ >= 0) {
+        size = next_size_;
+        next_size_ = -1;
+    }
+    if (type >= '1' && type <= '6')
+        size = 0;  // header-only types
+    remaining_ = padded(static_cast<uint64_t>(size));
+    if (type == 'x' || type == 'g') {
+        pax_.clear();
+        pax_global_ = type == 'g';
+        pax_want_ = static_cast<uint64_t>(size) <= kMaxPaxParsed ? static_cast<uint64_t>(size) : 0;
+        st_ = remaining_ ? St::Pax : St::Header;
+        return;
+    }
+    if (type == 'S' && block_[482] != 0) {
+        st_ = St::SparseExt;
+        return;
+    }
+    st_ = remaining_ ? St::Content : St::Header;
+}
+
+void TarCheck::pax_done()
+{
+    // Records "LEN key=value\n"; a malformed one ends the parse (libarchive
+    // skips such records too); only "size" matters here.
+    if (pax_global_)
+        return;
+    size_t i = 0;
+    while (i < pax_.size()) {
+        size_t sp = pax_.find(' ', i);
+        if (sp == std::string::npos || sp == i || sp - i > 20)
+            return;
+        uint64_t len = 0;
+        for (size_t k = i; k < sp; k++) {
+            if (pax_[k] < '0' || pax_[k] > '9')
+                return;
+            len = len * 10 + static_cast<uint64_t>(pax_[k] - '0');
+        }
+        if (len <= sp - i + 1 || len > pax_.size() - i)
+            return;
+        std::string_view rec(pax_.data() + sp + 1, len - (sp - i) - 2);  // without ' ' and '\n'
+        if (rec.substr(0, 5) == "size=") {
+            int64_t v = 0;
+            std::string_view d = rec.substr(5);
+            if (d.empty() || d.size() > 18)
+                return;
+            for (char c : d) {
+                if (c < '0' || c > '9')
+                    return;
+                v = v * 10 + (c - '0');
+            }
+            next_size_ = v;
+        }
+        i += len;
+    }
+}
+
+void TarCheck::finish(const std::string &what)
+{
+    if (st_ == St::End || (st_ == St::Header && fill_ == 0))
+        return;
+    if (st_ == St::Header || st_ == St::SparseExt)
+        fail(what, pos_ - fill_, "the stream ends inside a 512-byte header block, after " + std::to_string(fill_) +
+                                     " of its bytes");
+    fail(what, pos_, "the stream ends inside the content of the entry whose header is at byte " +
+                         std::to_string(header_at_) + " (" + std::to_string(remaining_) + " more bytes announced)");
+}
+
+
 std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads)
 {
     return layer_writer_new(d, compression, level, threads, Alg::sha256, 0, false);
@@ -63,12 +260,22 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     return w;
 }
 
+void layer_writer_check_tar(ocidir_layer_writer &w)
+{
+    check_open(w, "check");
+    if (w.in_size != 0)
+        throw_error(OCIDIR_E_STATE, "layer writer: the tar check must be turned on before the first write");
+    w.check = std::make_unique<TarCheck>();
+}
+
 void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
 {
     check_open(w, "write");
     if (len == 0)
         return;
     try {
+        if (w.check)
+            w.check->feed(static_cast<const unsigned char *>(buf), len, "layer writer");
         w.diff->update(buf, len);
         w.in_size += len;
         if (w.enc)
@@ -85,6 +292,8 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
 {
     check_open(w, "commit");
     try {
+        if (w.check)
+            w.check->finish("layer writer");
         if (w.enc) {
             w.enc->finish();
             w.enc.reset();  // frees the codec's memory now

@@ -26,6 +26,46 @@
 #include "ocidir.h"
 #include "store/blob_store.hh"
 
+namespace ocd {
+
+// A streaming check that bytes are a tar stream (ocidir_layer_writer_options_t
+// flag OCIDIR_LAYER_WRITER_CHECK_TAR), fed the uncompressed bytes in any
+// pieces.  It follows the stream block by block: each 512-byte header's
+// checksum (unsigned, or the historic signed sum), its size field (octal, or
+// base-256 when the first byte has its high bit set; never negative), the
+// content it announces skipped (none for the header-only types 1-6, as Go's
+// archive/tar reads them; a pax "size" record overrides the next header's
+// field; an old-GNU sparse header's extension blocks followed), up to the
+// first all-zero block, the end of the archive.  Bytes after that end are not
+// examined.  finish() refuses a stream that stops inside a header or inside
+// announced content; an empty stream, or one that ends on a header boundary
+// without end blocks, is accepted (libarchive reads both as complete).
+class TarCheck {
+public:
+    // Throws FORMAT: "<what>: not a tar stream: at byte N: <reason>".
+    void feed(const unsigned char *p, size_t n, const std::string &what);
+    void finish(const std::string &what);
+
+private:
+    enum class St { Header, Content, Pax, SparseExt, End };
+    void header(const std::string &what);
+    void pax_done();
+    [[noreturn]] void fail(const std::string &what, uint64_t at, const std::string &reason) const;
+
+    St st_ = St::Header;
+    unsigned char block_[512];
+    size_t fill_ = 0;             // bytes of block_ held (Header, SparseExt)
+    uint64_t pos_ = 0;            // bytes consumed so far
+    uint64_t header_at_ = 0;      // offset of the current entry's header
+    uint64_t remaining_ = 0;      // content bytes (with padding) still to skip
+    std::string pax_;             // a pax extended header's records (bounded)
+    uint64_t pax_want_ = 0;       // bytes of them kept (0: too large, not parsed)
+    bool pax_global_ = false;
+    int64_t next_size_ = -1;      // from a pax "size" record, for the next header
+};
+
+}  // namespace ocd
+
 struct ocidir_layer_writer {
 
     enum class State { Open, Failed, Committed };
@@ -36,6 +76,7 @@ struct ocidir_layer_writer {
     std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256)
     std::unique_ptr<ocd::codec::Encoder> enc;  // null for none; hands its output to `blob`
     uint64_t in_size = 0;                      // uncompressed bytes seen
+    std::unique_ptr<ocd::TarCheck> check;      // OCIDIR_LAYER_WRITER_CHECK_TAR, else null
     State state = State::Open;
     // Set when the commit published the blob but flushing it failed
     // (OCIDIR_E_NOT_DURABLE): the digests are handed out all the same.
@@ -74,7 +115,12 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
 std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression, int level, int threads, Alg alg,
                                                       int zstd_window_log, bool zstd_long);
 
-// Throws STATE (failed or committed writer), IO; any failure fails the writer.
+// Check the uncompressed input as a tar stream (TarCheck): writes throw
+// FORMAT at the first byte that is not, commit refuses a truncated stream.
+void layer_writer_check_tar(ocidir_layer_writer &w);
+
+// Throws STATE (failed or committed writer), IO, FORMAT (with a tar check);
+// any failure fails the writer.
 void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len);
 
 struct LayerResult {

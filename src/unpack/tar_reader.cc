@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <clocale>
 #include <cstring>
 
 #include "base/error.hh"
@@ -12,11 +13,45 @@ namespace ocd::unpack {
 
 namespace {
 constexpr size_t kReadChunk = 128 * 1024;
+
+// Raw name bytes.  libarchive keeps ustar and GNU names as their header bytes
+// (no conversion on Linux), but converts pax path/linkpath records from UTF-8
+// to the calling thread's locale charset, and falls back to the record's own
+// bytes only when that conversion fails.  In a UTF-8 locale the conversion
+// can succeed and change the bytes (NFD normalized to NFC, invalid sequences
+// replaced); in the "C" locale (ASCII) every record is either ASCII, copied
+// unchanged, or fails to convert and is taken raw.  So every libarchive call
+// runs with this thread's locale switched to "C" (uselocale(), per thread: the
+// process locale and other threads are untouched); the archive caches the
+// charset it saw first, which is then always "C"'s.
+locale_t c_locale()
+{
+    static const locale_t loc = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+    return loc;
 }
+
+class CLocale {
+public:
+    CLocale() : old_(c_locale() ? uselocale(c_locale()) : static_cast<locale_t>(nullptr)) {}
+    ~CLocale()
+    {
+        if (old_)
+            uselocale(old_);
+    }
+    CLocale(const CLocale &) = delete;
+    CLocale &operator=(const CLocale &) = delete;
+
+private:
+    locale_t old_;
+};
+}  // namespace
 
 TarReader::TarReader(ocidir_layer_reader_t *layer, std::string what)
     : layer_(layer), what_(std::move(what)), buf_(kReadChunk)
 {
+    if (!c_locale())
+        throw Error(OCIDIR_E_NOMEM, what_ + ": newlocale(\"C\") failed", errno);
+    CLocale c;
     a_ = archive_read_new();
     if (!a_)
         throw Error(OCIDIR_E_NOMEM, what_ + ": libarchive: out of memory", ENOMEM);
@@ -41,6 +76,7 @@ TarReader::TarReader(ocidir_layer_reader_t *layer, std::string what)
 
 TarReader::~TarReader()
 {
+    CLocale c;
     if (a_)
         archive_read_free(a_);
 }
@@ -79,22 +115,21 @@ bool TarReader::next(TarEntry &e)
 {
     if (ended_unpadded_)
         return false;
+    CLocale c;
     struct archive_entry *ae = nullptr;
     int r = archive_read_next_header(a_, &ae);
     if (r == ARCHIVE_EOF)
         return false;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
         fail_archive("");
+    // The multibyte forms: the header's own bytes (see CLocale); never the
+    // _utf8/_w conversions.
     const char *p = archive_entry_pathname(ae);
-    if (!p)
-        p = archive_entry_pathname_utf8(ae);
     if (!p || !*p)
         fail_archive("an entry without a name");
     e = TarEntry{};
     e.path = p;
     const char *hl = archive_entry_hardlink(ae);
-    if (!hl)
-        hl = archive_entry_hardlink_utf8(ae);
     if (hl && *hl) {
         e.type = EntryType::Hardlink;
         e.link = hl;
@@ -108,8 +143,6 @@ bool TarReader::next(TarEntry &e)
         case AE_IFLNK: {
             e.type = EntryType::Symlink;
             const char *t = archive_entry_symlink(ae);
-            if (!t)
-                t = archive_entry_symlink_utf8(ae);
             if (!t)
                 fail_archive("symlink " + e.path + " without a target");
             e.link = t;
@@ -157,6 +190,7 @@ bool TarReader::next(TarEntry &e)
 
 bool TarReader::data(const void *&buf, size_t &len, int64_t &offset)
 {
+    CLocale c;
     la_int64_t off = 0;
     int r = archive_read_data_block(a_, &buf, &len, &off);
     if (r == ARCHIVE_EOF)

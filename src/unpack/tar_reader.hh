@@ -2,7 +2,9 @@
 // filter) fed through callbacks from the verifying layer reader, so every
 // byte it parses has passed through the blob digest and DiffID hashes.
 // After the end-of-archive, drain() reads the rest of the stream so the
-// DiffID covers all of it, and reports the layer reader's verdict.
+// DiffID covers all of it, and reports the layer reader's verdict.  Names and
+// link targets are the tar's raw bytes, whatever the locale (libarchive is
+// called with the thread's locale switched to "C"; see tar_reader.cc).
 #pragma once
 
 #include <sys/types.h>

@@ -20,7 +20,8 @@ import pytest
 
 CLI = os.environ["OCIDIR_CLI"]
 HEX = "0123456789abcdef" * 4
-COMMANDS = ["init", "put", "cat", "ls", "inspect", "import", "export", "tag", "untag", "fsck", "gc", "rm", "clone"]
+COMMANDS = ["init", "put", "cat", "ls", "inspect", "import", "export", "tag", "untag", "fsck", "gc", "rm", "clone",
+            "unpack"]
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -549,3 +550,230 @@ def test_import_result_is_read_by_skopeo_and_umoci(image, tmp_path):
     assert (bundle / "rootfs" / "etc" / "top").read_bytes() == b"top layer\n"
     cfg = json.loads((bundle / "config.json").read_text())
     assert cfg["process"]["args"] == ["/bin/tool", "-x", "run"] and cfg["process"]["cwd"] == "/work"
+
+
+# ---- unpack ------------------------------------------------------------------
+# `ocidir unpack [--platform OS/ARCH[/VARIANT]] [--uid-map M]... [--gid-map M]...
+# [--rootless] DIR:REF DEST`: 0 on success, 1 with one line naming the layer,
+# the entry and the reason, 2 on a usage error.
+
+MARKER = ".ocidir-unpack-incomplete"
+
+
+def owned_tar(path, entries):
+    """A tar of (name, type, bytes-or-target, uid, gid) entries."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, uid, gid in entries:
+            info = tarfile.TarInfo(name)
+            info.uid, info.gid, info.mtime = uid, gid, 1000000000
+            if kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(info)
+            elif kind == "chr":
+                info.type, info.mode, info.devmajor, info.devminor = tarfile.CHRTYPE, 0o666, 1, 3
+                t.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o644
+                t.addfile(info, io.BytesIO(data))
+    path.write_bytes(buf.getvalue())
+
+
+def layer_digests(ref):
+    return [l["digest"] for l in inspect(ref)["layers"]]
+
+
+def test_unpack_success_makes_the_tree_and_prints_nothing(image, tmp_path):
+    dest = tmp_path / "rootfs"
+    assert ok("unpack", f"{image['layout']}:v1", dest) == b""
+    assert (dest / "etc/hello").read_bytes() == b"hello\n"
+    assert (dest / "bin/tool").read_bytes() == b"#!/bin/sh\necho tool\n"
+    assert (dest / "etc/top").read_bytes() == b"top layer\n"
+    assert sorted(os.listdir(dest)) == ["bin", "etc"]
+    st = os.lstat(dest / "etc/hello")
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_mtime) == (0o644, 0, 0, 0)
+    # An existing empty directory is used in place; a non-empty one is refused.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ok("unpack", f"{image['layout']}:v1", empty)
+    assert (empty / "etc/top").exists()
+    err = fails(1, "unpack", f"{image['layout']}:v1", dest)
+    assert err.startswith("ocidir unpack: ") and "not empty" in err and str(dest) in err
+
+
+def test_unpack_failure_is_one_line_naming_layer_entry_and_reason(tmp_path, layout):
+    owned_tar(tmp_path / "ok.tar", [("fine", "file", b"ok", 0, 0)])
+    owned_tar(tmp_path / "evil.tar", [("a", "dir", b"", 0, 0), ("new\nline/../../evil", "file", b"x", 0, 0)])
+    ok("import", f"{layout}:bad", tmp_path / "ok.tar", tmp_path / "evil.tar")
+    bad_layer = layer_digests(f"{layout}:bad")[1]
+    dest = tmp_path / "rootfs"
+    err = fails(1, "unpack", f"{layout}:bad", dest)
+    assert err.startswith("ocidir unpack: "), err
+    assert f"layer {bad_layer}" in err, err
+    assert 'entry "new\\nline/../../evil"' in err, err  # the newline escaped: still one line
+    assert '".." component' in err, err
+    assert not dest.exists()  # what the call created is gone
+    assert not (tmp_path / "evil").exists()
+    # A missing tag and a missing layout fail with status 1 too.
+    assert "nosuch" in fails(1, "unpack", f"{layout}:nosuch", dest)
+    assert "nolayout" in fails(1, "unpack", f"{tmp_path}/nolayout:v1", dest)
+
+
+@pytest.mark.parametrize("args", [
+    ["unpack"],
+    ["unpack", "DIR:v1"],
+    ["unpack", "DIR:v1", "dest", "extra"],
+    ["unpack", "DIR", "dest"],
+    ["unpack", "--frob", "DIR:v1", "dest"],
+    ["unpack", "DIR:v1", "dest", "--platform"],
+    ["unpack", "--uid-map", "0:1000", "DIR:v1", "dest"],
+    ["unpack", "--uid-map", "a:b:c", "DIR:v1", "dest"],
+    ["unpack", "--uid-map", "0:1000:0", "DIR:v1", "dest"],
+    ["unpack", "--uid-map", "0:1000:1:", "DIR:v1", "dest"],
+    ["unpack", "--gid-map", "-1:0:1", "DIR:v1", "dest"],
+    ["unpack", "--gid-map", "0:4294967296:1", "DIR:v1", "dest"],
+    ["unpack", "--rootless", "--uid-map", "0:1000:1", "DIR:v1", "dest"],
+    ["unpack", "--rootless=yes", "DIR:v1", "dest"],
+])
+def test_unpack_usage_errors_exit_2(args):
+    err = fails(2, *args)
+    assert "--help" in err and err.startswith("ocidir"), err
+
+
+def test_unpack_help_shows_the_exact_syntax():
+    out = ok("unpack", "--help").decode()
+    assert out.startswith("Usage: ocidir unpack [--platform OS/ARCH[/VARIANT]] [--uid-map M]... [--gid-map M]...\n"
+                          "                     [--rootless] DIR:REF DEST\n"), out
+
+
+def test_unpack_json_prints_the_report(tmp_path, layout):
+    owned_tar(tmp_path / "l.tar", [("dev", "dir", b"", 0, 0), ("dev/null", "chr", b"", 0, 0),
+                                   ("f", "file", b"12345", 0, 0)])
+    ok("import", f"{layout}:dev", tmp_path / "l.tar")
+    rep = json.loads(ok("--json", "unpack", f"{layout}:dev", tmp_path / "a"))
+    assert rep == {"layers": 1, "bytes": 5, "findings": []}
+    # Rootless: the device is skipped, and the report says so.
+    rep = json.loads(ok("unpack", "--json", "--rootless", f"{layout}:dev", tmp_path / "b"))
+    assert rep["layers"] == 1 and rep["bytes"] == 5
+    assert [(f["kind"], f["subject"]) for f in rep["findings"]] == [("device-skipped", "dev/null")], rep
+    assert not (tmp_path / "b/dev/null").exists()
+    # Without --json the notices go to stderr, one line each, and the status is 0.
+    r = run("unpack", "--rootless", f"{layout}:dev", tmp_path / "c")
+    assert r.returncode == 0 and r.stdout == b""
+    assert r.stderr.decode().count("\n") == 1 and "device-skipped" in r.stderr.decode()
+
+
+def test_unpack_rootless_owns_files_and_keeps_the_owner_in_an_xattr(tmp_path, layout):
+    owned_tar(tmp_path / "l.tar", [("home", "dir", b"", 0, 0), ("home/u", "file", b"u", 1000, 1001),
+                                   ("rootfile", "file", b"r", 0, 0)])
+    ok("import", f"{layout}:own", tmp_path / "l.tar")
+    dest = tmp_path / "rootfs"
+    ok("unpack", "--rootless", f"{layout}:own", dest)
+    st = os.lstat(dest / "home/u")
+    assert (st.st_uid, st.st_gid) == (os.geteuid(), os.getegid())
+    # protobuf Resource{uid=1000, gid=1001}: field 1 and 2 as varints.
+    assert os.getxattr(dest / "home/u", "user.rootlesscontainers") == bytes([0x08, 0xe8, 0x07, 0x10, 0xe9, 0x07])
+    with pytest.raises(OSError):
+        os.getxattr(dest / "rootfile", "user.rootlesscontainers")  # root:root has none
+
+
+def test_unpack_uid_and_gid_maps_shift_ids_and_repeat(tmp_path, layout):
+    if os.geteuid() != 0:
+        pytest.fail("needs root: --uid-map chowns to the mapped ids")
+    owned_tar(tmp_path / "l.tar", [("a", "file", b"a", 0, 0), ("b", "file", b"b", 1000, 5),
+                                   ("c", "file", b"c", 1005, 70000)])
+    ok("import", f"{layout}:ids", tmp_path / "l.tar")
+    dest = tmp_path / "rootfs"
+    ok("unpack", "--uid-map", "0:100000:1000", "--uid-map", "1000:300000:10",
+       "--gid-map", "0:200000:65536", "--gid-map", "65536:400000:10000", f"{layout}:ids", dest)
+    ids = {n: (os.lstat(dest / n).st_uid, os.lstat(dest / n).st_gid) for n in "abc"}
+    assert ids == {"a": (100000, 200000), "b": (300000, 200005), "c": (300005, 404464)}, ids
+    # An id outside every range fails, naming the entry and the id.
+    err = fails(1, "unpack", "--uid-map", "0:100000:1000", "--gid-map", "0:200000:65536", f"{layout}:ids",
+                tmp_path / "r2")
+    assert '"b"' in err and "1000" in err, err
+    assert not (tmp_path / "r2").exists()
+
+
+def test_unpack_reuses_the_tree_of_a_killed_unpack(image, tmp_path):
+    dest = tmp_path / "rootfs"
+    (dest / "half").mkdir(parents=True)
+    (dest / "half/file").write_bytes(b"partial")
+    (dest / MARKER).write_bytes(b"")
+    rep = json.loads(ok("--json", "unpack", f"{image['layout']}:v1", dest))
+    assert [(f["kind"], f["subject"]) for f in rep["findings"]] == [("incomplete-cleared", str(dest))], rep
+    assert sorted(os.listdir(dest)) == ["bin", "etc"]
+    # Text mode: status 0, the notice on stderr.
+    shutil.rmtree(dest)
+    dest.mkdir()
+    (dest / MARKER).write_bytes(b"")
+    r = run("unpack", f"{image['layout']}:v1", dest)
+    assert r.returncode == 0 and "incomplete-cleared" in r.stderr.decode(), r.stderr
+    # A complete tree is not touched.
+    assert "not empty" in fails(1, "unpack", f"{image['layout']}:v1", dest)
+
+
+def test_unpack_progress_on_a_terminal_only(image, tmp_path):
+    status, out, term = run_with_pty_stderr("unpack", f"{image['layout']}:v1", tmp_path / "a")
+    assert status == 0 and out == b""
+    assert b"unpack [" in term and b"100%" in term and term.endswith(b"\n"), term
+    status, out, term = run_with_pty_stderr("--quiet", "unpack", f"{image['layout']}:v1", tmp_path / "b")
+    assert status == 0 and term == b""
+    assert ok("unpack", f"{image['layout']}:v1", tmp_path / "c") == b""  # a pipe: nothing
+
+
+# ---- import checks that its input is a tar ------------------------------------
+
+def test_import_refuses_a_file_that_is_not_a_tar(tmp_path, layout):
+    junk = tmp_path / "j.tar"
+    junk.write_bytes(b"junk")
+    before = sorted(os.listdir(os.path.join(layout, "blobs", "sha256")))
+    err = fails(1, "import", f"{layout}:t", junk)
+    assert str(junk) in err and "not a tar stream" in err and "at byte 0" in err, err
+    # A tar damaged after its first entry: the offset of the bad header.
+    data = bytearray(make_tar(tmp_path / "good.tar", {"a": b"a" * 10, "b": b"b"}))
+    hdr = data.find(b"b\0", 512)  # the second entry's header (after pax headers of none)
+    hdr -= hdr % 512
+    data[hdr + 20] ^= 0xff
+    (tmp_path / "bad.tar").write_bytes(bytes(data))
+    err = fails(1, "import", f"{layout}:t", tmp_path / "bad.tar")
+    assert str(tmp_path / "bad.tar") in err and f"at byte {hdr}" in err and "checksum" in err, err
+    # Truncated inside an entry's content.
+    (tmp_path / "cut.tar").write_bytes(bytes(make_tar(tmp_path / "g2.tar", {"big": b"z" * 5000}))[:2000])
+    err = fails(1, "import", f"{layout}:t", tmp_path / "cut.tar")
+    assert str(tmp_path / "cut.tar") in err and "at byte 2000" in err, err
+    # Nothing stored, nothing tagged.
+    assert sorted(os.listdir(os.path.join(layout, "blobs", "sha256"))) == before
+    assert ok("ls", layout) == b""
+
+
+def test_import_accepts_every_gnu_tar_format_with_sparse_files_and_long_names(tmp_path, layout):
+    """The tar check refuses no tar GNU tar writes: v7, ustar, oldgnu (sparse
+    headers with extension blocks), gnu and posix (pax sparse), with long names,
+    hard links, symlinks, FIFOs; each unpacks to the same sparse file."""
+    if shutil.which("tar") is None:
+        pytest.fail("GNU tar is needed (Debian's tar package)")
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d/f").write_bytes(b"hi\n")
+    os.link(src / "d/f", src / "d/h")
+    os.symlink("f", src / "d/s")
+    os.mkfifo(src / "fifo")
+    long_dir = src / ("x" * 120)
+    long_dir.mkdir()
+    (long_dir / ("y" * 120)).write_bytes(b"long")
+    with open(src / "sparse", "wb") as f:  # 12 data regions: more than an old-GNU header holds
+        for i in range(12):
+            f.seek(i << 20)
+            f.write(b"data%d" % i)
+    sparse = (src / "sparse").read_bytes()
+    for fmt in ("v7", "ustar", "oldgnu", "gnu", "posix"):
+        tar = tmp_path / f"{fmt}.tar"
+        sparse_opt = [] if fmt in ("v7", "ustar") else ["--sparse"]  # v7 and ustar have no sparse form
+        subprocess.run(["tar", f"--format={fmt}", *sparse_opt, "-cf", tar, "-C", src, "."], capture_output=True)
+        assert tar.stat().st_size > 0, fmt
+        ok("import", f"{layout}:{fmt}", tar)
+        dest = tmp_path / f"out-{fmt}"
+        ok("unpack", f"{layout}:{fmt}", dest)
+        assert (dest / "sparse").read_bytes() == sparse, fmt
+        assert (dest / "d/f").read_bytes() == b"hi\n", fmt

@@ -22,7 +22,7 @@ secs=$2
 shift 2
 case $secs in '' | *[!0-9]*) usage ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
-all="digest layout_version index manifest config ref layer"
+all="digest layout_version index manifest config ref layer unpack"
 targets=${*:-$all}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ocidir-fuzz-run.XXXXXX") || exit 1

@@ -14,26 +14,27 @@ type FindKind int
 // Kinds FindLayout to FindIO are damage, the others notices; IsDamage asks
 // the library, which also classifies kinds added after this package.
 const (
-	FindLayout           FindKind = 0  // oci-layout or index.json unreadable or invalid
-	FindMissing          FindKind = 1  // a referenced blob exists nowhere
-	FindDigest           FindKind = 2  // a blob's content does not hash to its name
-	FindSize             FindKind = 3  // a blob's length is not its descriptor's size
-	FindFormat           FindKind = 4  // invalid manifest/index/config, or not a regular file
-	FindMediaType        FindKind = 5  // a descriptor's media type disagrees with the blob
-	FindIO               FindKind = 6  // a blob could not be read
-	FindUnsupported      FindKind = 7  // a descriptor of an unregistered algorithm
-	FindUnreferenced     FindKind = 8  // a blob in the layout's blobs/ nothing references
-	FindTemp             FindKind = 9  // a temporary file no live writer owns
-	FindRemoved          FindKind = 10 // gc removed this blob or temporary file
-	FindKeptRecent       FindKind = 11 // gc kept an unreferenced blob younger than the grace period
-	FindCopied           FindKind = 12 // clone copied this blob
-	FindLinked           FindKind = 13 // clone hard-linked this blob
-	FindReflinked        FindKind = 14 // clone reflinked this blob
-	FindAbsentChild      FindKind = 15 // a manifest or index an image index lists is not stored
-	FindSkipped          FindKind = 16 // a later step of a committed call could not run
-	FindXattrSkipped     FindKind = 18 // unpack: an entry's xattr was not applied
-	FindXattrUnsupported FindKind = 19 // unpack: the destination refuses xattrs (reported once)
-	FindDeviceSkipped    FindKind = 20 // unpack: a device node was not created (rootless)
+	FindLayout            FindKind = 0  // oci-layout or index.json unreadable or invalid
+	FindMissing           FindKind = 1  // a referenced blob exists nowhere
+	FindDigest            FindKind = 2  // a blob's content does not hash to its name
+	FindSize              FindKind = 3  // a blob's length is not its descriptor's size
+	FindFormat            FindKind = 4  // invalid manifest/index/config, or not a regular file
+	FindMediaType         FindKind = 5  // a descriptor's media type disagrees with the blob
+	FindIO                FindKind = 6  // a blob could not be read
+	FindUnsupported       FindKind = 7  // a descriptor of an unregistered algorithm
+	FindUnreferenced      FindKind = 8  // a blob in the layout's blobs/ nothing references
+	FindTemp              FindKind = 9  // a temporary file no live writer owns
+	FindRemoved           FindKind = 10 // gc removed this blob or temporary file
+	FindKeptRecent        FindKind = 11 // gc kept an unreferenced blob younger than the grace period
+	FindCopied            FindKind = 12 // clone copied this blob
+	FindLinked            FindKind = 13 // clone hard-linked this blob
+	FindReflinked         FindKind = 14 // clone reflinked this blob
+	FindAbsentChild       FindKind = 15 // a manifest or index an image index lists is not stored
+	FindSkipped           FindKind = 16 // a later step of a committed call could not run
+	FindXattrSkipped      FindKind = 18 // unpack: an entry's xattr was not applied
+	FindXattrUnsupported  FindKind = 19 // unpack: the destination refuses xattrs (reported once)
+	FindDeviceSkipped     FindKind = 20 // unpack: a device node was not created (rootless)
+	FindIncompleteCleared FindKind = 21 // unpack: a killed unpack's tree was cleared first
 )
 
 // String is the library's name of the kind ("missing", "digest", ...).

@@ -39,6 +39,7 @@ class FindKind(enum.IntEnum):
     XATTR_SKIPPED = 18
     XATTR_UNSUPPORTED = 19
     DEVICE_SKIPPED = 20
+    INCOMPLETE_CLEARED = 21
 
     @property
     def is_damage(self) -> bool:
