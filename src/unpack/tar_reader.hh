@@ -2,7 +2,9 @@
 // filter) fed through callbacks from the verifying layer reader, so every
 // byte it parses has passed through the blob digest and DiffID hashes.
 // After the end-of-archive, drain() reads the rest of the stream so the
-// DiffID covers all of it, and reports the layer reader's verdict.
+// DiffID covers all of it, and reports the layer reader's verdict.  The
+// stream comes through a LayerStream (stream.hh): with more than one CPU,
+// decompression and hashing run on a second thread.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "ocidir.h"
+#include "unpack/stream.hh"
 
 struct archive;
 struct archive_entry;
@@ -36,7 +39,8 @@ struct TarEntry {
 
 class TarReader {
 public:
-    // `layer` stays owned by the caller and must outlive the reader.
+    // `layer` stays owned by the caller and must outlive the reader; the
+    // caller does not use it while the reader exists.
     TarReader(ocidir_layer_reader_t *layer, std::string what);
     ~TarReader();
     TarReader(const TarReader &) = delete;
@@ -64,7 +68,7 @@ private:
     ocidir_layer_reader_t *layer_;
     std::string what_;
     struct archive *a_ = nullptr;
-    std::vector<unsigned char> buf_;
+    LayerStream stream_;
     uint64_t consumed_ = 0;
     bool eof_ = false;            // the layer reader returned its verified 0
     int layer_err_ = 0;           // the layer reader's failure code, if any
