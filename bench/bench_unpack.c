@@ -398,12 +398,12 @@ int main(int argc, char **argv)
         unlink(tars[i]);
 
     static struct row rows[N_ROWS] = {
-        [LIB_GZ] = {"ocidir unpack (gzip)", {0}, 0},
-        [TAR_GZ] = {"tar -xzf each layer; sync -f", {0}, 0},
-        [UMOCI_GZ] = {"umoci raw unpack (gzip); sync -f", {0}, 0},
-        [LIB_ZST] = {"ocidir unpack (zstd)", {0}, 0},
-        [TAR_ZST] = {"tar --zstd -xf each layer; sync -f", {0}, 0},
-        [UMOCI_ZST] = {"umoci raw unpack (zstd); sync -f", {0}, 0},
+        [LIB_GZ] = {"ocidir unpack (gzip)", {0}, {0}, 0},
+        [TAR_GZ] = {"tar -xzf each layer; sync -f", {0}, {0}, 0},
+        [UMOCI_GZ] = {"umoci raw unpack (gzip); sync -f", {0}, {0}, 0},
+        [LIB_ZST] = {"ocidir unpack (zstd)", {0}, {0}, 0},
+        [TAR_ZST] = {"tar --zstd -xf each layer; sync -f", {0}, {0}, 0},
+        [UMOCI_ZST] = {"umoci raw unpack (zstd); sync -f", {0}, {0}, 0},
     };
     int umoci_zstd_ok = 1;
     printf("timing %d interleaved rounds", rounds);
