@@ -315,7 +315,8 @@ int bench_in_child(void (*fn)(const void *arg, void *res), const void *arg, void
 
 void bench_print_library(const char *prefix, int with_resolver)
 {
-    printf("%slibocidir %s, hash backend %s", prefix, ocidir_version(), ocidir_hash_backend());
+    printf("%slibocidir %s, hash backend %s, gzip decoder %s", prefix, ocidir_version(), ocidir_hash_backend(),
+           ocidir_inflate_backend());
     if (with_resolver)
         printf(", path resolution by %s", ocidir_resolver_uses_openat2() ? "openat2" : "component walk");
     printf("\n");

@@ -112,7 +112,7 @@ long bench_self_maxrss_kib(void);
 
 /* ---- the machine ---- */
 
-/* "PREFIXlibocidir V, hash backend B[, path resolution by R]\n". */
+/* "PREFIXlibocidir V, hash backend B, gzip decoder G[, path resolution by R]\n". */
 void bench_print_library(const char *prefix, int with_resolver);
 
 /* bench_print_library(PREFIX, WITH_RESOLVER), then

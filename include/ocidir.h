@@ -247,6 +247,24 @@ OCIDIR_API int ocidir_digest_buffer(ocidir_digest_alg_t alg, const void *buf, si
  */
 OCIDIR_API const char *ocidir_hash_backend(void);
 
+/**
+ * Name of the gzip decoder in use for reading gzip layers: "isal" (ISA-L's
+ * igzip inflate, several times faster than zlib on x86-64) or "zlib".  zlib
+ * is always compiled in, ISA-L when the build found libisal; the build's
+ * CMake option OCIDIR_INFLATE (auto, zlib, isal; auto prefers ISA-L) picks
+ * the default.  The environment variable OCIDIR_INFLATE ("zlib" or "isal";
+ * empty or unset: the default), read once per process before the first
+ * gzip layer is opened, overrides it.  Both decoders check every member's
+ * CRC-32 and ISIZE, read concatenated members, and fail with the same codes
+ * (OCIDIR_E_FORMAT for corrupt or truncated data and for trailing garbage
+ * after a member).  If the variable names a decoder that is not compiled
+ * in, this returns "none" and opening a gzip layer fails with
+ * OCIDIR_E_UNSUPPORTED, naming the variable.  Compressing always uses zlib.
+ * Thread-safe.
+ * @return static text; never NULL.
+ */
+OCIDIR_API const char *ocidir_inflate_backend(void);
+
 /* ======================================================================
  * 3. Layout
  * ====================================================================== */

@@ -92,6 +92,7 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_digest_validate,
     (ht_fn)ocidir_digest_buffer,
     (ht_fn)ocidir_hash_backend,
+    (ht_fn)ocidir_inflate_backend,
     (ht_fn)ocidir_open,
     (ht_fn)ocidir_close,
     (ht_fn)ocidir_is_readonly,

@@ -78,6 +78,7 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_digest_validate),
     reinterpret_cast<ht_fn>(ocidir_digest_buffer),
     reinterpret_cast<ht_fn>(ocidir_hash_backend),
+    reinterpret_cast<ht_fn>(ocidir_inflate_backend),
     reinterpret_cast<ht_fn>(ocidir_open),
     reinterpret_cast<ht_fn>(ocidir_close),
     reinterpret_cast<ht_fn>(ocidir_is_readonly),

@@ -16,5 +16,20 @@ target_compile_definitions(test_hash_backends PRIVATE OCIDIR_TEST_DEFAULT_BACKEN
 # leak in from the caller's environment.
 set_tests_properties(test_hash_backends PROPERTIES ENVIRONMENT "OCIDIR_HASH_BACKEND=")
 
-ocidir_cmocka_test(test_pgzip test_pgzip.c)
+# Plain run: the build's default gzip decoder (ISA-L when found); the zlib
+# variant reads the same layers with zlib's inflate.
+ocidir_cmocka_test(test_pgzip test_pgzip.c VARIANTS zlib=OCIDIR_INFLATE=zlib)
 target_link_libraries(test_pgzip PRIVATE ZLIB::ZLIB)
+
+# The gzip decoders (zlib, ISA-L): the same bytes and the same failure codes
+# for bad CRC-32 / ISIZE, truncation, several members, trailing garbage.
+ocidir_cmocka_test(test_inflate test_inflate.c)
+target_link_libraries(test_inflate PRIVATE ZLIB::ZLIB)
+if(LIBISAL_FOUND)
+  target_compile_definitions(test_inflate PRIVATE OCIDIR_TEST_HAVE_ISAL=1)
+else()
+  target_compile_definitions(test_inflate PRIVATE OCIDIR_TEST_HAVE_ISAL=0)
+endif()
+target_compile_definitions(test_inflate PRIVATE OCIDIR_TEST_DEFAULT_INFLATE="${OCIDIR_DEFAULT_INFLATE}")
+# The suite picks decoders itself, in child processes.
+set_tests_properties(test_inflate PROPERTIES ENVIRONMENT "OCIDIR_INFLATE=")

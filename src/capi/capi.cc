@@ -14,6 +14,7 @@
 #include "format/digest.hh"
 #include "base/error.hh"
 #include "format/hash.hh"
+#include "image/codec/codec.hh"
 #include "store/index.hh"
 #include "store/layout.hh"
 #include "fs/resolve.hh"
@@ -77,6 +78,8 @@ OCIDIR_API void ocidir_strv_free(char **v)
 
 OCIDIR_API size_t ocidir_digest_max(void) { return OCIDIR_DIGEST_MAX; }
 OCIDIR_API const char *ocidir_hash_backend(void) { return hash_backend_name(); }
+
+OCIDIR_API const char *ocidir_inflate_backend(void) { return codec::inflate_backend(); }
 OCIDIR_API int ocidir_resolver_uses_openat2(void) { return resolve::uses_openat2() ? 1 : 0; }
 
 OCIDIR_API int ocidir_digest_validate(const char *digest)

@@ -12,8 +12,6 @@
 namespace ocd::unpack {
 
 namespace {
-constexpr size_t kReadChunk = 128 * 1024;
-
 // Raw name bytes.  libarchive keeps ustar and GNU names as their header bytes
 // (no conversion on Linux), but converts pax path/linkpath records from UTF-8
 // to the calling thread's locale charset, and falls back to the record's own
@@ -47,7 +45,7 @@ private:
 }  // namespace
 
 TarReader::TarReader(ocidir_layer_reader_t *layer, std::string what)
-    : layer_(layer), what_(std::move(what)), buf_(kReadChunk)
+    : layer_(layer), what_(std::move(what)), stream_(layer, LayerStream::use_read_ahead())
 {
     if (!c_locale())
         throw Error(OCIDIR_E_NOMEM, what_ + ": newlocale(\"C\") failed", errno);
@@ -84,21 +82,30 @@ TarReader::~TarReader()
 ssize_t TarReader::read_cb(struct archive *a, void *self_, const void **buf)
 {
     auto *self = static_cast<TarReader *>(self_);
-    *buf = self->buf_.data();
+    static const unsigned char none = 0;
+    *buf = &none;
     if (self->eof_)
         return 0;
-    ssize_t n = layer_read(*self->layer_, self->buf_.data(), self->buf_.size());
-    if (n < 0) {
-        self->layer_err_ = static_cast<int>(n);
-        self->layer_msg_ = last_error_message();
-        self->layer_errno_ = last_error_errno();
+    size_t n;
+    try {
+        n = self->stream_.next(buf);
+    } catch (const Error &e) {
+        self->layer_err_ = e.code();
+        self->layer_msg_ = e.message();
+        self->layer_errno_ = e.os_errno();
         archive_set_error(a, EIO, "layer stream failed");
+        return -1;
+    } catch (...) {
+        self->layer_err_ = OCIDIR_E_NOMEM;
+        self->layer_msg_ = self->what_ + ": out of memory reading the layer stream";
+        self->layer_errno_ = ENOMEM;
+        archive_set_error(a, ENOMEM, "layer stream failed");
         return -1;
     }
     if (n == 0)
         self->eof_ = true;
-    self->consumed_ += static_cast<uint64_t>(n);
-    return n;
+    self->consumed_ += n;
+    return static_cast<ssize_t>(n);
 }
 
 void TarReader::fail_archive(const std::string &ctx)
@@ -222,12 +229,11 @@ void TarReader::drain()
     if (layer_err_ != 0)
         throw Error(layer_err_, layer_msg_, layer_errno_);
     while (!eof_) {
-        ssize_t n = layer_read(*layer_, buf_.data(), buf_.size());
-        if (n < 0)
-            throw Error(static_cast<int>(n), last_error_message(), last_error_errno());
+        const void *p;
+        size_t n = stream_.next(&p);  // throws the layer reader's error
         if (n == 0)
             eof_ = true;
-        consumed_ += static_cast<uint64_t>(n);
+        consumed_ += n;
     }
 }
 

@@ -4,7 +4,9 @@
 // After the end-of-archive, drain() reads the rest of the stream so the
 // DiffID covers all of it, and reports the layer reader's verdict.  Names and
 // link targets are the tar's raw bytes, whatever the locale (libarchive is
-// called with the thread's locale switched to "C"; see tar_reader.cc).
+// called with the thread's locale switched to "C"; see tar_reader.cc).  The
+// stream comes through a LayerStream (stream.hh): with more than one CPU,
+// decompression and hashing run on a second thread.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "ocidir.h"
+#include "unpack/stream.hh"
 
 struct archive;
 struct archive_entry;
@@ -38,7 +41,8 @@ struct TarEntry {
 
 class TarReader {
 public:
-    // `layer` stays owned by the caller and must outlive the reader.
+    // `layer` stays owned by the caller and must outlive the reader; the
+    // caller does not use it while the reader exists.
     TarReader(ocidir_layer_reader_t *layer, std::string what);
     ~TarReader();
     TarReader(const TarReader &) = delete;
@@ -66,7 +70,7 @@ private:
     ocidir_layer_reader_t *layer_;
     std::string what_;
     struct archive *a_ = nullptr;
-    std::vector<unsigned char> buf_;
+    LayerStream stream_;
     uint64_t consumed_ = 0;
     bool eof_ = false;            // the layer reader returned its verified 0
     bool ended_unpadded_ = false; // the stream ended right after the last entry's content

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/error.hh"
@@ -70,7 +72,58 @@ unsigned online_cpus() noexcept
     return static_cast<unsigned>(std::clamp(n, 1L, static_cast<long>(kMaxThreads)));
 }
 
+#ifndef OCIDIR_DEFAULT_INFLATE
+#error "the build defines OCIDIR_DEFAULT_INFLATE (zlib or isal)"
+#endif
+#define OCD_INFLATE_STR2(x) #x
+#define OCD_INFLATE_STR(x) OCD_INFLATE_STR2(x)
+
+enum class Inflater { None, Zlib, Isal };
+
+struct InflateChoice {
+    Inflater inflater = Inflater::None;
+    char problem[200] = "";
+};
+
+InflateChoice choose_inflater() noexcept
+{
+    InflateChoice c;
+    const char *env = std::getenv("OCIDIR_INFLATE");
+    std::string_view want = env && *env ? env : OCD_INFLATE_STR(OCIDIR_DEFAULT_INFLATE);
+    if (want == "zlib")
+        c.inflater = Inflater::Zlib;
+#if OCIDIR_HAVE_ISAL
+    else if (want == "isal" || want == "isa-l")
+        c.inflater = Inflater::Isal;
+#endif
+    if (c.inflater == Inflater::None) {
+        std::string_view known = OCIDIR_HAVE_ISAL ? "zlib, isal" : "zlib";
+        std::string_view shown = want.substr(0, 60);
+        snprintf(c.problem, sizeof c.problem,
+                 "gzip decoder: OCIDIR_INFLATE=%.*s names no decoder compiled into this library (compiled in: %.*s)",
+                 static_cast<int>(shown.size()), shown.data(), static_cast<int>(known.size()), known.data());
+    }
+    return c;
+}
+
+const InflateChoice &inflate_choice() noexcept
+{
+    static const InflateChoice c = choose_inflater();  // read once: every reader of a process agrees
+    return c;
+}
+
 }  // namespace
+
+const char *inflate_backend() noexcept
+{
+    switch (inflate_choice().inflater) {
+    case Inflater::Zlib: return "zlib";
+    case Inflater::Isal: return "isal";
+    default: return "none";
+    }
+}
+
+const char *inflate_backend_problem() noexcept { return inflate_choice().problem; }
 
 void OutBuffer::commit(size_t n)
 {
@@ -154,7 +207,14 @@ std::unique_ptr<Encoder> make_encoder(const EncoderParams &p, size_t out_capacit
 std::unique_ptr<Decoder> make_decoder(int compression, std::string what)
 {
     switch (compression) {
-    case OCIDIR_COMPRESSION_GZIP: return gzip_decoder(std::move(what));
+    case OCIDIR_COMPRESSION_GZIP:
+        switch (inflate_choice().inflater) {
+        case Inflater::Zlib: return gzip_decoder(std::move(what));
+#if OCIDIR_HAVE_ISAL
+        case Inflater::Isal: return isal_gzip_decoder(std::move(what));
+#endif
+        default: throw Error(OCIDIR_E_UNSUPPORTED, what + ": " + inflate_backend_problem());
+        }
     case OCIDIR_COMPRESSION_ZSTD: return zstd_decoder(std::move(what));
     default: return nullptr;
     }

@@ -10,7 +10,8 @@
 // declared in codecs.hh and picked in codec.cc's make_encoder/make_decoder.
 //
 // Implementations: gzip.cc (zlib deflate and inflate, and the parallel gzip
-// of image/pgzip.hh), zstd.cc (libzstd).  "none" has no codec: the layer
+// of image/pgzip.hh), isal.cc (ISA-L inflate, when the build found libisal;
+// inflate_backend() says which gzip decoder runs), zstd.cc (libzstd).  "none" has no codec: the layer
 // writer and reader pass the bytes through.
 #pragma once
 
@@ -144,7 +145,15 @@ EncoderParams encoder_params(int compression, const char *media_type, int level,
 std::unique_ptr<Encoder> make_encoder(const EncoderParams &p, size_t out_capacity, OutBuffer::Drain drain);
 
 // The decoder for `compression`; null for OCIDIR_COMPRESSION_NONE.  `what`
-// starts its messages.  Throws NOMEM, IO.
+// starts its messages.  Throws NOMEM, IO, UNSUPPORTED (gzip, when
+// OCIDIR_INFLATE names a decoder this build lacks).
 std::unique_ptr<Decoder> make_decoder(int compression, std::string what);
+
+// The gzip decoder in use, decided once per process: "isal" or "zlib" as
+// the environment variable OCIDIR_INFLATE says (empty or unset: the build's
+// default, CMake's OCIDIR_INFLATE), or "none" when the variable names one
+// not compiled in (inflate_backend_problem() then says why).
+const char *inflate_backend() noexcept;
+const char *inflate_backend_problem() noexcept;
 
 }  // namespace ocd::codec

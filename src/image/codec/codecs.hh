@@ -17,6 +17,10 @@ std::unique_ptr<Encoder> parallel_gzip_encoder(int level, unsigned threads, size
                                                OutBuffer::Drain drain);
 // gzip.cc: zlib inflate, gzip only, members concatenated.
 std::unique_ptr<Decoder> gzip_decoder(std::string what);
+#if OCIDIR_HAVE_ISAL
+// isal.cc: ISA-L inflate, with gzip.cc's contract and failures.
+std::unique_ptr<Decoder> isal_gzip_decoder(std::string what);
+#endif
 
 // zstd.cc: libzstd, a checksum in every frame; threads 0: no workers.
 // window_log 0: the level's window; long_mode: long-distance matching (window
