@@ -1188,7 +1188,12 @@ OCIDIR_API int ocidir_builder_set_subject(ocidir_builder_t *b, const char *diges
  * (it may be committed again, e.g. under another tag).
  * @param digest_out the manifest digest; may be NULL.
  * @return 0, OCIDIR_E_INVALID (bad tag), OCIDIR_E_READONLY, OCIDIR_E_IO, and
- *         the codes of ocidir_tag_set().
+ *         the codes of ocidir_tag_set().  OCIDIR_E_NOT_DURABLE comes from
+ *         one step: from the index.json step, the tag was moved (index.json
+ *         replaced, its directory not flushed) and digest_out is written as
+ *         on success; from the config or manifest step, that blob is
+ *         published but not flushed, the commit stopped there (index.json
+ *         is unchanged) and digest_out is not written.
  */
 OCIDIR_API int ocidir_builder_commit(ocidir_builder_t *b, const char *tag, unsigned flags,
                                      char digest_out[OCIDIR_DIGEST_MAX]);

@@ -12,10 +12,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define TEARDOWN(f) cmocka_unit_test_teardown(f, tu_teardown_keep)
@@ -727,6 +733,107 @@ static void test_options_init(void **state)
     UNTOUCHED(uo);
 }
 
+/* ---- 4. OCIDIR_E_NOT_DURABLE from an index.json rewrite -------------------- */
+
+/* In this (child) process from now on, fsync(2) of the layout's root
+ * directory fails with EIO (every fd open on it now); other fsyncs and
+ * fdatasync work.  So a blob publish is durable and the index.json rewrite
+ * that follows is not.  Returns 0, or -1. */
+static int fail_root_fsync(const char *layout)
+{
+    char want[PATH_MAX], link[64], got[PATH_MAX];
+    if (!realpath(layout, want))
+        return -1;
+    int fds[16];
+    size_t n = 0;
+    for (int fd = 0; fd < 1024 && n < N(fds); fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(link, got, sizeof got - 1);
+        if (len <= 0)
+            continue;
+        got[len] = '\0';
+        if (strcmp(got, want) == 0)
+            fds[n++] = fd;
+    }
+    if (n == 0)
+        return -1;
+    struct sock_filter filter[4 + 2 * N(fds)];
+    size_t k = 0;
+    filter[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    filter[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fsync, 0, (unsigned char)(n + 1));
+    /* args[0]'s low 32 bits (little-endian). */
+    filter[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+    for (size_t i = 0; i < n; i++)
+        filter[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)fds[i],
+                                                   (unsigned char)(n - i), 0);
+    filter[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    filter[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EIO & SECCOMP_RET_DATA));
+    struct sock_fprog prog = {.len = (unsigned short)k, .filter = filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+#define CHILD_CHECK(cond, ...)                                                   \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "child: " __VA_ARGS__);                              \
+            fprintf(stderr, " (last error: %s)\n", ocidir_last_error());         \
+            return __LINE__;                                                     \
+        }                                                                        \
+    } while (0)
+
+static int not_durable_child(void *arg)
+{
+    const char *layout = arg;
+    ocidir_t *d = NULL;
+    CHILD_CHECK(ocidir_open(AT_FDCWD, layout, 0, &d) == 0, "open");
+    ocidir_builder_t *b = NULL;
+    CHILD_CHECK(ocidir_builder_new(d, "linux/amd64", &b) == 0, "builder_new");
+    CHILD_CHECK(ocidir_builder_set_label(b, "durable", "no") == 0, "set_label");
+    CHILD_CHECK(fail_root_fsync(layout) == 0, "installing the seccomp filter: %s", strerror(errno));
+
+    /* builder_commit: the tag moved, so digest_out names the manifest. */
+    char dg[OCIDIR_DIGEST_MAX];
+    memset(dg, 0xA5, sizeof dg);
+    int rc = ocidir_builder_commit(b, "nd", 0, dg);
+    CHILD_CHECK(rc == OCIDIR_E_NOT_DURABLE, "builder_commit returned %d, not OCIDIR_E_NOT_DURABLE", rc);
+    char got[OCIDIR_DIGEST_MAX];
+    CHILD_CHECK(ocidir_resolve(d, "nd", got, NULL, NULL) == 0, "the tag was not moved");
+    CHILD_CHECK(memchr(dg, '\0', sizeof dg) != NULL && strcmp(dg, got) == 0,
+                "builder_commit did not write digest_out on NOT_DURABLE (the tag names %s)", got);
+    ocidir_builder_free(b);
+
+    /* tag_remove_gc: the tag is gone, no gc ran, report_out untouched. */
+    ocidir_report_t *rep;
+    memset(&rep, 0xA5, sizeof rep);
+    ocidir_report_t *sentinel = rep;
+    rc = ocidir_tag_remove_gc(d, "nd", TU_GC(0, NULL, NULL), &rep);
+    CHILD_CHECK(rc == OCIDIR_E_NOT_DURABLE, "tag_remove_gc returned %d, not OCIDIR_E_NOT_DURABLE", rc);
+    CHILD_CHECK(rep == sentinel, "tag_remove_gc wrote report_out on NOT_DURABLE");
+    CHILD_CHECK(ocidir_resolve(d, "nd", got, NULL, NULL) == OCIDIR_E_NOT_FOUND, "the tag is still there");
+    CHILD_CHECK(ocidir_blob_stat(d, dg, NULL) == 0, "gc ran after a NOT_DURABLE tag removal");
+    ocidir_close(d);
+    return 0;
+}
+
+/* builder_commit hands out the manifest digest when index.json was replaced
+ * but not flushed; tag_remove_gc then runs no gc and hands out no report. */
+static void test_index_not_durable(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    assert_ocidir(0, ocidir_set_gc_grace(d, 0));
+    ocidir_close(d);
+    int result = -1;
+    assert_int_equal(tu_run_in_child(not_durable_child, layout, 60, &result), 0);
+    if (result != 0)
+        print_error("the child failed its check at line %d\n", result);
+    assert_int_equal(result, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +849,7 @@ int main(void)
         TEARDOWN(test_housekeeping),
         TEARDOWN(test_unpack),
         TEARDOWN(test_options_init),
+        TEARDOWN(test_index_not_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

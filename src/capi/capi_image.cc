@@ -439,7 +439,12 @@ OCIDIR_API int ocidir_builder_commit(ocidir_builder_t *b, const char *tag, unsig
 {
     if (!b)
         return invalid("ocidir_builder_commit", "builder is NULL");
-    return guard([&] { copy_digest(builder::commit(*b, tag, flags), digest_out); });
+    int rc = guard([&] { copy_digest(builder::commit(*b, tag, flags), digest_out); });
+    // index.json names the manifest but was not flushed: the change is made,
+    // so the caller gets its digest as on success.
+    if (rc == OCIDIR_E_NOT_DURABLE && !b->published_digest.empty())
+        copy_digest(b->published_digest, digest_out);
+    return rc;
 }
 
 OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b) { delete b; }
