@@ -1520,8 +1520,12 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const oc
  * @param report_out the gc report; may be NULL.
  * @return 0 (the tag is gone); OCIDIR_E_NOT_FOUND (no such tag), the codes
  *         of ocidir_tag_remove() and OCIDIR_E_INVALID (bad options): then
- *         nothing changed; OCIDIR_E_NOMEM only when not even the report
- *         could be made (the tag is gone then too).
+ *         nothing changed; OCIDIR_E_NOT_DURABLE: the tag is removed
+ *         (index.json replaced) but flushing the directory failed, so a
+ *         crash could bring the tag back: no gc runs (it could remove blobs
+ *         the tag names again) and report_out is not written;
+ *         OCIDIR_E_NOMEM only when not even the report could be made (the
+ *         tag is gone then too; report_out is not written).
  */
 OCIDIR_API int ocidir_tag_remove_gc(ocidir_t *d, const char *tag, const ocidir_gc_options_t *opts,
                                     ocidir_report_t **report_out);
@@ -1668,7 +1672,8 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * @param opts       options; NULL for the defaults.
  * @param report_out receives the report of what was skipped (findings 18-20;
  *                   totals: layers applied and bytes written); may be NULL.
- *                   Set only on success.
+ *                   Set only on success: not with OCIDIR_E_NOT_DURABLE
+ *                   either, although the tree is complete then.
  * @return 0; OCIDIR_E_EXISTS (destination not an empty directory);
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_NOT_FOUND (a layer blob
  *         damaged or missing); OCIDIR_E_FORMAT (not a tar, a malformed entry,
