@@ -1498,7 +1498,12 @@ OCIDIR_API int ocidir_clone_options_init(ocidir_clone_options_t *opts, size_t st
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_FORMAT (a source blob
  *         missing or damaged, indexes nested too deep; the message names
  *         it), OCIDIR_E_CANCELED (nothing of the destination is left),
- *         OCIDIR_E_IO.
+ *         OCIDIR_E_IO;
+ *         OCIDIR_E_NOT_DURABLE: the clone was renamed into place, complete,
+ *         but flushing the destination's parent directory failed (the
+ *         message names it and the errno): `out` and `report_out` are
+ *         written as on success; after a crash the destination may be
+ *         absent again.
  */
 OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const ocidir_clone_options_t *opts,
                             ocidir_t **out, ocidir_report_t **report_out);

@@ -834,6 +834,79 @@ static void test_index_not_durable(void **state)
     assert_int_equal(result, 0);
 }
 
+/* In this (child) process from now on, fsync(2) of fd `fd` fails with EIO. */
+static int fail_fsync_of_fd(int fd)
+{
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fsync, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)fd, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EIO & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = (unsigned short)N(filter), .filter = filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static int clone_not_durable_child(void *arg)
+{
+    const char *layout = arg;
+    ocidir_t *d = NULL;
+    CHILD_CHECK(ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_RDONLY, &d) == 0, "open");
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s.clones", layout);
+    CHILD_CHECK(mkdir(parent, 0755) == 0, "mkdir %s: %s", parent, strerror(errno));
+    char dest[PATH_MAX + 8];
+    snprintf(dest, sizeof dest, "%s/dest", parent);
+    /* ocidir_clone opens the destination's parent first, with one open(2):
+     * it gets the lowest free fd, which is this one. */
+    int next = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHILD_CHECK(next >= 0, "open %s", parent);
+    close(next);
+    CHILD_CHECK(fail_fsync_of_fd(next) == 0, "installing the seccomp filter: %s", strerror(errno));
+
+    ocidir_t *out;
+    ocidir_report_t *rep;
+    memset(&out, 0xA5, sizeof out);
+    memset(&rep, 0xA5, sizeof rep);
+    ocidir_t *out_sent = out;
+    ocidir_report_t *rep_sent = rep;
+    int rc = ocidir_clone(d, AT_FDCWD, dest, NULL, &out, &rep);
+    CHILD_CHECK(access(dest, F_OK) == 0, "the clone is not in place (rc %d)", rc);
+    CHILD_CHECK(rc == OCIDIR_E_NOT_DURABLE, "clone returned %d, not OCIDIR_E_NOT_DURABLE, with the clone in place", rc);
+    CHILD_CHECK(ocidir_last_errno() == EIO, "last errno %d, not EIO", ocidir_last_errno());
+    CHILD_CHECK(out != out_sent && out != NULL, "out not written on NOT_DURABLE");
+    CHILD_CHECK(rep != rep_sent && rep != NULL, "report_out not written on NOT_DURABLE");
+    char got[OCIDIR_DIGEST_MAX];
+    CHILD_CHECK(ocidir_resolve(out, "t", got, NULL, NULL) == 0, "the handed-out clone does not resolve t");
+    CHILD_CHECK(ocidir_report_count(rep) > 0, "the report is empty");
+    ocidir_report_free(rep);
+    ocidir_close(out);
+    ocidir_close(d);
+    return 0;
+}
+
+/* A clone renamed into place whose parent directory flush fails is
+ * OCIDIR_E_NOT_DURABLE, with the new layout and the report handed out. */
+static void test_clone_not_durable(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    char *clones = tu_keep(malloc(strlen(f.path) + 8));
+    sprintf(clones, "%s.clones", f.path);
+    tu_defer_rm(clones);
+    fx_close(&f);
+    int result = -1;
+    assert_int_equal(tu_run_in_child(clone_not_durable_child, f.path, 60, &result), 0);
+    if (result != 0)
+        print_error("the child failed its check at line %d\n", result);
+    assert_int_equal(result, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -850,6 +923,7 @@ int main(void)
         TEARDOWN(test_unpack),
         TEARDOWN(test_options_init),
         TEARDOWN(test_index_not_durable),
+        TEARDOWN(test_clone_not_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

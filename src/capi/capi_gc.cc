@@ -77,6 +77,8 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const oc
         clone::Result r = clone::clone(*src, dirfd, path, o, out != nullptr);
         hand_out(std::move(r.layout), out);
         hand_out(std::move(r.report), report_out);
+        if (r.not_durable)
+            throw *r.not_durable;  // the clone is in place: handed out as on success
     });
 }
 

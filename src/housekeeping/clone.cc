@@ -401,7 +401,17 @@ Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_
         throw_os(std::string(kOp) + ": renaming " + tmpname + " to " + dest.label, e);
     }
     tree.published();
-    fsync_dir(dest.parent.get(), "the parent directory of " + dest.label);
+    // The clone is in place and visible: a failed flush of its parent is
+    // NOT_DURABLE, and the caller still gets the layout and the report.
+    try {
+        fsync_dir(dest.parent.get(), "the parent directory of " + dest.label);
+    } catch (const Error &e) {
+        res.not_durable.emplace(OCIDIR_E_NOT_DURABLE,
+                                std::string(kOp) + ": " + dest.label +
+                                    " is in place, but flushing its parent directory failed (" + e.message() +
+                                    "); the clone is visible but may not survive a crash",
+                                e.os_errno());
+    }
     if (open_result)
     {
         res.layout = open_layout(dest.parent.get(), dest.name.c_str(), 0);
