@@ -694,7 +694,8 @@ static void test_unpack(void **state)
     fx_close(&f);
 }
 
-/* ---- 3. options_init: a struct_size too small leaves the struct as it was - */
+/* ---- 3. options_init: a struct_size too small leaves the struct as it was,
+ * and the message says why - */
 
 static void test_options_init(void **state)
 {
@@ -715,14 +716,27 @@ static void test_options_init(void **state)
     SENT(go);
     SENT(co);
     SENT(uo);
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_put_options_init(&po, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_layer_writer_options_init(&lwo, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_layer_reader_options_init(&lro, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_add_layer_options_init(&alo, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_fsck_options_init(&fo, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_gc_options_init(&go, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_clone_options_init(&co, 1));
-    assert_ocidir(OCIDIR_E_INVALID, ocidir_unpack_options_init(&uo, 1));
+    /* Each failure names its function and the reason in the message. */
+#define INIT_FAILS(fn, opts)                                                                   \
+    do {                                                                                       \
+        ocidir_set_json_limit(NULL, 0); /* a failure with another message first */            \
+        assert_ocidir(OCIDIR_E_INVALID, fn(&(opts), 1));                                       \
+        if (!strstr(ocidir_last_error(), #fn) || !strstr(ocidir_last_error(), "struct_size"))  \
+            fail_msg("%s: the message does not name the call and struct_size: %s", #fn,       \
+                     ocidir_last_error());                                                     \
+        assert_ocidir(OCIDIR_E_INVALID, fn(NULL, sizeof(opts)));                               \
+        if (!strstr(ocidir_last_error(), #fn) || !strstr(ocidir_last_error(), "NULL"))         \
+            fail_msg("%s: the message does not name the call and the NULL: %s", #fn,          \
+                     ocidir_last_error());                                                     \
+    } while (0)
+    INIT_FAILS(ocidir_put_options_init, po);
+    INIT_FAILS(ocidir_layer_writer_options_init, lwo);
+    INIT_FAILS(ocidir_layer_reader_options_init, lro);
+    INIT_FAILS(ocidir_add_layer_options_init, alo);
+    INIT_FAILS(ocidir_fsck_options_init, fo);
+    INIT_FAILS(ocidir_gc_options_init, go);
+    INIT_FAILS(ocidir_clone_options_init, co);
+    INIT_FAILS(ocidir_unpack_options_init, uo);
     UNTOUCHED(po);
     UNTOUCHED(lwo);
     UNTOUCHED(lro);

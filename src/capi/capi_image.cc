@@ -361,7 +361,7 @@ OCIDIR_API int ocidir_builder_add_layer_writer(ocidir_builder_t *b, ocidir_layer
 OCIDIR_API int ocidir_add_layer_options_init(ocidir_add_layer_options_t *opts, size_t struct_size)
 {
     static const ocidir_add_layer_options_t def = OCIDIR_ADD_LAYER_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_add_layer_options_init");
 }
 
 OCIDIR_API int ocidir_builder_add_layer_opts(ocidir_builder_t *b, const char *media_type, const char *digest,
