@@ -44,8 +44,17 @@
  *   only on success, with one exception: OCIDIR_E_NOT_DURABLE reports a
  *   change that was made and is visible (a blob published, index.json
  *   replaced) but whose flush to disk failed, and the out-parameters that
- *   describe the change (digests, sizes) are written then too.  A handle out-parameter (`**out`) must not be NULL
- *   (OCIDIR_E_INVALID); a digest or size out-parameter may be NULL.
+ *   describe the change (digests, sizes; the layout and report of
+ *   ocidir_clone()) are written then too; each function that can return it
+ *   says which.  A handle or vector out-parameter (`**out`, `***out`) must
+ *   not be NULL (OCIDIR_E_INVALID, naming it) unless the function says it
+ *   may be (the reports of gc, cache gc, clone, tag_remove_gc and unpack,
+ *   and the layout of clone: NULL then means "not wanted").  A digest,
+ *   size, media-type or borrowed-buffer out-parameter may be NULL, except
+ *   where the function says it must not be (ocidir_digest_buffer()'s
+ *   digest_out, ocidir_blob_read_all()'s buf_out, ocidir_blob_open_fd()'s
+ *   fd_out).  Data buffers filled by the read calls are not
+ *   out-parameters in this sense.
  * - After a failure, ocidir_last_error() gives a message naming what failed
  *   (which digest, which path, the OS error text) and ocidir_last_errno() the
  *   errno behind an OCIDIR_E_IO.
@@ -1001,6 +1010,11 @@ OCIDIR_API int ocidir_layer_writer_write(ocidir_layer_writer_t *w, const void *b
  * @param digest_out  the blob digest; may be NULL.
  * @param size_out    the blob (compressed) size; may be NULL.
  * @param diff_id_out the sha256 of the uncompressed stream; may be NULL.
+ * @return 0, OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_IO, and
+ *         the codes of ocidir_blob_writer_commit(); nothing is written to
+ *         the out-parameters on failure, except with OCIDIR_E_NOT_DURABLE
+ *         (the blob is published, not flushed), where all three are written
+ *         as on success.
  */
 OCIDIR_API int ocidir_layer_writer_commit(ocidir_layer_writer_t *w, char digest_out[OCIDIR_DIGEST_MAX],
                                           uint64_t *size_out, char diff_id_out[OCIDIR_DIGEST_MAX]);
