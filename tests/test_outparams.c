@@ -848,14 +848,16 @@ static void test_index_not_durable(void **state)
     assert_int_equal(result, 0);
 }
 
-/* In this (child) process from now on, fsync(2) of fd `fd` fails with EIO. */
+/* In this (child) process from now on, fsync(2) of fd `fd` (every fd for
+ * -1) fails with EIO; fdatasync works. */
 static int fail_fsync_of_fd(int fd)
 {
     struct sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fsync, 0, 3),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)fd, 0, 1),
+        fd < 0 ? (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0)
+               : (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)fd, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EIO & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
@@ -921,6 +923,50 @@ static void test_clone_not_durable(void **state)
     assert_int_equal(result, 0);
 }
 
+static int clone_unflushed_child(void *arg)
+{
+    const char *layout = arg;
+    ocidir_t *d = NULL;
+    CHILD_CHECK(ocidir_open(AT_FDCWD, layout, OCIDIR_OPEN_RDONLY, &d) == 0, "open");
+    char dest[PATH_MAX + 16];
+    snprintf(dest, sizeof dest, "%s.clones/dest2", layout);
+    CHILD_CHECK(fail_fsync_of_fd(-1) == 0, "installing the seccomp filter: %s", strerror(errno));
+    ocidir_t *out;
+    ocidir_report_t *rep;
+    memset(&out, 0xA5, sizeof out);
+    memset(&rep, 0xA5, sizeof rep);
+    ocidir_t *out_sent = out;
+    ocidir_report_t *rep_sent = rep;
+    /* Copied (or reflinked), not hard-linked: each blob is published in the
+     * temporary tree, and its directory flushed. */
+    int rc = ocidir_clone(d, AT_FDCWD, dest, TU_CLONE(OCIDIR_CLONE_NO_HARDLINK, NULL, NULL), &out, &rep);
+    CHILD_CHECK(access(dest, F_OK) != 0, "a destination exists after a failed clone (rc %d)", rc);
+    CHILD_CHECK(rc == OCIDIR_E_IO, "clone returned %d, not OCIDIR_E_IO, with nothing cloned", rc);
+    CHILD_CHECK(ocidir_last_errno() == EIO, "last errno %d, not EIO", ocidir_last_errno());
+    CHILD_CHECK(out == out_sent && rep == rep_sent, "out-parameters written by a failed clone");
+    ocidir_close(d);
+    return 0;
+}
+
+/* A clone that cannot flush the directories of its temporary tree fails with
+ * OCIDIR_E_IO (not NOT_DURABLE: nothing of it is left or visible). */
+static void test_clone_unflushed_tree(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_open(&f);
+    char *clones = tu_keep(malloc(strlen(f.path) + 8));
+    sprintf(clones, "%s.clones", f.path);
+    tu_mkdir(clones);
+    tu_defer_rm(clones);
+    fx_close(&f);
+    int result = -1;
+    assert_int_equal(tu_run_in_child(clone_unflushed_child, f.path, 60, &result), 0);
+    if (result != 0)
+        print_error("the child failed its check at line %d\n", result);
+    assert_int_equal(result, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +984,7 @@ int main(void)
         TEARDOWN(test_options_init),
         TEARDOWN(test_index_not_durable),
         TEARDOWN(test_clone_not_durable),
+        TEARDOWN(test_clone_unflushed_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
