@@ -44,8 +44,17 @@
  *   only on success, with one exception: OCIDIR_E_NOT_DURABLE reports a
  *   change that was made and is visible (a blob published, index.json
  *   replaced) but whose flush to disk failed, and the out-parameters that
- *   describe the change (digests, sizes) are written then too.  A handle out-parameter (`**out`) must not be NULL
- *   (OCIDIR_E_INVALID); a digest or size out-parameter may be NULL.
+ *   describe the change (digests, sizes; the layout and report of
+ *   ocidir_clone()) are written then too; each function that can return it
+ *   says which.  A handle or vector out-parameter (`**out`, `***out`) must
+ *   not be NULL (OCIDIR_E_INVALID, naming it) unless the function says it
+ *   may be (the reports of gc, cache gc, clone, tag_remove_gc and unpack,
+ *   and the layout of clone: NULL then means "not wanted").  A digest,
+ *   size, media-type or borrowed-buffer out-parameter may be NULL, except
+ *   where the function says it must not be (ocidir_digest_buffer()'s
+ *   digest_out, ocidir_blob_read_all()'s buf_out, ocidir_blob_open_fd()'s
+ *   fd_out).  Data buffers filled by the read calls are not
+ *   out-parameters in this sense.
  * - After a failure, ocidir_last_error() gives a message naming what failed
  *   (which digest, which path, the OS error text) and ocidir_last_errno() the
  *   errno behind an OCIDIR_E_IO.
@@ -1045,6 +1054,11 @@ OCIDIR_API int ocidir_layer_writer_write(ocidir_layer_writer_t *w, const void *b
  * @param digest_out  the blob digest; may be NULL.
  * @param size_out    the blob (compressed) size; may be NULL.
  * @param diff_id_out the sha256 of the uncompressed stream; may be NULL.
+ * @return 0, OCIDIR_E_STATE (the writer failed earlier), OCIDIR_E_IO, and
+ *         the codes of ocidir_blob_writer_commit(); nothing is written to
+ *         the out-parameters on failure, except with OCIDIR_E_NOT_DURABLE
+ *         (the blob is published, not flushed), where all three are written
+ *         as on success.
  */
 OCIDIR_API int ocidir_layer_writer_commit(ocidir_layer_writer_t *w, char digest_out[OCIDIR_DIGEST_MAX],
                                           uint64_t *size_out, char diff_id_out[OCIDIR_DIGEST_MAX]);
@@ -1232,7 +1246,12 @@ OCIDIR_API int ocidir_builder_set_subject(ocidir_builder_t *b, const char *diges
  * (it may be committed again, e.g. under another tag).
  * @param digest_out the manifest digest; may be NULL.
  * @return 0, OCIDIR_E_INVALID (bad tag), OCIDIR_E_READONLY, OCIDIR_E_IO, and
- *         the codes of ocidir_tag_set().
+ *         the codes of ocidir_tag_set().  OCIDIR_E_NOT_DURABLE comes from
+ *         one step: from the index.json step, the tag was moved (index.json
+ *         replaced, its directory not flushed) and digest_out is written as
+ *         on success; from the config or manifest step, that blob is
+ *         published but not flushed, the commit stopped there (index.json
+ *         is unchanged) and digest_out is not written.
  */
 OCIDIR_API int ocidir_builder_commit(ocidir_builder_t *b, const char *tag, unsigned flags,
                                      char digest_out[OCIDIR_DIGEST_MAX]);
@@ -1541,7 +1560,12 @@ OCIDIR_API int ocidir_clone_options_init(ocidir_clone_options_t *opts, size_t st
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_FORMAT (a source blob
  *         missing or damaged, indexes nested too deep; the message names
  *         it), OCIDIR_E_CANCELED (nothing of the destination is left),
- *         OCIDIR_E_IO.
+ *         OCIDIR_E_IO;
+ *         OCIDIR_E_NOT_DURABLE: the clone was renamed into place, complete,
+ *         but flushing the destination's parent directory failed (the
+ *         message names it and the errno): `out` and `report_out` are
+ *         written as on success; after a crash the destination may be
+ *         absent again.
  */
 OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const ocidir_clone_options_t *opts,
                             ocidir_t **out, ocidir_report_t **report_out);
@@ -1563,8 +1587,12 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const oc
  * @param report_out the gc report; may be NULL.
  * @return 0 (the tag is gone); OCIDIR_E_NOT_FOUND (no such tag), the codes
  *         of ocidir_tag_remove() and OCIDIR_E_INVALID (bad options): then
- *         nothing changed; OCIDIR_E_NOMEM only when not even the report
- *         could be made (the tag is gone then too).
+ *         nothing changed; OCIDIR_E_NOT_DURABLE: the tag is removed
+ *         (index.json replaced) but flushing the directory failed, so a
+ *         crash could bring the tag back: no gc runs (it could remove blobs
+ *         the tag names again) and report_out is not written;
+ *         OCIDIR_E_NOMEM only when not even the report could be made (the
+ *         tag is gone then too; report_out is not written).
  */
 OCIDIR_API int ocidir_tag_remove_gc(ocidir_t *d, const char *tag, const ocidir_gc_options_t *opts,
                                     ocidir_report_t **report_out);
@@ -1735,7 +1763,8 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  * @param opts       options; NULL for the defaults.
  * @param report_out receives the report of what was skipped or cleared (findings 18-21;
  *                   totals: layers applied and bytes written); may be NULL.
- *                   Set only on success.
+ *                   Set only on success: not with OCIDIR_E_NOT_DURABLE
+ *                   either, although the tree is complete then.
  * @return 0; OCIDIR_E_EXISTS (destination not an empty directory nor a
  *         marked incomplete tree);
  *         OCIDIR_E_DIGEST / OCIDIR_E_SIZE / OCIDIR_E_NOT_FOUND (a layer blob

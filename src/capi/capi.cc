@@ -179,11 +179,7 @@ void commit_reporting(ocidir_blob_writer &w, char *digest_out, uint64_t *size_ou
 
 OCIDIR_API int ocidir_put_options_init(ocidir_put_options_t *opts, size_t struct_size)
 {
-    int rc = init_options(opts, struct_size, kPutDefaults);
-    if (rc != 0)
-        return invalid("ocidir_put_options_init", opts ? "struct_size is smaller than the struct_size field"
-                                                       : "opts is NULL");
-    return 0;
+    return init_options(opts, struct_size, kPutDefaults, "ocidir_put_options_init");
 }
 
 OCIDIR_API int ocidir_blob_writer_new(ocidir_t *d, ocidir_digest_alg_t alg, ocidir_blob_writer_t **out)

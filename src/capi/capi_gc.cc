@@ -26,13 +26,13 @@ OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds)
 OCIDIR_API int ocidir_gc_options_init(ocidir_gc_options_t *opts, size_t struct_size)
 {
     static const ocidir_gc_options_t def = OCIDIR_GC_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_gc_options_init");
 }
 
 OCIDIR_API int ocidir_clone_options_init(ocidir_clone_options_t *opts, size_t struct_size)
 {
     static const ocidir_clone_options_t def = OCIDIR_CLONE_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_clone_options_init");
 }
 
 OCIDIR_API int ocidir_gc(ocidir_t *d, const ocidir_gc_options_t *opts, ocidir_report_t **out)
@@ -77,6 +77,8 @@ OCIDIR_API int ocidir_clone(ocidir_t *src, int dirfd, const char *path, const oc
         clone::Result r = clone::clone(*src, dirfd, path, o, out != nullptr);
         hand_out(std::move(r.layout), out);
         hand_out(std::move(r.report), report_out);
+        if (r.not_durable)
+            throw *r.not_durable;  // the clone is in place: handed out as on success
     });
 }
 

@@ -95,7 +95,7 @@ OCIDIR_API void ocidir_report_free(ocidir_report_t *r) { delete r; }
 OCIDIR_API int ocidir_fsck_options_init(ocidir_fsck_options_t *opts, size_t struct_size)
 {
     static const ocidir_fsck_options_t def = OCIDIR_FSCK_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_fsck_options_init");
 }
 
 OCIDIR_API int ocidir_fsck(ocidir_t *d, const ocidir_fsck_options_t *opts, ocidir_report_t **out)

@@ -361,7 +361,7 @@ OCIDIR_API int ocidir_builder_add_layer_writer(ocidir_builder_t *b, ocidir_layer
 OCIDIR_API int ocidir_add_layer_options_init(ocidir_add_layer_options_t *opts, size_t struct_size)
 {
     static const ocidir_add_layer_options_t def = OCIDIR_ADD_LAYER_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_add_layer_options_init");
 }
 
 OCIDIR_API int ocidir_builder_add_layer_opts(ocidir_builder_t *b, const char *media_type, const char *digest,
@@ -439,7 +439,12 @@ OCIDIR_API int ocidir_builder_commit(ocidir_builder_t *b, const char *tag, unsig
 {
     if (!b)
         return invalid("ocidir_builder_commit", "builder is NULL");
-    return guard([&] { copy_digest(builder::commit(*b, tag, flags), digest_out); });
+    int rc = guard([&] { copy_digest(builder::commit(*b, tag, flags), digest_out); });
+    // index.json names the manifest but was not flushed: the change is made,
+    // so the caller gets its digest as on success.
+    if (rc == OCIDIR_E_NOT_DURABLE && !b->published_digest.empty())
+        copy_digest(b->published_digest, digest_out);
+    return rc;
 }
 
 OCIDIR_API void ocidir_builder_free(ocidir_builder_t *b) { delete b; }

@@ -34,7 +34,7 @@ OCIDIR_API int ocidir_layer_writer_new(ocidir_t *d, ocidir_compression_t compres
 OCIDIR_API int ocidir_layer_writer_options_init(ocidir_layer_writer_options_t *opts, size_t struct_size)
 {
     static const ocidir_layer_writer_options_t def = OCIDIR_LAYER_WRITER_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_layer_writer_options_init");
 }
 
 OCIDIR_API int ocidir_layer_writer_new_opts(ocidir_t *d, const ocidir_layer_writer_options_t *opts,
@@ -107,7 +107,7 @@ OCIDIR_API void ocidir_layer_writer_abort(ocidir_layer_writer_t *w) { delete w; 
 OCIDIR_API int ocidir_layer_reader_options_init(ocidir_layer_reader_options_t *opts, size_t struct_size)
 {
     static const ocidir_layer_reader_options_t def = OCIDIR_LAYER_READER_OPTIONS_INIT;  // static: its padding bytes are zero
-    return init_options(opts, struct_size, def);
+    return init_options(opts, struct_size, def, "ocidir_layer_reader_options_init");
 }
 
 OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char *digest, int64_t size,

@@ -17,7 +17,7 @@ extern "C" {
 
 OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t struct_size)
 {
-    return init_options(opts, struct_size, kDefaults);
+    return init_options(opts, struct_size, kDefaults, "ocidir_unpack_options_init");
 }
 
 OCIDIR_API int ocidir_unpack(const ocidir_image_t *img, int dirfd, const char *path,

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "base/error.hh"
+#include "capi/capi_util.hh"
 
 namespace ocd::capi {
 
@@ -51,15 +52,18 @@ void load_options(const T *in, T &out, const char *fn)
 // The body of every ocidir_*_options_init(): write the defaults `def` into
 // the first `struct_size` bytes of `opts` (a caller's possibly older, smaller
 // struct).  Returns OCIDIR_E_INVALID for NULL or a size too small for the
-// size field, 0 otherwise.  `def` must be a static object (`static const T
-// def = OCIDIR_X_OPTIONS_INIT;`): its padding bytes are then zero, so the
+// size field, with a message naming `fn`; 0 otherwise.  `def` must be a
+// static object (`static const T def = OCIDIR_X_OPTIONS_INIT;`): its padding
+// bytes are then zero, so the
 // caller gets exactly the bytes of the macro, never the stale stack bytes
 // a temporary's padding holds.
 template <class T>
-int init_options(T *opts, size_t struct_size, const T &def) noexcept
+int init_options(T *opts, size_t struct_size, const T &def, const char *fn) noexcept
 {
-    if (!opts || struct_size < sizeof(size_t))
-        return OCIDIR_E_INVALID;
+    if (!opts)
+        return invalid(fn, "opts is NULL");
+    if (struct_size < sizeof(size_t))
+        return invalid(fn, "struct_size is smaller than the struct_size field (pass sizeof of the struct)");
     size_t n = struct_size < sizeof(T) ? struct_size : sizeof(T);
     memcpy(static_cast<void *>(opts), static_cast<const void *>(&def), n);
     if (struct_size > sizeof(T))

@@ -250,6 +250,21 @@ Snapshot snapshot(const ocidir &src)
                                  "/index.json kept changing while its graph was read; try again");
 }
 
+// Publish a file inside the temporary tree.  Nothing there is visible yet,
+// so a directory flush that fails is the clone's I/O error (the tree goes),
+// not a published change (NOT_DURABLE).
+bool publish_in_tree(TempFile &tmp, const std::string &name)
+{
+    try {
+        return tmp.publish(name);
+    } catch (const Error &e) {
+        if (e.code() != OCIDIR_E_NOT_DURABLE)
+            throw;
+        throw Error(OCIDIR_E_IO, std::string(kOp) + ": " + e.message() + " (a directory of the temporary clone: "
+                                     "nothing was cloned)", e.os_errno());
+    }
+}
+
 struct Taker {
     const ocidir &src;
     unsigned flags;
@@ -319,7 +334,7 @@ struct Taker {
             kind = OCIDIR_FIND_COPIED;
             how = "copied";
         }
-        tmp.publish(dg.hex);
+        publish_in_tree(tmp, dg.hex);
         rep.add(kind, dg.str(), size, how + " " + what);
         return kind;
     }
@@ -329,7 +344,7 @@ void write_file(int dir, const std::string &label, const char *name, const std::
 {
     TempFile tmp(dup_fd(dir, label), label);
     tmp.write_all(bytes.data(), bytes.size());
-    if (!tmp.publish(name))
+    if (!publish_in_tree(tmp, name))
         throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": " + label + "/" + name + " appeared meanwhile");
 }
 
@@ -401,7 +416,17 @@ Result clone(const ocidir &src, int dirfd, const char *path, const ocidir_clone_
         throw_os(std::string(kOp) + ": renaming " + tmpname + " to " + dest.label, e);
     }
     tree.published();
-    fsync_dir(dest.parent.get(), "the parent directory of " + dest.label);
+    // The clone is in place and visible: a failed flush of its parent is
+    // NOT_DURABLE, and the caller still gets the layout and the report.
+    try {
+        fsync_dir(dest.parent.get(), "the parent directory of " + dest.label);
+    } catch (const Error &e) {
+        res.not_durable.emplace(OCIDIR_E_NOT_DURABLE,
+                                std::string(kOp) + ": " + dest.label +
+                                    " is in place, but flushing its parent directory failed (" + e.message() +
+                                    "); the clone is visible but may not survive a crash",
+                                e.os_errno());
+    }
     if (open_result)
     {
         res.layout = open_layout(dest.parent.get(), dest.name.c_str(), 0);

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
+#include "base/error.hh"
 #include "store/layout.hh"
 #include "ocidir.h"
 #include "housekeeping/report.hh"
@@ -15,6 +17,10 @@ namespace ocd::clone {
 struct Result {
     std::unique_ptr<ocidir> layout;  // the new layout opened writable, when asked for
     std::unique_ptr<ocidir_report> report;
+    // Set when the clone was renamed into place but flushing its parent
+    // directory failed (NOT_DURABLE): the caller hands out layout and report,
+    // then reports this error.
+    std::optional<Error> not_durable;
 };
 
 // Flags: OCIDIR_CLONE_NO_HARDLINK.

@@ -481,6 +481,7 @@ std::string manifest_json(const ocidir_builder &b, const oci::Descriptor &config
 std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
 {
     const char *op = "ocidir_builder_commit";
+    b.published_digest.clear();
     if (flags & ~static_cast<unsigned>(OCIDIR_TAG_NOREPLACE))
         throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(flags));
     if (tag)
@@ -530,10 +531,16 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
             need(*b.subject, "subject");
         need(md, "manifest");
     };
-    if (tag)
-        index::set_tag(*b.d, tag, md, flags, still_present);
-    else
-        index::add_untagged(*b.d, md, still_present);
+    try {
+        if (tag)
+            index::set_tag(*b.d, tag, md, flags, still_present);
+        else
+            index::add_untagged(*b.d, md, still_present);
+    } catch (const Error &e) {
+        if (e.code() == OCIDIR_E_NOT_DURABLE)
+            b.published_digest = md.digest;  // index.json names it: the change is made
+        throw;
+    }
     return md.digest;
 }
 

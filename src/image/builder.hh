@@ -37,6 +37,11 @@ struct ocidir_builder {
     std::optional<ocd::oci::Descriptor> subject;
     std::optional<std::string> artifact_type;
     std::optional<std::string> created;  // set_created, for history entries
+
+    // The manifest digest index.json names after the last commit failed with
+    // NOT_DURABLE at its index.json step (the tag moved, the flush failed);
+    // empty otherwise.  The C shim hands it out as on success.
+    std::string published_digest;
 };
 
 namespace ocd::builder {
