@@ -35,6 +35,9 @@
  *      order that a crash cannot break; artifacts and referrers.
  *  10. Housekeeping: fsck, gc (of a layout and of a shared cache), clone,
  *      removing an image.
+ *  11. Unpacking: an image's layers into a root filesystem.
+ *  12. Container runtime support: copying one image between layouts, and
+ *      resolving a config's User inside a root filesystem.
  *
  * Conventions
  * -----------
