@@ -752,6 +752,43 @@ static void test_copy_canceled_leaves_no_tag(void **state)
     ocidir_close(d);
 }
 
+/* A blob the destination already has is verified, not trusted: a damaged
+ * one fails the copy naming it, and no tag is written. */
+static void test_copy_verifies_blobs_the_destination_has(void **state)
+{
+    struct cfx *f = *state;
+    ocidir_t *d = open_dst(f);
+    char *own = tu_join(f->dst, "blobs/sha256");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", own, tu_hex(f->amd.config));
+    void *buf = NULL;
+    char *cp = tu_blob_path(f->src, f->amd.config);
+    ssize_t n = tu_read_file(cp, &buf);
+    assert_true(n > 2);
+    ((unsigned char *)buf)[1] ^= 0x01;
+    tu_write_file(p, buf, (size_t)n);
+    free(buf);
+    free(cp);
+    free(own);
+    assert_int_equal(ocidir_copy(f->s, "multi", "linux/amd64", d, "app", NULL, NULL), OCIDIR_E_DIGEST);
+    if (!strstr(ocidir_last_error(), f->amd.config) || !strstr(ocidir_last_error(), "already in"))
+        fail_msg("message \"%s\" does not name %s already in the destination", ocidir_last_error(), f->amd.config);
+    char dg[OCIDIR_DIGEST_MAX];
+    assert_int_equal(ocidir_resolve(d, "app", dg, NULL, NULL), OCIDIR_E_NOT_FOUND);
+    ocidir_close(d);
+}
+
+static void test_copy_into_a_read_only_handle_is_refused(void **state)
+{
+    struct cfx *f = *state;
+    ocidir_close(open_dst(f)); /* create it */
+    ocidir_t *d = NULL;
+    assert_int_equal(ocidir_open(AT_FDCWD, f->dst, OCIDIR_OPEN_RDONLY, &d), 0);
+    assert_int_equal(ocidir_copy(f->s, "multi", "linux/amd64", d, "app", NULL, NULL), OCIDIR_E_READONLY);
+    assert_int_equal(tu_count_entries(f->dst), 3); /* oci-layout, index.json, blobs: nothing added */
+    ocidir_close(d);
+}
+
 static void test_copy_options_init(void **state)
 {
     (void)state;
@@ -793,6 +830,8 @@ int main(void)
         C(test_copy_of_a_corrupt_blob_fails_naming_it_and_leaves_no_tag),
         C(test_copy_of_a_corrupt_blob_by_copying_fails_the_same),
         C(test_copy_canceled_leaves_no_tag),
+        C(test_copy_verifies_blobs_the_destination_has),
+        C(test_copy_into_a_read_only_handle_is_refused),
         cmocka_unit_test(test_copy_options_init),
 #undef C
     };
