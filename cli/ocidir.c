@@ -53,6 +53,10 @@ static const char main_help[] =
     "  rm DIR TAG              remove an image's tag, and with --gc its blobs\n"
     "  clone SRC DST           make a new layout with the same index and blobs\n"
     "  unpack DIR:REF DEST     apply an image's layers into a root filesystem\n"
+    "  config DIR:REF FIELD    print one config field (one value per line)\n"
+    "  lxc-cmd DIR:REF         print LXC's lxc.execute.cmd value for the image\n"
+    "  user ROOTFS USERSPEC    resolve user[:group] in ROOTFS: print UID GID\n"
+    "  copy SRC:REF DST:TAG    copy an image and its blobs into another layout\n"
     "\n"
     "Global options (before or after the command):\n"
     "  --blobdir PATH          also read blobs from PATH, laid out like blobs/\n"
@@ -224,6 +228,16 @@ static const char clone_help[] =
 extern const char unpack_help[];
 int cmd_unpack(int argc, char **argv);
 
+/* cli/lxc.c */
+extern const char config_help[], lxc_cmd_help[], user_help[];
+int cmd_config(int argc, char **argv);
+int cmd_lxc_cmd(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+
+/* cli/copy.c */
+extern const char copy_help[];
+int cmd_copy(int argc, char **argv);
+
 static int cmd_init(int argc, char **argv);
 static int cmd_put(int argc, char **argv);
 static int cmd_cat(int argc, char **argv);
@@ -243,6 +257,8 @@ static const struct {
     {"untag", cmd_untag, untag_help},       {"fsck", cmd_fsck, fsck_help},
     {"gc", cmd_gc, gc_help},                {"rm", cmd_rm, rm_help},
     {"clone", cmd_clone, clone_help},       {"unpack", cmd_unpack, unpack_help},
+    {"config", cmd_config, config_help},    {"lxc-cmd", cmd_lxc_cmd, lxc_cmd_help},
+    {"user", cmd_user, user_help},          {"copy", cmd_copy, copy_help},
 };
 
 static const char *command_help(const char *name)

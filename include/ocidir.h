@@ -35,6 +35,9 @@
  *      order that a crash cannot break; artifacts and referrers.
  *  10. Housekeeping: fsck, gc (of a layout and of a shared cache), clone,
  *      removing an image.
+ *  11. Unpacking: an image's layers into a root filesystem.
+ *  12. Container runtime support: copying one image between layouts, and
+ *      resolving a config's User inside a root filesystem.
  *
  * Conventions
  * -----------
@@ -1786,6 +1789,127 @@ OCIDIR_API int ocidir_unpack_options_init(ocidir_unpack_options_t *opts, size_t 
  */
 OCIDIR_API int ocidir_unpack(const ocidir_image_t *img, int dirfd, const char *path,
                              const ocidir_unpack_options_t *opts, ocidir_report_t **report_out);
+
+/* ======================================================================
+ * 12. Container runtime support (LXC and other callers that build a
+ *     container from an image)
+ * ====================================================================== */
+
+/* Flags of ocidir_copy_options_t. */
+#define OCIDIR_COPY_ALL_PLATFORMS (1u << 0) /* copy what the ref names whole (every platform of an index) */
+#define OCIDIR_COPY_NO_HARDLINK (1u << 1)   /* never hard-link: reflink or copy only */
+
+/** Options of ocidir_copy(); see "Options" in the introduction. */
+typedef struct {
+    size_t struct_size;          /* sizeof(ocidir_copy_options_t) */
+    unsigned flags;              /* OCIDIR_COPY_* */
+    ocidir_progress_fn progress; /* may be NULL: `done` and `total` are blob bytes
+                                    (total: the sum of every descriptor's size);
+                                    non-zero cancels: OCIDIR_E_CANCELED, no tag written */
+    void *user;                  /* passed to progress */
+} ocidir_copy_options_t;
+
+#define OCIDIR_COPY_OPTIONS_INIT { sizeof(ocidir_copy_options_t), 0, NULL, NULL }
+
+/** Fill `opts` (of the caller's `struct_size`) with the defaults.
+ *  @return 0, or OCIDIR_E_INVALID. */
+OCIDIR_API int ocidir_copy_options_init(ocidir_copy_options_t *opts, size_t struct_size);
+
+/**
+ * Copy one image, and every blob it references, from layout `src` into
+ * layout `dst`, and tag it there.
+ *
+ * What is copied: without OCIDIR_COPY_ALL_PLATFORMS, the manifest that
+ * ocidir_image_open(src, ref, platform) picks (through nested indexes), its
+ * config, layers and subject; `tag` then names that manifest (its descriptor
+ * carries the config's platform).  With OCIDIR_COPY_ALL_PLATFORMS (and
+ * `platform` NULL), what `ref` names as it is: an index with every manifest
+ * and index beneath it, each with its blobs; a manifest it lists that `src`
+ * lacks fails the copy (OCIDIR_E_NOT_FOUND).
+ *
+ * How: each blob `dst` lacks is reflinked (FICLONE) where the filesystems
+ * allow, else hard-linked from `src`'s own blobs/<alg> (same filesystem;
+ * not with OCIDIR_COPY_NO_HARDLINK), else copied; it goes where `dst` writes
+ * new blobs (its blobs/<alg>, or the directory added with
+ * OCIDIR_BLOBDIR_WRITE: a shared cache).  Every blob taken is verified (hash
+ * and size) as it is taken; a blob `dst` already has (in any of its read
+ * places) is verified instead of taken.  Only after every blob is in place
+ * and its directory flushed is the tag written (index.json replaced
+ * atomically under its lock; an existing tag of that name is moved), so a
+ * crash or failure leaves no tag on a partial image — only blobs no tag
+ * references, which ocidir_gc() collects.
+ *
+ * @param src      the source layout (read only).
+ * @param ref      a tag or a digest in `src`; must not be NULL.
+ * @param platform "os/arch[/variant]", or NULL for ocidir_platform_default();
+ *                 must be NULL with OCIDIR_COPY_ALL_PLATFORMS.
+ * @param dst      the destination layout, opened writable (it may be the
+ *                 same layout as `src`, under another tag).
+ * @param tag      the tag to write in `dst`; must not be NULL.
+ * @param opts     NULL for the defaults.
+ * @param report_out receives a report (a COPIED / LINKED / REFLINKED finding
+ *                 per blob taken; totals: every blob of the image and their
+ *                 bytes); may be NULL.  Set only on success.
+ * @return 0; OCIDIR_E_INVALID (NULL argument, unknown flag, a platform with
+ *         ALL_PLATFORMS, a tag outside the ref.name grammar);
+ *         OCIDIR_E_READONLY (`dst` read-only); OCIDIR_E_NOT_FOUND (no such
+ *         ref or platform, a blob missing in `src`); OCIDIR_E_DIGEST /
+ *         OCIDIR_E_SIZE (a blob of `src` damaged, or one `dst` already has;
+ *         the message names the blob and where it is); OCIDIR_E_FORMAT;
+ *         OCIDIR_E_AMBIGUOUS (the tag is on several entries of `dst`);
+ *         OCIDIR_E_CANCELED; OCIDIR_E_NOT_DURABLE (the tag was written, its
+ *         flush failed); OCIDIR_E_IO (ENOSPC and other OS errors).  On every
+ *         failure but NOT_DURABLE the tag is unchanged.
+ *
+ * Threads: `src` and `dst` may be used by other threads and processes
+ * meanwhile; ocidir_gc() on `dst` running at the same time cannot leave the
+ * tag on a collected blob (the tag's update checks, under the index lock,
+ * that every blob is still there).
+ */
+OCIDIR_API int ocidir_copy(ocidir_t *src, const char *ref, const char *platform, ocidir_t *dst, const char *tag,
+                           const ocidir_copy_options_t *opts, ocidir_report_t **report_out);
+
+/** Bounds of ocidir_user_lookup(): each file at most this many bytes, each
+ *  line at most OCIDIR_USERDB_MAX_LINE bytes. */
+#define OCIDIR_USERDB_MAX_FILE (8u << 20)
+#define OCIDIR_USERDB_MAX_LINE (64u << 10)
+
+/**
+ * Resolve an OCI config's `User` ("user[:group]", each a name or a decimal
+ * number) against the root filesystem's own etc/passwd and etc/group, as a
+ * runtime does before starting the container's process.
+ *
+ * The files are opened beneath `rootfs_dirfd` as if it were "/": a symlink
+ * inside the rootfs (also an absolute one, or one climbing with "..")
+ * resolves inside it, and nothing outside it is ever read.  Each must be a
+ * regular file of at most OCIDIR_USERDB_MAX_FILE bytes with lines of at most
+ * OCIDIR_USERDB_MAX_LINE bytes.  No NSS, no other source.  Lines are parsed
+ * strictly: exactly 7 (passwd) or 4 (group) fields and decimal ids, else the
+ * line never matches; comments and NIS "+"/"-" lines never match; the first
+ * matching line wins.
+ *
+ *   ""            -> uid 0, gid 0
+ *   NAME          -> the passwd entry's uid and primary gid
+ *   NUMBER        -> that uid; the gid of the first passwd entry with that
+ *                    uid, or 0 when there is none (or no etc/passwd at all)
+ *   USER:GROUP    -> the user as above; the gid of GROUP (a number as is, a
+ *                    name from etc/group) instead of the primary group
+ *
+ * @param rootfs_dirfd a directory fd of the root filesystem (not AT_FDCWD;
+ *                     not closed, not kept).
+ * @param userspec     the spec; must not be NULL.
+ * @param uid_out, gid_out receive the ids on success; must not be NULL.
+ * @return 0; OCIDIR_E_INVALID (NULL argument, a negative fd, a malformed
+ *         spec, a number above 4294967294); OCIDIR_E_NOT_FOUND (a name that
+ *         is not in the file, or the file missing; the message names it);
+ *         OCIDIR_E_TOO_LARGE (a file or a line past the bounds);
+ *         OCIDIR_E_FORMAT (etc/passwd or etc/group not a regular file);
+ *         OCIDIR_E_ESCAPE (a magic link on the way); OCIDIR_E_IO.  The
+ *         outputs are untouched on failure.
+ *
+ * Threads: safe; any number of calls may run at once.
+ */
+OCIDIR_API int ocidir_user_lookup(int rootfs_dirfd, const char *userspec, uint32_t *uid_out, uint32_t *gid_out);
 
 #ifdef __cplusplus
 }

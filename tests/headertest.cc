@@ -178,6 +178,9 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_clone_options_init),
     reinterpret_cast<ht_fn>(ocidir_unpack_options_init),
     reinterpret_cast<ht_fn>(ocidir_unpack),
+    reinterpret_cast<ht_fn>(ocidir_user_lookup),
+    reinterpret_cast<ht_fn>(ocidir_copy_options_init),
+    reinterpret_cast<ht_fn>(ocidir_copy),
 };
 
 extern const char *(*const ht_version)(void);
@@ -391,6 +394,13 @@ int (*const ht_clone_options_init)(ocidir_clone_options_t *, size_t) = ocidir_cl
 int (*const ht_unpack_options_init)(ocidir_unpack_options_t *, size_t) = ocidir_unpack_options_init;
 int (*const ht_unpack)(const ocidir_image_t *, int, const char *, const ocidir_unpack_options_t *,
                        ocidir_report_t **) = ocidir_unpack;
+int (*const ht_copy_options_init)(ocidir_copy_options_t *, size_t) = ocidir_copy_options_init;
+int (*const ht_copy)(ocidir_t *, const char *, const char *, ocidir_t *, const char *, const ocidir_copy_options_t *,
+                     ocidir_report_t **) = ocidir_copy;
+const ocidir_copy_options_t ht_copy_defaults = OCIDIR_COPY_OPTIONS_INIT;
+const unsigned ht_copy_flags = OCIDIR_COPY_ALL_PLATFORMS | OCIDIR_COPY_NO_HARDLINK;
+int (*const ht_user_lookup)(int, const char *, uint32_t *, uint32_t *) = ocidir_user_lookup;
+const unsigned ht_userdb_max[2] = {OCIDIR_USERDB_MAX_FILE, OCIDIR_USERDB_MAX_LINE};
 const ocidir_unpack_options_t ht_unpack_defaults = OCIDIR_UNPACK_OPTIONS_INIT;
 
 // The enum converts as a C caller expects.

@@ -502,7 +502,7 @@ static void test_layers(void **state)
     assert_ocidir(OCIDIR_E_INVALID, ocidir_layer_writer_new(f.d, OCIDIR_COMPRESSION_GZIP, 42, 0, &w));
     assert_ocidir(OCIDIR_E_UNSUPPORTED, ocidir_layer_writer_new(f.d, (ocidir_compression_t)7, 0, 0, &w));
     ocidir_layer_writer_options_t lwo = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
-    lwo.flags = 1;
+    lwo.flags = 1u << 5; /* no such flag (1 is OCIDIR_LAYER_WRITER_CHECK_TAR) */
     assert_ocidir(OCIDIR_E_INVALID, ocidir_layer_writer_new_opts(f.d, &lwo, &w));
     lwo.flags = 0;
     lwo.zstd_window_log = 12; /* a zstd field on gzip */

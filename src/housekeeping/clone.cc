@@ -4,8 +4,6 @@
 #include "housekeeping/clone.hh"
 
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,12 +22,14 @@
 #include "format/hash.hh"
 #include "fs/resolve.hh"
 #include "fs/tempfile.hh"
+#include "housekeeping/take.hh"
 
 namespace ocd::clone {
 
 namespace {
 
 constexpr const char *kOp = "ocidir_clone";
+constexpr take::Op kTake{kOp, "nothing was cloned"};
 
 // Remove a tree this clone made, through directory fds, following no symlink.
 void remove_tree(int parent, const std::string &name) noexcept
@@ -98,77 +98,6 @@ Fd dup_fd(int fd, const std::string &label)
     if (!d)
         throw_os("duplicating the fd of " + label, errno);
     return d;
-}
-
-// Hash `fd` from offset 0 to its end; throws DIGEST / SIZE naming the blob
-// unless it is exactly `dg` of `size` bytes.
-void verify_fd(int fd, const Digest &dg, uint64_t size, const std::string &what)
-{
-    auto h = Hasher::create(dg.alg);
-    std::vector<char> buf(1u << 20);
-    uint64_t off = 0;
-    for (;;) {
-        ssize_t n = pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw_os("reading " + what, errno);
-        }
-        if (n == 0)
-            break;
-        h->update(buf.data(), static_cast<size_t>(n));
-        off += static_cast<uint64_t>(n);
-    }
-    if (off != size)
-        throw Error(OCIDIR_E_SIZE, std::string(kOp) + ": " + what + " is " + std::to_string(off) +
-                                       " bytes, not " + std::to_string(size) + "; nothing was cloned");
-    std::string got = h->final_digest();
-    if (got != dg.str())
-        throw Error(OCIDIR_E_DIGEST, std::string(kOp) + ": " + what + " hashes to " + got +
-                                         ", not to its digest (corrupt or tampered); nothing was cloned");
-}
-
-// Copy all of `src` into `dst` (in the kernel where it can).
-void copy_fd(int src, int dst, uint64_t size, const std::string &what)
-{
-    off_t in = 0, out = 0;
-    bool kernel = true;
-    while (static_cast<uint64_t>(in) < size && kernel) {
-        ssize_t n = copy_file_range(src, &in, dst, &out, static_cast<size_t>(size - static_cast<uint64_t>(in)), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && in == 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS ||
-                                 errno == EBADF || errno == EPERM)) {
-            kernel = false;
-            break;
-        }
-        if (n < 0)
-            throw_os("copying " + what, errno);
-        if (n == 0)
-            break;  // shorter than at open: verify_fd reports it
-    }
-    if (kernel)
-        return;
-    std::vector<char> buf(1u << 20);
-    for (;;) {
-        ssize_t n = pread(src, buf.data(), buf.size(), in);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            throw_os("reading " + what, errno);
-        if (n == 0)
-            return;
-        for (ssize_t w = 0; w < n;) {
-            ssize_t m = pwrite(dst, buf.data() + w, static_cast<size_t>(n - w), out);
-            if (m < 0 && errno == EINTR)
-                continue;
-            if (m < 0)
-                throw_os("writing the copy of " + what, errno);
-            w += m;
-            out += m;
-        }
-        in += n;
-    }
 }
 
 // The destination: its parent directory, its name, and whether it exists
@@ -250,13 +179,14 @@ Snapshot snapshot(const ocidir &src)
                                  "/index.json kept changing while its graph was read; try again");
 }
 
-// Publish a file inside the temporary tree.  Nothing there is visible yet,
+// Run f, which publishes a file inside the temporary tree.  Nothing there is visible yet,
 // so a directory flush that fails is the clone's I/O error (the tree goes),
 // not a published change (NOT_DURABLE).
-bool publish_in_tree(TempFile &tmp, const std::string &name)
+template <class F>
+auto in_tree(F &&f) -> decltype(f())
 {
     try {
-        return tmp.publish(name);
+        return f();
     } catch (const Error &e) {
         if (e.code() != OCIDIR_E_NOT_DURABLE)
             throw;
@@ -280,63 +210,16 @@ struct Taker {
         return fd.get();
     }
 
-    // Hard-link the blob when it is a regular file in the layout's own
-    // blobs/<alg> (never a symlink entry, never an added or followed
-    // directory) on the same filesystem.  The source is hashed.
-    bool link(const Found &f, const Digest &dg, int dst, const std::string &what)
-    {
-        if ((flags & OCIDIR_CLONE_NO_HARDLINK) || f.place.kind != Place::Own)
-            return false;
-        Fd srcdir;
-        if (resolve::open_beneath(f.place.base, f.place.dir, O_RDONLY | O_DIRECTORY, srcdir) != 0)
-            return false;
-        struct stat st;
-        if (fstatat(srcdir.get(), dg.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-            !same_inode(st, f.st))
-            return false;
-        if (linkat(srcdir.get(), dg.hex.c_str(), dst, dg.hex.c_str(), 0) != 0)
-            return false;  // EXDEV, EPERM (protected hard links), EMLINK...: copy instead
-        if (fstatat(dst, dg.hex.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !same_inode(st, f.st)) {
-            unlinkat(dst, dg.hex.c_str(), 0);  // the entry was swapped meanwhile
-            return false;
-        }
-        verify_fd(f.fd.get(), dg, static_cast<uint64_t>(f.st.st_size), what);
-        return true;
-    }
-
     int take(const graph::Node &n, ocidir_report &rep)
     {
         Digest dg = parse_digest(n.digest.c_str());
-        Found f = find_blob(src, dg);
-        const uint64_t size = static_cast<uint64_t>(f.st.st_size);
-        std::string what = "blob " + dg.str() + " in " + f.place.label;
-        if (n.size >= 0 && size != static_cast<uint64_t>(n.size))
-            throw Error(OCIDIR_E_SIZE, std::string(kOp) + ": " + what + " is " + std::to_string(size) +
-                                           " bytes, but its descriptor (" + n.from + ") says " +
-                                           std::to_string(n.size) + "; nothing was cloned");
         int dst = alg_dir(dg.alg);
         std::string dst_label = blobs_label + "/" + std::string(alg_name(dg.alg));
-
         TempFile tmp(dup_fd(dst, dst_label), dst_label);
-        int kind;
-        std::string how;
-        if (ioctl(tmp.fd(), FICLONE, f.fd.get()) == 0) {
-            verify_fd(tmp.fd(), dg, size, "the reflink of " + what);
-            kind = OCIDIR_FIND_REFLINKED;
-            how = "reflinked";
-        } else if (link(f, dg, dst, what)) {
-            rep.add(OCIDIR_FIND_LINKED, dg.str(), size, "hard-linked " + what);
-            return OCIDIR_FIND_LINKED;
-        } else {
-            // Name the destination too: a write there is what fails on a full disk.
-            copy_fd(f.fd.get(), tmp.fd(), size, what + " to " + dst_label);
-            verify_fd(tmp.fd(), dg, size, "the copy of " + what);
-            kind = OCIDIR_FIND_COPIED;
-            how = "copied";
-        }
-        publish_in_tree(tmp, dg.hex);
-        rep.add(kind, dg.str(), size, how + " " + what);
-        return kind;
+        // The temporary tree is the clone's own: nothing else puts <hex> there.
+        return in_tree([&] {
+            return take::take_blob(src, dg, n.size, n.from, tmp, dst_label, flags & OCIDIR_CLONE_NO_HARDLINK, rep, kTake);
+        });
     }
 };
 
@@ -344,7 +227,7 @@ void write_file(int dir, const std::string &label, const char *name, const std::
 {
     TempFile tmp(dup_fd(dir, label), label);
     tmp.write_all(bytes.data(), bytes.size());
-    if (!publish_in_tree(tmp, name))
+    if (!in_tree([&] { return tmp.publish(name); }))
         throw Error(OCIDIR_E_EXISTS, std::string(kOp) + ": " + label + "/" + name + " appeared meanwhile");
 }
 

@@ -21,7 +21,7 @@ import pytest
 CLI = os.environ["OCIDIR_CLI"]
 HEX = "0123456789abcdef" * 4
 COMMANDS = ["init", "put", "cat", "ls", "inspect", "import", "export", "tag", "untag", "fsck", "gc", "rm", "clone",
-            "unpack"]
+            "unpack", "config", "lxc-cmd", "user", "copy"]
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -777,3 +777,194 @@ def test_import_accepts_every_gnu_tar_format_with_sparse_files_and_long_names(tm
         ok("unpack", f"{layout}:{fmt}", dest)
         assert (dest / "sparse").read_bytes() == sparse, fmt
         assert (dest / "d/f").read_bytes() == b"hi\n", fmt
+
+
+# ---- config, lxc-cmd, user, copy (what LXC's template reads) ---------------
+
+def test_config_prints_each_field_one_value_per_line(image):
+    ref = f"{image['layout']}:v1"
+    assert ok("config", ref, "entrypoint") == b"/bin/tool\n-x\n"
+    assert ok("config", ref, "cmd") == b"run\n"
+    assert ok("config", ref, "env") == b"PATH=/bin\nGREETING=hello world\n"
+    assert ok("config", ref, "user") == b"1000:1000\n"
+    assert ok("config", ref, "workdir") == b"/work\n"
+    assert ok("config", ref, "labels") == b"org.example.a=1\n"
+    assert ok("config", ref, "os") == b"linux\n"
+    assert ok("config", "--platform", "linux/" + ok("config", ref, "architecture").decode().strip(), ref, "cmd") == b"run\n"
+
+
+def test_config_null_separated(image):
+    ref = f"{image['layout']}:v1"
+    assert ok("config", "-0", ref, "env") == b"PATH=/bin\0GREETING=hello world\0"
+    assert ok("config", ref, "--null", "entrypoint") == b"/bin/tool\0-x\0"
+
+
+def test_config_absent_fields_print_nothing_and_exit_0(tmp_path, layout):
+    make_tar(tmp_path / "l.tar", {"f": b"x"})
+    ok("import", f"{layout}:bare", tmp_path / "l.tar")
+    for field in ("entrypoint", "cmd", "env", "user", "workdir", "stopsignal", "labels", "variant"):
+        assert ok("config", f"{layout}:bare", field) == b"", field
+
+
+def test_config_value_with_a_newline_needs_null(tmp_path, layout):
+    make_tar(tmp_path / "l.tar", {"f": b"x"})
+    ok("import", f"{layout}:nl", "--env", "A=one\ntwo", tmp_path / "l.tar")
+    assert "newline" in fails(1, "config", f"{layout}:nl", "env")
+    assert ok("config", "-0", f"{layout}:nl", "env") == b"A=one\ntwo\0"
+
+
+def test_config_failures(image, layout):
+    assert "bogus" in fails(2, "config", f"{image['layout']}:v1", "bogus")
+    fails(2, "config", f"{image['layout']}:v1")
+    assert "nosuch" in fails(1, "config", f"{layout}:nosuch", "cmd")
+
+
+def lxc_split(value):
+    """LXC's parsing of `lxc.execute.cmd = VALUE`: one outer quote pair
+    stripped, then lxc_string_split_quoted (no escapes)."""
+    v = value.strip()
+    if len(v) > 1 and v[0] in "\"'" and v[-1] == v[0]:
+        v = v[1:-1]
+    words, state, start = [], " ", 0
+    for i, c in enumerate(v):
+        if state == " ":
+            if c.isspace():
+                continue
+            start, state = i, (c if c in "\"'" else "a")
+        elif state == "a":
+            if c.isspace():
+                words.append(v[start:i])
+                state = " "
+        elif c == state:
+            words.append(v[start + 1:i])
+            state = " "
+    if state == "a":
+        words.append(v[start:])
+    return words
+
+
+def import_cmd(tmp_path, layout, tag, entrypoint, cmd):
+    make_tar(tmp_path / "l.tar", {"f": b"x"})
+    args = []
+    for a in entrypoint:
+        args += ["--entrypoint", a]
+    for a in cmd:
+        args += ["--cmd", a]
+    ok("import", f"{layout}:{tag}", *args, tmp_path / "l.tar")
+
+
+def test_lxc_cmd_round_trips_through_lxcs_splitter(tmp_path, layout, image):
+    assert ok("lxc-cmd", f"{image['layout']}:v1") == b"'/bin/tool -x run'\n"
+    cases = [
+        (["nginx"], ["-g", "daemon off;"]),
+        (["/bin/sh", "-c"], ["echo \"hi there\" $HOME \\n"]),
+        ([], ["echo", "it's", "a\\b", "", "x y"]),
+        (["'q'"], ["\"dq\""]),
+    ]
+    for i, (ep, cmd) in enumerate(cases):
+        import_cmd(tmp_path, layout, f"c{i}", ep, cmd)
+        out = ok("lxc-cmd", f"{layout}:c{i}").decode()
+        assert out.endswith("\n") and out.count("\n") == 1
+        assert lxc_split(out[:-1]) == ep + cmd, out
+
+
+def test_lxc_cmd_refuses_what_lxc_cannot_express(tmp_path, layout):
+    import_cmd(tmp_path, layout, "both", ["/bin/sh", "-c"], ["echo \"it's\""])
+    err = fails(1, "lxc-cmd", f"{layout}:both")
+    assert "Cmd[0]" in err and "both quote kinds" in err
+    import_cmd(tmp_path, layout, "nl", ["a\nb"], [])
+    assert 'Entrypoint[0] "a\\nb"' in fails(1, "lxc-cmd", f"{layout}:nl")
+    import_cmd(tmp_path, layout, "none", [], [])
+    assert "empty" in fails(1, "lxc-cmd", f"{layout}:none")
+    fails(2, "lxc-cmd")
+
+
+@pytest.fixture
+def rootfs(tmp_path):
+    r = tmp_path / "rootfs"
+    (r / "etc").mkdir(parents=True)
+    (r / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n")
+    (r / "etc/group").write_text("root:x:0:\nwheel:x:10:app\n")
+    return r
+
+
+def test_user_resolves_names_and_numbers(rootfs):
+    assert ok("user", rootfs, "app") == b"1000 1001\n"
+    assert ok("user", rootfs, "app:wheel") == b"1000 10\n"
+    assert ok("user", rootfs, "1000") == b"1000 1001\n"
+    assert ok("user", rootfs, "4242") == b"4242 0\n"
+    assert ok("user", rootfs, "4242:7") == b"4242 7\n"
+    assert ok("user", rootfs, "") == b"0 0\n"
+
+
+def test_user_failures(rootfs, tmp_path):
+    assert "ghost" in fails(1, "user", rootfs, "ghost")
+    assert "nogroup" in fails(1, "user", rootfs, "app:nogroup")
+    os.unlink(rootfs / "etc/passwd")
+    (tmp_path / "outside-passwd").write_text("spy:x:5:5:::\n")
+    os.symlink("../../outside-passwd", rootfs / "etc/passwd")
+    assert "spy" in fails(1, "user", rootfs, "spy")  # the link resolves inside the rootfs
+    assert "missing" in fails(1, "user", tmp_path / "missing", "app")
+    fails(2, "user", rootfs)
+
+
+def multi_layout(tmp_path, layout):
+    """Tag `multi` on an index of linux/amd64 and linux/arm64 images."""
+    make_tar(tmp_path / "a.tar", {"f": b"amd"})
+    make_tar(tmp_path / "b.tar", {"f": b"arm"})
+    da = ok("import", f"{layout}:a", "--platform", "linux/amd64", "--cmd", "amd", tmp_path / "a.tar").decode().strip()
+    db = ok("import", f"{layout}:b", "--platform", "linux/arm64", "--cmd", "arm", tmp_path / "b.tar").decode().strip()
+    idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": MANIFEST, "digest": d, "size": os.path.getsize(blob_path(layout, d)),
+         "platform": {"os": "linux", "architecture": arch}} for d, arch in ((da, "amd64"), (db, "arm64"))]}
+    (tmp_path / "index.json").write_text(json.dumps(idx))
+    di = ok("put", layout, tmp_path / "index.json").decode().strip()
+    ok("tag", layout, di, "multi")
+    return da, db, di
+
+
+def test_copy_one_platform_and_all_platforms(tmp_path, layout):
+    da, db, di = multi_layout(tmp_path, layout)
+    dst = tmp_path / "dst"
+    out = ok("copy", "--json", "--platform", "linux/arm64", f"{layout}:multi", f"{dst}:app")
+    assert json.loads(out)["blobs"] == 3
+    assert ok("ls", dst).decode().split("\t")[:2] == ["app", db]
+    assert ok("config", f"{dst}:app", "cmd") == b"arm\n"
+    assert not os.path.exists(blob_path(dst, da))
+    ok("fsck", dst)
+    ok("copy", "--quiet", "--all-platforms", f"{layout}:multi", f"{dst}:all")
+    assert os.path.exists(blob_path(dst, da)) and os.path.exists(blob_path(dst, di))
+    assert ok("config", "--platform", "linux/amd64", f"{dst}:all", "cmd") == b"amd\n"
+    ok("fsck", dst)
+
+
+def test_copy_into_a_blobdir(tmp_path, layout):
+    _, db, _ = multi_layout(tmp_path, layout)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    dst = tmp_path / "dst"
+    ok("copy", "--quiet", "--blobdir", cache, "--platform", "linux/arm64", f"{layout}:multi", f"{dst}:app")
+    assert os.path.exists(cache / "sha256" / db.split(":")[1])
+    assert os.listdir(dst / "blobs" / "sha256") == []
+    assert ok("config", "--blobdir", cache, f"{dst}:app", "cmd") == b"arm\n"
+
+
+def test_copy_of_a_corrupt_blob_fails_and_leaves_no_tag(tmp_path, image):
+    layout = image["layout"]
+    layer = inspect(f"{layout}:v1")["layers"][0]["digest"]
+    p = blob_path(layout, layer)
+    data = bytearray(open(p, "rb").read())
+    data[len(data) // 2] ^= 0x20
+    os.unlink(p)
+    open(p, "wb").write(bytes(data))
+    dst = tmp_path / "dst"
+    err = fails(1, "copy", f"{layout}:v1", f"{dst}:app")
+    assert layer in err
+    assert ok("ls", dst) == b""
+
+
+def test_copy_usage_errors(layout, tmp_path):
+    fails(2, "copy", f"{layout}:v1")
+    fails(2, "copy", "--platform", "linux/amd64", "--all-platforms", f"{layout}:v1", f"{tmp_path}/d:x")
+    fails(2, "copy", f"{layout}:v1", f"{tmp_path}/d:bad tag")
+    assert "nosuch" in fails(1, "copy", f"{layout}:nosuch", f"{tmp_path}/d:x")
