@@ -174,6 +174,7 @@ def import_image(work, name, layers, *opts):
         p = os.path.join(work, f"{name}-{i}.tar")
         make_tar(p, entries)
         tars.append(p)
+    run([OCIDIR, "--quiet", "init", layout])
     run([OCIDIR, "--quiet", "import", f"{layout}:{name}", *opts, *tars])
     return layout
 
@@ -272,7 +273,8 @@ def tree(root):
 
 def config_lines(lp, name):
     with open(os.path.join(lp, name, "config")) as f:
-        return [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+        # The lxcpath differs between the two containers compared.
+        return [l.rstrip("\n").replace(lp, "LXCPATH") for l in f if l.strip() and not l.startswith("#")]
 
 
 def execute_argv(lines):
@@ -368,7 +370,9 @@ def test_image_without_env_cmd_user_workdir_or_etc(work):
 
 
 def test_corrupt_layer_fails_clearly_and_leaves_no_rootfs(work):
-    img = import_image(str(work), "corrupt", [BASE_LAYER, USER_LAYER], "--entrypoint", "/bin/tool")
+    # A layer of its own (no other image shares it, so no cache holds it).
+    layer = USER_LAYER + [("srv/only-here", "file", 0, 0, 0o644, "corrupt image\n")]
+    img = import_image(str(work), "corrupt", [BASE_LAYER, layer], "--entrypoint", "/bin/tool")
     info = json.loads(run([OCIDIR, "inspect", f"{img}:corrupt"]).stdout)
     digest = info["layers"][1]["digest"]
     blob = os.path.join(img, "blobs/sha256", digest.split(":")[1])
@@ -472,3 +476,92 @@ def test_no_cache_keeps_blobs_in_the_layout(work, simple_image):
     blobs = os.path.join(lp, "n1", "oci", "blobs", "sha256")
     assert os.path.isdir(blobs) and not os.path.islink(blobs)
     run([OCIDIR, "fsck", os.path.join(lp, "n1", "oci")])
+
+
+# --------------------------------------------------------------------------
+# layers, platforms, ids
+
+
+def test_whiteout_layer_same_rootfs_as_stock(work):
+    wh = [("srv", "dir", 0, 0, 0o755, None), ("srv/.wh.data", "file", 0, 0, 0o644, ""),
+          ("home/.wh..wh..opq", "file", 0, 0, 0o644, ""), ("home/new", "file", 0, 0, 0o644, "new\n")]
+    img = import_image(str(work), "wh", [BASE_LAYER, USER_LAYER, wh], "--entrypoint", "/bin/tool")
+    lp_ours, lp_stock = lxcpath(work, "ours-wh"), lxcpath(work, "stock-wh")
+    create(work, lp_ours, "w1", f"oci:{img}:wh")
+    create(work, lp_stock, "w1", f"oci:{img}:wh", stock=True)
+    ours = tree(os.path.join(lp_ours, "w1", "rootfs"))
+    assert "srv/data" not in ours and "home/app" not in ours and "home/new" in ours
+    assert ours == tree(os.path.join(lp_stock, "w1", "rootfs"))
+
+
+def put_json(layout, obj):
+    data = json.dumps(obj).encode()
+    r = subprocess.run([OCIDIR, "--quiet", "put", layout], input=data, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode().strip(), len(data)
+
+
+def test_multi_platform_index_picks_this_machine_or_platform(work):
+    layout = os.path.join(str(work), "img-multi")
+    run([OCIDIR, "--quiet", "init", layout])
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    other = "s390x" if arch != "s390x" else "amd64"
+    manifests = []
+    for a in (other, arch):
+        tarp = os.path.join(str(work), f"multi-{a}.tar")
+        make_tar(tarp, [("srv", "dir", 0, 0, 0o755, None), ("srv/arch", "file", 0, 0, 0o644, a + "\n")])
+        run([OCIDIR, "--quiet", "import", f"{layout}:{a}", "--platform", f"linux/{a}", "--cmd", "/bin/sh", tarp])
+        line = [l for l in run([OCIDIR, "ls", layout]).stdout.splitlines() if l.startswith(a + "\t")][0]
+        _, digest, mt = line.split("\t")
+        size = os.path.getsize(os.path.join(layout, "blobs/sha256", digest.split(":")[1]))
+        manifests.append({"mediaType": mt, "digest": digest, "size": size,
+                          "platform": {"os": "linux", "architecture": a}})
+    idx, _ = put_json(layout, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                               "manifests": manifests})
+    run([OCIDIR, "tag", layout, idx, "multi"])
+    lp = lxcpath(work, "multi")
+    create(work, lp, "here", f"oci:{layout}:multi")
+    assert open(os.path.join(lp, "here/rootfs/srv/arch")).read() == arch + "\n"
+    create(work, lp, "there", f"oci:{layout}:multi", extra=["--platform", f"linux/{other}"])
+    assert open(os.path.join(lp, "there/rootfs/srv/arch")).read() == other + "\n"
+
+
+def test_unprivileged_id_outside_the_container_range_fails(work):
+    # uid 65536 is, inside lxc-usernsexec, the host's root: the stock
+    # template squashes it (--rootless); ours must not chown a file to it.
+    img = import_image(str(work), "outside", [BASE_LAYER + [("srv", "dir", 0, 0, 0o755, None),
+                                                            ("srv/x", "file", 65536, 0, 0o644, "x\n")]])
+    lp = lxcpath(work, "outside")
+    r = create(work, lp, "o1", f"oci:{img}:outside", unpriv=True, check=False)
+    assert r.returncode != 0
+    assert "65536" in r.stdout + r.stderr
+    rootfs = os.path.join(lp, "o1", "rootfs")
+    assert not os.path.exists(rootfs) or os.listdir(rootfs) == []
+
+
+def test_mount_helper_image_is_not_unpacked(work):
+    """A squashfs image: no unpack; the stub helper named by --mount-helper
+    goes into lxc.rootfs.path with the container's own layout and tag."""
+    layout = os.path.join(str(work), "img-sq")
+    run([OCIDIR, "--quiet", "init", layout])
+    blob = os.path.join(str(work), "fake.squashfs")
+    open(blob, "wb").write(b"hsqs not really a squashfs")
+    layer = run([OCIDIR, "--quiet", "put", layout, blob]).stdout.strip()
+    cfg, cfg_size = put_json(layout, {"architecture": "amd64", "os": "linux",
+                                      "config": {"Cmd": ["/bin/sh"]},
+                                      "rootfs": {"type": "layers", "diff_ids": [layer]}})
+    man, _ = put_json(layout, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": cfg, "size": cfg_size},
+                               "layers": [{"mediaType": "application/vnd.stacker.image.layer.squashfs+zstd+verity",
+                                           "digest": layer, "size": os.path.getsize(blob)}]})
+    run([OCIDIR, "tag", layout, man, "sq"])
+    helper = os.path.join(str(work), "fakebin", "stub-helper")
+    open(helper, "w").write(f"#!/bin/sh\necho \"$@\" >> {work}/helper-calls\n")
+    os.chmod(helper, 0o755)
+    lp = lxcpath(work, "sq")
+    create(work, lp, "q1", f"oci:{layout}:sq", extra=["--mount-helper", helper])
+    lines = config_lines(lp, "q1")
+    assert f"lxc.rootfs.path = {helper}:LXCPATH/q1/oci:q1" in lines
+    assert not any(l.startswith("lxc.rootfs.path = dir:") for l in lines)
+    assert os.listdir(os.path.join(lp, "q1", "rootfs")) == []
