@@ -565,3 +565,16 @@ def test_mount_helper_image_is_not_unpacked(work):
     assert f"lxc.rootfs.path = {helper}:LXCPATH/q1/oci:q1" in lines
     assert not any(l.startswith("lxc.rootfs.path = dir:") for l in lines)
     assert os.listdir(os.path.join(lp, "q1", "rootfs")) == []
+
+
+def test_other_transport_through_skopeo_same_as_stock(work, simple_image):
+    archive = os.path.join(str(work), "simple.oci.tar")
+    run(["skopeo", "copy", f"oci:{simple_image}:simple", f"oci-archive:{archive}:simple"])
+    lp_ours, lp_stock = lxcpath(work, "ours-arch"), lxcpath(work, "stock-arch")
+    create(work, lp_ours, "a1", f"oci-archive:{archive}:simple")
+    create(work, lp_stock, "a1", f"oci-archive:{archive}:simple", stock=True)
+    lo, ls_ = config_lines(lp_ours, "a1"), config_lines(lp_stock, "a1")
+    assert execute_argv(lo) == execute_argv(ls_) == ["/bin/tool", "a b", "c"]
+    assert without_cmd(lo) == without_cmd(ls_)
+    assert tree(os.path.join(lp_ours, "a1", "rootfs")) == tree(os.path.join(lp_stock, "a1", "rootfs"))
+    assert not [n for n in os.listdir(os.path.join(lp_ours, "a1")) if n.startswith(".oci-staging")]
