@@ -240,6 +240,10 @@ def create(work, lp, name, url, stock=False, unpriv=False, extra=(), cache=None,
     cmd = ["lxc-create", "-P", lp, "-n", name]
     if unpriv:
         cmd += ["-f", os.path.join(str(work), "un.conf")]
+    if stock and "--no-cache" not in extra:
+        # Not the host's /var/cache/lxc (the stock template's cache cannot be
+        # moved); the cache plays no part in what is compared.
+        extra = [*extra, "--no-cache"]
     cmd += ["-t", STOCK if stock else os.path.abspath(TEMPLATE), "--", "--url", url, *extra]
     env = None if stock else ours_env(work, cache)
     r = run(cmd, check=False, env=env)
