@@ -468,6 +468,9 @@ def test_cache_on_another_filesystem_gets_the_symlink(work, simple_image):
         blobs = os.path.join(lp, "m1", "oci", "blobs", "sha256")
         assert os.path.islink(blobs) and os.readlink(blobs) == os.path.join(cache, "sha256")
         assert "lxc.init.cwd = /srv" in config_lines(lp, "m1")
+        # Collecting keeps every blob the symlinked layout references.
+        run([CACHE_GC, "--grace", "0", cache], env=ours_env(work, cache))
+        run([OCIDIR, "--follow-blob-symlink", "fsck", os.path.join(lp, "m1", "oci")])
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -582,3 +585,26 @@ def test_other_transport_through_skopeo_same_as_stock(work, simple_image):
     assert without_cmd(lo) == without_cmd(ls_)
     assert tree(os.path.join(lp_ours, "a1", "rootfs")) == tree(os.path.join(lp_stock, "a1", "rootfs"))
     assert not [n for n in os.listdir(os.path.join(lp_ours, "a1")) if n.startswith(".oci-staging")]
+
+
+@pytest.mark.parametrize("arg,shown", [("both'kinds\"of-quote", "kinds"), ("newline-arg\nsecond", "newline-arg")],
+                         ids=["quotes", "newline"])
+def test_inexpressible_argument_fails_naming_it(work, arg, shown):
+    name = "inexpr-" + ("q" if "'" in arg else "n")
+    img = import_image(str(work), name, [BASE_LAYER], "--entrypoint", "/bin/tool", "--cmd", arg)
+    lp = lxcpath(work, name)
+    r = create(work, lp, "i1", f"oci:{img}:{name}", check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    # The message names the argument (however it escapes it).
+    assert "lxc.execute.cmd" in out and shown in out, out
+    rootfs = os.path.join(lp, "i1", "rootfs")
+    assert not os.path.exists(rootfs) or os.listdir(rootfs) == []
+
+
+def test_env_with_a_newline_fails(work):
+    img = import_image(str(work), "envnl", [BASE_LAYER], "--cmd", "/bin/tool", "--env", "A=1\nlxc.init.uid = 0")
+    lp = lxcpath(work, "envnl")
+    r = create(work, lp, "v1", f"oci:{img}:envnl", check=False)
+    assert r.returncode != 0
+    assert "Env" in r.stdout + r.stderr
