@@ -608,3 +608,24 @@ def test_env_with_a_newline_fails(work):
     r = create(work, lp, "v1", f"oci:{img}:envnl", check=False)
     assert r.returncode != 0
     assert "Env" in r.stdout + r.stderr
+
+
+def test_run_outside_a_user_namespace_shifts_by_the_idmap(work, image):
+    """Run as host root for a container with lxc.idmap (not through
+    lxc-usernsexec), the template shifts the owners by the map itself."""
+    path = os.path.join(str(work), "direct", "d1")
+    rootfs = os.path.join(path, "rootfs")
+    os.makedirs(rootfs)
+    with open(os.path.join(path, "config"), "w") as f:
+        f.write("lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 200000 65536\n")
+    r = run([os.path.abspath(TEMPLATE), "--name", "d1", "--path", path, "--rootfs", rootfs,
+             "--mapped-uid", "65536", "--mapped-gid", "65536", "--url", f"oci:{image}:full"],
+            check=False, env=ours_env(work))
+    assert r.returncode == 0, r.stdout + r.stderr
+    st = os.lstat(os.path.join(rootfs, "home/app/notes"))
+    assert (st.st_uid, st.st_gid) == (101000, 201001)
+    st = os.lstat(os.path.join(rootfs, "bin/tool"))
+    assert (st.st_uid, st.st_gid) == (100000, 200000)
+    lines = [l.strip() for l in open(os.path.join(path, "config"))]
+    assert "lxc.include = /usr/share/lxc/config/userns.conf" in lines
+    assert execute_argv(lines) == ENTRYPOINT + CMD
