@@ -1,0 +1,631 @@
+"""contrib/lxc/lxc-oci against Debian's own LXC and its stock OCI template.
+
+Every container is made by the real `lxc-create -P <temporary lxcpath>`,
+privileged and unprivileged (a `-f` config with `lxc.idmap`, so LXC runs the
+template through lxc-usernsexec), from images that `ocidir import` makes.
+Each comparison with the stock template (/usr/share/lxc/templates/lxc-oci,
+umoci + jq + skopeo) asserts that the rootfs trees and config lines are the
+same, except for the template's fixes, each asserted as such.
+
+Our template runs with stubs named umoci and jq first on PATH that record
+any call (the template, as the stock one, appends /usr/bin to PATH, so a PATH
+merely lacking them would prove nothing): no test passes if either ran.
+
+Needs root, lxc, uidmap, skopeo, umoci, jq (scripts/setup installs them) and
+the ocidir subcommands copy, config, lxc-cmd, user, unpack, import, inspect,
+gc: a missing one FAILS the tests that need it, naming it.
+
+Environment (set by the CTest registration, tests/suites_lxc.cmake):
+  OCIDIR_BIN    the ocidir tool under test
+  LXC_OCI       contrib/lxc/lxc-oci
+  LXC_OCI_GC    contrib/lxc/lxc-oci-cache-gc
+"""
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import io
+import pathlib
+import tempfile
+
+import pytest
+
+OCIDIR = os.environ.get("OCIDIR_BIN", "ocidir")
+TEMPLATE = os.environ.get("LXC_OCI", os.path.join(os.path.dirname(__file__), "../../contrib/lxc/lxc-oci"))
+CACHE_GC = os.environ.get("LXC_OCI_GC", os.path.join(os.path.dirname(__file__), "../../contrib/lxc/lxc-oci-cache-gc"))
+STOCK = "/usr/share/lxc/templates/lxc-oci"
+
+NEEDED_SUBCOMMANDS = ["copy", "config", "lxc-cmd", "user", "unpack", "import", "inspect", "gc", "init"]
+
+# Entrypoint + Cmd with arguments LXC's splitter must give back exactly.
+ENTRYPOINT = ["/bin/echo"]
+CMD = ["a b", "daemon off;", "$HOME", "back\\slash", "it's", 'say "hi"', ""]
+ENV = ["PATH=/usr/bin:/bin", "GREETING=hello world", "DOLLAR=$x"]
+
+
+# --------------------------------------------------------------------------
+# preconditions
+
+
+def missing_subcommands():
+    missing = []
+    for sub in NEEDED_SUBCOMMANDS:
+        r = subprocess.run([OCIDIR, sub, "--help"], capture_output=True, text=True)
+        if r.returncode != 0:
+            missing.append(sub)
+    return missing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def preconditions():
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("must run as root (lxc-create -P with lxc.idmap)")
+    for tool in ["lxc-create", "lxc-destroy", "newuidmap", "skopeo", "umoci", "jq", "getopt", "sha256sum"]:
+        if not shutil.which(tool):
+            problems.append(f"{tool} is not installed (scripts/setup installs it)")
+    if not os.path.exists(STOCK):
+        problems.append(f"{STOCK} is absent (apt-get install lxc)")
+    if not os.access(OCIDIR, os.X_OK) and not shutil.which(OCIDIR):
+        problems.append(f"the ocidir tool {OCIDIR} is absent")
+    else:
+        m = missing_subcommands()
+        if m:
+            problems.append("the ocidir tool lacks the subcommand(s) " + ", ".join(m) +
+                            " (ocidir SUB --help fails) that contrib/lxc/lxc-oci uses")
+    if problems:
+        pytest.fail("precondition: " + "; ".join(problems), pytrace=False)
+
+
+# --------------------------------------------------------------------------
+# LXC's own parsing of lxc.execute.cmd
+
+
+def lxc_config_value(line):
+    """The value LXC's config parser keeps: trimmed, one outer pair of
+    matching quotes stripped (src/lxc/confile.c parse_line)."""
+    v = line.split("=", 1)[1].strip()
+    if len(v) > 1 and v[0] in "'\"" and v[-1] == v[0]:
+        v = v[1:-1]
+    return v
+
+
+def lxc_split_quoted(s):
+    """lxc_string_split_quoted (src/lxc/string_utils.c): split on whitespace;
+    a word starting with " or ' runs to the next same quote; no escapes."""
+    out, state, start = [], " ", 0
+    for i, c in enumerate(s):
+        if state == " ":
+            if c.isspace():
+                continue
+            start = i
+            state = c if c in "'\"" else "a"
+        elif state == "a":
+            if c.isspace():
+                out.append(s[start:i])
+                state = " "
+        elif c == state:
+            out.append(s[start + 1:i])
+            state = " "
+    if state == "a":
+        out.append(s[start:])
+    return out
+
+
+def test_splitter_model():
+    assert lxc_split_quoted('/bin/echo "a b" \'it"s\' x\\y ""') == ["/bin/echo", "a b", 'it"s', "x\\y", ""]
+    assert lxc_split_quoted('"/bin/echo"  "a b" ') == ["/bin/echo", "a b"]
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def run(cmd, check=True, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def make_tar(path, entries):
+    """entries: (name, kind, uid, gid, mode, data-or-target)."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, uid, gid, mode, data in entries:
+            ti = tarfile.TarInfo(name)
+            ti.uid, ti.gid, ti.mode, ti.mtime = uid, gid, mode, 1700000000
+            if kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            elif kind == "sym":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                t.addfile(ti)
+            else:
+                b = data.encode()
+                ti.size = len(b)
+                t.addfile(ti, io.BytesIO(b))
+
+
+BASE_LAYER = [
+    ("etc", "dir", 0, 0, 0o755, None),
+    ("etc/passwd", "file", 0, 0, 0o644, "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"),
+    ("etc/group", "file", 0, 0, 0o644, "root:x:0:\napp:x:1001:\n"),
+    ("bin", "dir", 0, 0, 0o755, None),
+    ("bin/tool", "file", 0, 0, 0o755, "#!/bin/sh\necho tool\n"),
+    ("bin/link", "sym", 0, 0, 0o777, "tool"),
+    ("home", "dir", 0, 0, 0o755, None),
+]
+USER_LAYER = [
+    ("home/app", "dir", 1000, 1001, 0o750, None),
+    ("home/app/notes", "file", 1000, 1001, 0o600, "mine\n"),
+    ("srv", "dir", 0, 0, 0o755, None),
+    ("srv/data", "file", 0, 0, 0o644, "data\n"),
+]
+
+
+def import_image(work, name, layers, *opts):
+    layout = os.path.join(work, "img-" + name)
+    tars = []
+    for i, entries in enumerate(layers):
+        p = os.path.join(work, f"{name}-{i}.tar")
+        make_tar(p, entries)
+        tars.append(p)
+    run([OCIDIR, "--quiet", "init", layout])
+    run([OCIDIR, "--quiet", "import", f"{layout}:{name}", *opts, *tars])
+    return layout
+
+
+@pytest.fixture(scope="module")
+def work():
+    # Under /tmp, every directory on the way searchable: LXC's user namespace
+    # reaches it as the container's root.
+    d = pathlib.Path(tempfile.mkdtemp(prefix="ocidir-lxc-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield from _work(d)
+    if not os.environ.get("KEEP"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _work(d):
+    fake = d / "fakebin"
+    fake.mkdir()
+    for tool in ["umoci", "jq"]:
+        f = fake / tool
+        f.write_text(f"#!/bin/sh\necho \"{tool} $*\" >> {d}/forbidden-calls\nexit 127\n")
+        f.chmod(0o755)
+    (d / "un.conf").write_text("lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n")
+    yield d
+
+
+@pytest.fixture(scope="module")
+def image(work):
+    opts = []
+    for a in ENTRYPOINT:
+        opts += ["--entrypoint", a]
+    for a in CMD:
+        opts += ["--cmd", a]
+    for e in ENV:
+        opts += ["--env", e]
+    opts += ["--user", "app", "--workdir", "/home/app"]
+    return import_image(str(work), "full", [BASE_LAYER, USER_LAYER], *opts)
+
+
+@pytest.fixture(scope="module")
+def simple_image(work):
+    """Arguments the stock template's JSON quoting happens to get right."""
+    return import_image(str(work), "simple", [BASE_LAYER, USER_LAYER], "--entrypoint", "/bin/tool",
+                        "--cmd", "a b", "--cmd", "c", "--env", "A=1", "--user", "app", "--workdir", "/srv")
+
+
+def lxcpath(work, name):
+    p = os.path.join(str(work), "lxcpath-" + name)
+    os.makedirs(p, exist_ok=True)
+    os.chmod(p, 0o755)
+    return p
+
+
+def ours_env(work, cache=None):
+    env = dict(os.environ)
+    env["PATH"] = f"{work}/fakebin:{os.path.dirname(os.path.abspath(OCIDIR))}:{env.get('PATH', '/usr/bin:/bin')}"
+    env["OCIDIR_TOOL"] = os.path.abspath(OCIDIR)
+    env["LXC_OCI_CACHE"] = cache or os.path.join(str(work), "cache")
+    return env
+
+
+def create(work, lp, name, url, stock=False, unpriv=False, extra=(), cache=None, check=True):
+    cmd = ["lxc-create", "-P", lp, "-n", name]
+    if unpriv:
+        cmd += ["-f", os.path.join(str(work), "un.conf")]
+    if stock and "--no-cache" not in extra:
+        # Not the host's /var/cache/lxc (the stock template's cache cannot be
+        # moved); the cache plays no part in what is compared.
+        extra = [*extra, "--no-cache"]
+    cmd += ["-t", STOCK if stock else os.path.abspath(TEMPLATE), "--", "--url", url, *extra]
+    env = None if stock else ours_env(work, cache)
+    r = run(cmd, check=False, env=env)
+    if not stock:
+        calls = os.path.join(str(work), "forbidden-calls")
+        assert not os.path.exists(calls), "umoci or jq ran: " + open(calls).read()
+    if check and r.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def tree(root):
+    """relpath -> (type, mode, uid, gid, content sha256 or link target)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, root)
+            if stat.S_ISLNK(st.st_mode):
+                what = ("l", os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                what = ("f", hashlib.sha256(open(p, "rb").read()).hexdigest())
+            elif stat.S_ISDIR(st.st_mode):
+                what = ("d", None)
+            else:
+                what = ("o", None)
+            out[rel] = (what[0], stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, what[1])
+    return out
+
+
+def config_lines(lp, name):
+    with open(os.path.join(lp, name, "config")) as f:
+        # The lxcpath differs between the two containers compared.
+        return [l.rstrip("\n").replace(lp, "LXCPATH") for l in f if l.strip() and not l.startswith("#")]
+
+
+def execute_argv(lines):
+    cmds = [l for l in lines if l.startswith("lxc.execute.cmd")]
+    assert len(cmds) == 1, lines
+    return lxc_split_quoted(lxc_config_value(cmds[0]))
+
+
+def without_cmd(lines):
+    return [l for l in lines if not l.startswith("lxc.execute.cmd")]
+
+
+# --------------------------------------------------------------------------
+# the comparisons with the stock template
+
+
+@pytest.mark.parametrize("unpriv", [False, True], ids=["privileged", "unprivileged"])
+def test_same_as_stock_except_the_fixes(work, image, unpriv):
+    tag = "p" if not unpriv else "u"
+    lp_ours, lp_stock = lxcpath(work, "ours-" + tag), lxcpath(work, "stock-" + tag)
+    create(work, lp_ours, "c1", f"oci:{image}:full", unpriv=unpriv)
+    create(work, lp_stock, "c1", f"oci:{image}:full", stock=True, unpriv=unpriv)
+
+    ours = tree(os.path.join(lp_ours, "c1", "rootfs"))
+    stock = tree(os.path.join(lp_stock, "c1", "rootfs"))
+    assert set(ours) == set(stock)
+    base = 100000 if unpriv else 0
+    for rel in sorted(ours):
+        o, s = ours[rel], stock[rel]
+        if rel.startswith("home/app"):
+            # The image's owner 1000:1001, kept by ours; the stock template's
+            # umoci --rootless gives the container's root.
+            assert o[2:4] == (base + 1000, base + 1001), (rel, o)
+            if unpriv:
+                assert s[2:4] == (base, base), (rel, s)
+                assert o[:2] + o[4:] == s[:2] + s[4:], (rel, o, s)
+                continue
+        assert o == s, (rel, o, s)
+    assert ours["bin/link"][0] == "l" and ours["bin/link"][4] == "tool"
+    assert open(os.path.join(lp_ours, "c1", "rootfs/etc/hostname")).read() == "c1\n"
+
+    lo, ls_ = config_lines(lp_ours, "c1"), config_lines(lp_stock, "c1")
+    assert without_cmd(lo) == without_cmd(ls_)
+    assert "lxc.init.uid = 1000" in lo and "lxc.init.gid = 1001" in lo and "lxc.init.cwd = /home/app" in lo
+    assert [l for l in lo if l.startswith("lxc.environment")] == ["lxc.environment = " + e for e in ENV]
+    # The fix: LXC's splitter gives back exactly Entrypoint + Cmd; the stock
+    # template's JSON quoting does not (lxc/lxc#2195, #2246).
+    assert execute_argv(lo) == ENTRYPOINT + CMD
+    assert execute_argv(ls_) != ENTRYPOINT + CMD
+
+
+def test_simple_arguments_same_command_as_stock(work, simple_image):
+    lp_ours, lp_stock = lxcpath(work, "ours-s"), lxcpath(work, "stock-s")
+    create(work, lp_ours, "s1", f"oci:{simple_image}:simple")
+    create(work, lp_stock, "s1", f"oci:{simple_image}:simple", stock=True)
+    lo, ls_ = config_lines(lp_ours, "s1"), config_lines(lp_stock, "s1")
+    assert execute_argv(lo) == execute_argv(ls_) == ["/bin/tool", "a b", "c"]
+    assert without_cmd(lo) == without_cmd(ls_)
+    assert tree(os.path.join(lp_ours, "s1", "rootfs")) == tree(os.path.join(lp_stock, "s1", "rootfs"))
+
+
+def test_dhcp_lines_as_stock(work, simple_image):
+    lp_ours, lp_stock = lxcpath(work, "ours-d"), lxcpath(work, "stock-d")
+    create(work, lp_ours, "d1", f"oci:{simple_image}:simple", extra=["--dhcp"])
+    create(work, lp_stock, "d1", f"oci:{simple_image}:simple", stock=True, extra=["--dhcp"])
+    lo, ls_ = config_lines(lp_ours, "d1"), config_lines(lp_stock, "d1")
+    assert any(l.startswith("lxc.hook.start-host") for l in lo)
+    assert without_cmd(lo) == without_cmd(ls_)
+
+
+# --------------------------------------------------------------------------
+# the other fixes
+
+
+def test_image_without_env_cmd_user_workdir_or_etc(work):
+    img = import_image(str(work), "bare", [[("srv", "dir", 0, 0, 0o755, None),
+                                            ("srv/f", "file", 0, 0, 0o644, "x\n")]])
+    lp = lxcpath(work, "bare")
+    create(work, lp, "b1", f"oci:{img}:bare")
+    lines = config_lines(lp, "b1")
+    assert "lxc.execute.cmd = '/bin/sh'" in lines
+    assert not any(l.startswith("lxc.environment") for l in lines)
+    assert "lxc.init.uid = 0" in lines and "lxc.init.gid = 0" in lines and "lxc.init.cwd = /" in lines
+    root = os.path.join(lp, "b1", "rootfs")
+    assert open(os.path.join(root, "etc/hostname")).read() == "b1\n"
+    assert "127.0.1.1   b1" in open(os.path.join(root, "etc/hosts")).read()
+    assert open(os.path.join(root, "srv/f")).read() == "x\n"
+    # The stock template fails on it.
+    lps = lxcpath(work, "bare-stock")
+    r = create(work, lps, "b1", f"oci:{img}:bare", stock=True, check=False)
+    assert r.returncode != 0
+    assert "Cannot iterate over null" in r.stdout + r.stderr
+
+
+def test_corrupt_layer_fails_clearly_and_leaves_no_rootfs(work):
+    # A layer of its own (no other image shares it, so no cache holds it).
+    layer = USER_LAYER + [("srv/only-here", "file", 0, 0, 0o644, "corrupt image\n")]
+    img = import_image(str(work), "corrupt", [BASE_LAYER, layer], "--entrypoint", "/bin/tool")
+    info = json.loads(run([OCIDIR, "inspect", f"{img}:corrupt"]).stdout)
+    digest = info["layers"][1]["digest"]
+    blob = os.path.join(img, "blobs/sha256", digest.split(":")[1])
+    data = bytearray(open(blob, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    os.chmod(blob, 0o644)
+    open(blob, "wb").write(bytes(data))
+    for cache_opt in ([], ["--no-cache"]):
+        lp = lxcpath(work, "corrupt" + ("-nc" if cache_opt else ""))
+        r = create(work, lp, "x1", f"oci:{img}:corrupt", extra=cache_opt, check=False)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, out
+        assert digest.split(":")[1][:12] in out, out
+        rootfs = os.path.join(lp, "x1", "rootfs")
+        assert not os.path.exists(rootfs) or os.listdir(rootfs) == [], os.listdir(rootfs)
+    cache = os.path.join(str(work), "cache", "sha256")
+    assert not os.path.exists(os.path.join(cache, digest.split(":")[1]))
+
+
+def test_unknown_user_name_fails(work):
+    img = import_image(str(work), "nouser", [BASE_LAYER], "--user", "nobody-here")
+    lp = lxcpath(work, "nouser")
+    r = create(work, lp, "n1", f"oci:{img}:nouser", check=False)
+    assert r.returncode != 0
+    assert "nobody-here" in r.stdout + r.stderr
+
+
+def test_hostname_not_written_through_a_symlink(work):
+    victim = os.path.join(str(work), "victim")
+    open(victim, "w").write("untouched\n")
+    img = import_image(str(work), "evil", [[("etc", "dir", 0, 0, 0o755, None),
+                                            ("etc/hostname", "sym", 0, 0, 0o777, victim),
+                                            ("etc/hosts", "sym", 0, 0, 0o777, victim)]])
+    lp = lxcpath(work, "evil")
+    create(work, lp, "e1", f"oci:{img}:evil")
+    assert open(victim).read() == "untouched\n"
+    root = os.path.join(lp, "e1", "rootfs")
+    assert not os.path.islink(os.path.join(root, "etc/hostname"))
+    assert open(os.path.join(root, "etc/hostname")).read() == "e1\n"
+
+
+# --------------------------------------------------------------------------
+# the cache
+
+
+def test_cache_shared_by_two_containers_and_collected(work, simple_image):
+    cache = os.path.join(str(work), "cache-shared")
+    lp = lxcpath(work, "shared")
+    create(work, lp, "a", f"oci:{simple_image}:simple", cache=cache)
+    create(work, lp, "b", f"oci:{simple_image}:simple", cache=cache)
+    info = json.loads(run([OCIDIR, "inspect", f"{simple_image}:simple"]).stdout)
+    layers = [l["digest"].split(":")[1] for l in info["layers"]]
+    for hexd in layers:
+        c = os.stat(os.path.join(cache, "sha256", hexd))
+        for name in ("a", "b"):
+            blobs = os.path.join(lp, name, "oci", "blobs", "sha256")
+            assert os.path.isdir(blobs) and not os.path.islink(blobs)
+            s = os.stat(os.path.join(blobs, hexd))
+            # Stored once: the layout's blob is a hard link into the cache.
+            assert (s.st_dev, s.st_ino) == (c.st_dev, c.st_ino)
+    users = os.listdir(os.path.join(cache, ".users"))
+    assert len(users) == 2
+    # Each layout reads as a plain layout.
+    for name in ("a", "b"):
+        run([OCIDIR, "fsck", os.path.join(lp, name, "oci")])
+
+    run(["lxc-destroy", "-P", lp, "-n", "a"])
+    env = ours_env(work, cache)
+    run([CACHE_GC, "--grace", "0", cache], env=env)
+    assert len(os.listdir(os.path.join(cache, ".users"))) == 1
+    for hexd in layers:
+        assert os.path.exists(os.path.join(cache, "sha256", hexd)), "a blob of b was collected"
+    run([OCIDIR, "fsck", os.path.join(lp, "b", "oci")])
+
+    run(["lxc-destroy", "-P", lp, "-n", "b"])
+    run([CACHE_GC, "--grace", "0", cache], env=env)
+    assert os.listdir(os.path.join(cache, ".users")) == []
+    for hexd in layers:
+        assert not os.path.exists(os.path.join(cache, "sha256", hexd)), "an unused blob was kept"
+
+
+def test_cache_on_another_filesystem_gets_the_symlink(work, simple_image):
+    shm = "/dev/shm"
+    assert os.stat(shm).st_dev != os.stat(str(work)).st_dev, "precondition: /dev/shm on the same filesystem as the test dir"
+    cache = os.path.join(shm, f"lxc-oci-test-{os.getpid()}")
+    try:
+        lp = lxcpath(work, "othermnt")
+        create(work, lp, "m1", f"oci:{simple_image}:simple", cache=cache)
+        blobs = os.path.join(lp, "m1", "oci", "blobs", "sha256")
+        assert os.path.islink(blobs) and os.readlink(blobs) == os.path.join(cache, "sha256")
+        assert "lxc.init.cwd = /srv" in config_lines(lp, "m1")
+        # Collecting keeps every blob the symlinked layout references.
+        run([CACHE_GC, "--grace", "0", cache], env=ours_env(work, cache))
+        run([OCIDIR, "--follow-blob-symlink", "fsck", os.path.join(lp, "m1", "oci")])
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_no_cache_keeps_blobs_in_the_layout(work, simple_image):
+    cache = os.path.join(str(work), "cache-unused")
+    lp = lxcpath(work, "nocache")
+    create(work, lp, "n1", f"oci:{simple_image}:simple", extra=["--no-cache"], cache=cache)
+    assert not os.path.exists(cache)
+    blobs = os.path.join(lp, "n1", "oci", "blobs", "sha256")
+    assert os.path.isdir(blobs) and not os.path.islink(blobs)
+    run([OCIDIR, "fsck", os.path.join(lp, "n1", "oci")])
+
+
+# --------------------------------------------------------------------------
+# layers, platforms, ids
+
+
+def test_whiteout_layer_same_rootfs_as_stock(work):
+    wh = [("srv", "dir", 0, 0, 0o755, None), ("srv/.wh.data", "file", 0, 0, 0o644, ""),
+          ("home/.wh..wh..opq", "file", 0, 0, 0o644, ""), ("home/new", "file", 0, 0, 0o644, "new\n")]
+    img = import_image(str(work), "wh", [BASE_LAYER, USER_LAYER, wh], "--entrypoint", "/bin/tool")
+    lp_ours, lp_stock = lxcpath(work, "ours-wh"), lxcpath(work, "stock-wh")
+    create(work, lp_ours, "w1", f"oci:{img}:wh")
+    create(work, lp_stock, "w1", f"oci:{img}:wh", stock=True)
+    ours = tree(os.path.join(lp_ours, "w1", "rootfs"))
+    assert "srv/data" not in ours and "home/app" not in ours and "home/new" in ours
+    assert ours == tree(os.path.join(lp_stock, "w1", "rootfs"))
+
+
+def put_json(layout, obj):
+    data = json.dumps(obj).encode()
+    r = subprocess.run([OCIDIR, "--quiet", "put", layout], input=data, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode().strip(), len(data)
+
+
+def test_multi_platform_index_picks_this_machine_or_platform(work):
+    layout = os.path.join(str(work), "img-multi")
+    run([OCIDIR, "--quiet", "init", layout])
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    other = "s390x" if arch != "s390x" else "amd64"
+    manifests = []
+    for a in (other, arch):
+        tarp = os.path.join(str(work), f"multi-{a}.tar")
+        make_tar(tarp, [("srv", "dir", 0, 0, 0o755, None), ("srv/arch", "file", 0, 0, 0o644, a + "\n")])
+        run([OCIDIR, "--quiet", "import", f"{layout}:{a}", "--platform", f"linux/{a}", "--cmd", "/bin/sh", tarp])
+        line = [l for l in run([OCIDIR, "ls", layout]).stdout.splitlines() if l.startswith(a + "\t")][0]
+        _, digest, mt = line.split("\t")
+        size = os.path.getsize(os.path.join(layout, "blobs/sha256", digest.split(":")[1]))
+        manifests.append({"mediaType": mt, "digest": digest, "size": size,
+                          "platform": {"os": "linux", "architecture": a}})
+    idx, _ = put_json(layout, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                               "manifests": manifests})
+    run([OCIDIR, "tag", layout, idx, "multi"])
+    lp = lxcpath(work, "multi")
+    create(work, lp, "here", f"oci:{layout}:multi")
+    assert open(os.path.join(lp, "here/rootfs/srv/arch")).read() == arch + "\n"
+    create(work, lp, "there", f"oci:{layout}:multi", extra=["--platform", f"linux/{other}"])
+    assert open(os.path.join(lp, "there/rootfs/srv/arch")).read() == other + "\n"
+
+
+def test_unprivileged_id_outside_the_container_range_fails(work):
+    # uid 65536 is, inside lxc-usernsexec, the host's root: the stock
+    # template squashes it (--rootless); ours must not chown a file to it.
+    img = import_image(str(work), "outside", [BASE_LAYER + [("srv", "dir", 0, 0, 0o755, None),
+                                                            ("srv/x", "file", 65536, 0, 0o644, "x\n")]])
+    lp = lxcpath(work, "outside")
+    r = create(work, lp, "o1", f"oci:{img}:outside", unpriv=True, check=False)
+    assert r.returncode != 0
+    assert "65536" in r.stdout + r.stderr
+    rootfs = os.path.join(lp, "o1", "rootfs")
+    assert not os.path.exists(rootfs) or os.listdir(rootfs) == []
+
+
+def test_mount_helper_image_is_not_unpacked(work):
+    """A squashfs image: no unpack; the stub helper named by --mount-helper
+    goes into lxc.rootfs.path with the container's own layout and tag."""
+    layout = os.path.join(str(work), "img-sq")
+    run([OCIDIR, "--quiet", "init", layout])
+    blob = os.path.join(str(work), "fake.squashfs")
+    open(blob, "wb").write(b"hsqs not really a squashfs")
+    layer = run([OCIDIR, "--quiet", "put", layout, blob]).stdout.strip()
+    cfg, cfg_size = put_json(layout, {"architecture": "amd64", "os": "linux",
+                                      "config": {"Cmd": ["/bin/sh"]},
+                                      "rootfs": {"type": "layers", "diff_ids": [layer]}})
+    man, _ = put_json(layout, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": cfg, "size": cfg_size},
+                               "layers": [{"mediaType": "application/vnd.stacker.image.layer.squashfs+zstd+verity",
+                                           "digest": layer, "size": os.path.getsize(blob)}]})
+    run([OCIDIR, "tag", layout, man, "sq"])
+    helper = os.path.join(str(work), "fakebin", "stub-helper")
+    open(helper, "w").write(f"#!/bin/sh\necho \"$@\" >> {work}/helper-calls\n")
+    os.chmod(helper, 0o755)
+    lp = lxcpath(work, "sq")
+    create(work, lp, "q1", f"oci:{layout}:sq", extra=["--mount-helper", helper])
+    lines = config_lines(lp, "q1")
+    assert f"lxc.rootfs.path = {helper}:LXCPATH/q1/oci:q1" in lines
+    assert not any(l.startswith("lxc.rootfs.path = dir:") for l in lines)
+    assert os.listdir(os.path.join(lp, "q1", "rootfs")) == []
+
+
+def test_other_transport_through_skopeo_same_as_stock(work, simple_image):
+    archive = os.path.join(str(work), "simple.oci.tar")
+    run(["skopeo", "copy", f"oci:{simple_image}:simple", f"oci-archive:{archive}:simple"])
+    lp_ours, lp_stock = lxcpath(work, "ours-arch"), lxcpath(work, "stock-arch")
+    create(work, lp_ours, "a1", f"oci-archive:{archive}:simple")
+    create(work, lp_stock, "a1", f"oci-archive:{archive}:simple", stock=True)
+    lo, ls_ = config_lines(lp_ours, "a1"), config_lines(lp_stock, "a1")
+    assert execute_argv(lo) == execute_argv(ls_) == ["/bin/tool", "a b", "c"]
+    assert without_cmd(lo) == without_cmd(ls_)
+    assert tree(os.path.join(lp_ours, "a1", "rootfs")) == tree(os.path.join(lp_stock, "a1", "rootfs"))
+    assert not [n for n in os.listdir(os.path.join(lp_ours, "a1")) if n.startswith(".oci-staging")]
+
+
+@pytest.mark.parametrize("arg,shown", [("both'kinds\"of-quote", "kinds"), ("newline-arg\nsecond", "newline-arg")],
+                         ids=["quotes", "newline"])
+def test_inexpressible_argument_fails_naming_it(work, arg, shown):
+    name = "inexpr-" + ("q" if "'" in arg else "n")
+    img = import_image(str(work), name, [BASE_LAYER], "--entrypoint", "/bin/tool", "--cmd", arg)
+    lp = lxcpath(work, name)
+    r = create(work, lp, "i1", f"oci:{img}:{name}", check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    # The message names the argument (however it escapes it).
+    assert "lxc.execute.cmd" in out and shown in out, out
+    rootfs = os.path.join(lp, "i1", "rootfs")
+    assert not os.path.exists(rootfs) or os.listdir(rootfs) == []
+
+
+def test_env_with_a_newline_fails(work):
+    img = import_image(str(work), "envnl", [BASE_LAYER], "--cmd", "/bin/tool", "--env", "A=1\nlxc.init.uid = 0")
+    lp = lxcpath(work, "envnl")
+    r = create(work, lp, "v1", f"oci:{img}:envnl", check=False)
+    assert r.returncode != 0
+    assert "Env" in r.stdout + r.stderr
+
+
+def test_run_outside_a_user_namespace_shifts_by_the_idmap(work, image):
+    """Run as host root for a container with lxc.idmap (not through
+    lxc-usernsexec), the template shifts the owners by the map itself."""
+    path = os.path.join(str(work), "direct", "d1")
+    rootfs = os.path.join(path, "rootfs")
+    os.makedirs(rootfs)
+    with open(os.path.join(path, "config"), "w") as f:
+        f.write("lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 200000 65536\n")
+    r = run([os.path.abspath(TEMPLATE), "--name", "d1", "--path", path, "--rootfs", rootfs,
+             "--mapped-uid", "65536", "--mapped-gid", "65536", "--url", f"oci:{image}:full"],
+            check=False, env=ours_env(work))
+    assert r.returncode == 0, r.stdout + r.stderr
+    st = os.lstat(os.path.join(rootfs, "home/app/notes"))
+    assert (st.st_uid, st.st_gid) == (101000, 201001)
+    st = os.lstat(os.path.join(rootfs, "bin/tool"))
+    assert (st.st_uid, st.st_gid) == (100000, 200000)
+    lines = [l.strip() for l in open(os.path.join(path, "config"))]
+    assert "lxc.include = /usr/share/lxc/config/userns.conf" in lines
+    assert execute_argv(lines) == ENTRYPOINT + CMD
