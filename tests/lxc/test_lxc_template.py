@@ -587,7 +587,10 @@ def test_other_transport_through_skopeo_same_as_stock(work, simple_image):
     assert not [n for n in os.listdir(os.path.join(lp_ours, "a1")) if n.startswith(".oci-staging")]
 
 
-@pytest.mark.parametrize("arg,shown", [("both'kinds\"of-quote", "kinds"), ("newline-arg\nsecond", "newline-arg")],
+# An argument with both quote kinds needs quoting only when it also holds
+# blanks (LXC splits `a"b'c` back as one word); with blanks it cannot be
+# written at all.
+@pytest.mark.parametrize("arg,shown", [("both 'kinds\" of quote", "kinds"), ("newline-arg\nsecond", "newline-arg")],
                          ids=["quotes", "newline"])
 def test_inexpressible_argument_fails_naming_it(work, arg, shown):
     name = "inexpr-" + ("q" if "'" in arg else "n")
