@@ -111,7 +111,7 @@ check_contents() {
   local -A want=(
     [libocidir0]='^\./usr/lib/[^/]+/libocidir\.so\.0$ ^\./usr/lib/[^/]+/libocidir\.so\.0\.[0-9]+\.[0-9]+$'
     [libocidir-dev]='^\./usr/include/ocidir\.h$ ^\./usr/lib/[^/]+/libocidir\.so$ ^\./usr/lib/[^/]+/pkgconfig/ocidir\.pc$ ^\./usr/lib/[^/]+/cmake/ocidir/ocidirConfig\.cmake$'
-    [ocidir]='^\./usr/bin/ocidir$'
+    [ocidir]='^\./usr/bin/ocidir$ ^\./usr/share/ocidir/lxc/lxc-oci$ ^\./usr/share/ocidir/lxc/lxc-oci-cache-gc$'
     [python3-ocidir]='^\./usr/lib/python3/dist-packages/ocidir/__init__\.py$ ^\./usr/lib/python3/dist-packages/ocidir/_lib\.py$'
   )
   for p in "${PKGS[@]}"; do
