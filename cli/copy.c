@@ -90,39 +90,14 @@ int cmd_copy(int argc, char **argv)
         st = cli_lib_error("copy", rc);
         goto out;
     }
-    uint64_t counts[3] = {0}, blobs = 0, bytes = 0; /* copied, linked, reflinked */
-    for (size_t i = 0; i < ocidir_report_count(rep); i++) {
-        ocidir_find_kind_t kind;
-        if (ocidir_report_get(rep, i, &kind, NULL, NULL, NULL) != 0)
-            continue;
-        if (kind == OCIDIR_FIND_COPIED)
-            counts[0]++;
-        else if (kind == OCIDIR_FIND_LINKED)
-            counts[1]++;
-        else if (kind == OCIDIR_FIND_REFLINKED)
-            counts[2]++;
-    }
-    ocidir_report_totals(rep, &blobs, &bytes);
+    transfer_counts_t tc;
+    transfer_counts(rep, &tc);
     if (cli.json) {
-        json_t j;
-        json_begin(&j, stdout);
-        json_object_begin(&j);
-        json_key(&j, "copied");
-        json_u64(&j, counts[0]);
-        json_key(&j, "linked");
-        json_u64(&j, counts[1]);
-        json_key(&j, "reflinked");
-        json_u64(&j, counts[2]);
-        json_key(&j, "blobs");
-        json_u64(&j, blobs);
-        json_key(&j, "bytes");
-        json_u64(&j, bytes);
-        json_object_end(&j);
-        json_end(&j);
+        transfer_counts_json(&tc);
     } else if (!cli.quiet) {
         printf("copied %s to %s: %" PRIu64 " blobs (%" PRIu64 " bytes), %" PRIu64 " reflinked, %" PRIu64
                " hard-linked, %" PRIu64 " copied, the rest present\n",
-               argv[optind], argv[optind + 1], blobs, bytes, counts[2], counts[1], counts[0]);
+               argv[optind], argv[optind + 1], tc.blobs, tc.bytes, tc.reflinked, tc.linked, tc.copied);
     }
     st = cli_finish_stdout("copy", EXIT_OK);
 out:

@@ -382,38 +382,14 @@ int cmd_clone(int argc, char **argv)
         ocidir_close(src);
         return st;
     }
-    uint64_t counts[3] = {0}, blobs = 0, bytes = 0; /* copied, linked, reflinked */
-    for (size_t i = 0; i < ocidir_report_count(rep); i++) {
-        ocidir_find_kind_t kind;
-        ocidir_report_get(rep, i, &kind, NULL, NULL, NULL);
-        if (kind == OCIDIR_FIND_COPIED)
-            counts[0]++;
-        else if (kind == OCIDIR_FIND_LINKED)
-            counts[1]++;
-        else if (kind == OCIDIR_FIND_REFLINKED)
-            counts[2]++;
-    }
-    ocidir_report_totals(rep, &blobs, &bytes);
+    transfer_counts_t tc;
+    transfer_counts(rep, &tc);
     if (cli.json) {
-        json_t j;
-        json_begin(&j, stdout);
-        json_object_begin(&j);
-        json_key(&j, "copied");
-        json_u64(&j, counts[0]);
-        json_key(&j, "linked");
-        json_u64(&j, counts[1]);
-        json_key(&j, "reflinked");
-        json_u64(&j, counts[2]);
-        json_key(&j, "blobs");
-        json_u64(&j, blobs);
-        json_key(&j, "bytes");
-        json_u64(&j, bytes);
-        json_object_end(&j);
-        json_end(&j);
+        transfer_counts_json(&tc);
     } else if (!cli.quiet) {
         printf("cloned %" PRIu64 " blobs (%" PRIu64 " bytes) into %s: %" PRIu64 " reflinked, %" PRIu64
                " hard-linked, %" PRIu64 " copied\n",
-               blobs, bytes, dst, counts[2], counts[1], counts[0]);
+               tc.blobs, tc.bytes, dst, tc.reflinked, tc.linked, tc.copied);
     }
     st = cli_finish_stdout("clone", EXIT_OK);
     ocidir_report_free(rep);

@@ -269,3 +269,41 @@ void progress_end(progress_t *p)
     fflush(stderr);
     p->enabled = false;
 }
+
+/* ---- Transfer reports ---------------------------------------------------- */
+
+void transfer_counts(const ocidir_report_t *rep, transfer_counts_t *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < ocidir_report_count(rep); i++) {
+        ocidir_find_kind_t kind;
+        if (ocidir_report_get(rep, i, &kind, NULL, NULL, NULL) != 0)
+            continue;
+        if (kind == OCIDIR_FIND_COPIED)
+            c->copied++;
+        else if (kind == OCIDIR_FIND_LINKED)
+            c->linked++;
+        else if (kind == OCIDIR_FIND_REFLINKED)
+            c->reflinked++;
+    }
+    ocidir_report_totals(rep, &c->blobs, &c->bytes);
+}
+
+void transfer_counts_json(const transfer_counts_t *c)
+{
+    json_t j;
+    json_begin(&j, stdout);
+    json_object_begin(&j);
+    json_key(&j, "copied");
+    json_u64(&j, c->copied);
+    json_key(&j, "linked");
+    json_u64(&j, c->linked);
+    json_key(&j, "reflinked");
+    json_u64(&j, c->reflinked);
+    json_key(&j, "blobs");
+    json_u64(&j, c->blobs);
+    json_key(&j, "bytes");
+    json_u64(&j, c->bytes);
+    json_object_end(&j);
+    json_end(&j);
+}

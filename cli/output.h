@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ocidir.h"
+
 /* ---- JSON ---------------------------------------------------------------
  * Values written in a container are separated and indented by the writer;
  * inside an object, each value is preceded by json_key().  The document ends
@@ -64,5 +66,19 @@ void progress_update(progress_t *p, uint64_t done, uint64_t total);
 /* An ocidir_progress_fn whose `user` is a progress_t. */
 int progress_callback(uint64_t done, uint64_t total, void *user);
 void progress_end(progress_t *p);
+
+/* ---- Transfer reports ----------------------------------------------------
+ * What a clone or a copy did with each blob, counted from its report. */
+
+typedef struct {
+    uint64_t copied, linked, reflinked; /* findings of each kind */
+    uint64_t blobs, bytes;              /* ocidir_report_totals() */
+} transfer_counts_t;
+
+/* Count the COPIED, LINKED and REFLINKED findings of `rep` and its totals. */
+void transfer_counts(const ocidir_report_t *rep, transfer_counts_t *c);
+/* Write `c` as one JSON object {"copied","linked","reflinked","blobs","bytes"}
+ * to stdout. */
+void transfer_counts_json(const transfer_counts_t *c);
 
 #endif /* OCIDIR_CLI_OUTPUT_H */
