@@ -178,28 +178,40 @@ bool is_plain_name(std::string_view name) noexcept
            name.find('\0') == std::string_view::npos;
 }
 
+// openat2(root, path) confined by `resolve` (RESOLVE_BENEATH or
+// RESOLVE_IN_ROOT; magic links are always refused), retried while a
+// concurrent rename makes the kernel answer EAGAIN.  Returns 0 with `out`
+// set, the errno, or EAGAIN when every retry raced.
+static int openat2_retrying(int root, std::string_view path, int flags, uint64_t resolve, Fd &out)
+{
+    std::string p(path.empty() ? std::string_view(".") : path);
+    open_how how{};
+    // openat2 is strict: O_PATH takes no other flags than these.
+    int f = (flags & O_PATH) ? (flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)) | O_CLOEXEC
+                             : flags | O_CLOEXEC | O_NOCTTY;
+    how.flags = static_cast<uint64_t>(f);
+    how.resolve = resolve | RESOLVE_NO_MAGICLINKS;
+    for (int i = 0; i < kMaxEagainRetries; i++) {
+        long fd = sys_openat2(root, p.c_str(), &how);
+        if (fd >= 0) {
+            out.reset(static_cast<int>(fd));
+            return 0;
+        }
+        if (errno != EAGAIN)
+            return errno;
+    }
+    return EAGAIN;
+}
+
 int open_beneath(int root, std::string_view path, int flags, Fd &out) noexcept
 {
     try {
         if (path.find('\0') != std::string_view::npos)
             return EINVAL;
         if (have_openat2()) {
-            std::string p(path.empty() ? std::string_view(".") : path);
-            open_how how{};
-            // openat2 is strict: O_PATH takes no other flags than these.
-            int f = (flags & O_PATH) ? (flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)) | O_CLOEXEC
-                                     : flags | O_CLOEXEC | O_NOCTTY;
-            how.flags = static_cast<uint64_t>(f);
-            how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-            for (int i = 0; i < kMaxEagainRetries; i++) {
-                long fd = sys_openat2(root, p.c_str(), &how);
-                if (fd >= 0) {
-                    out.reset(static_cast<int>(fd));
-                    return 0;
-                }
-                if (errno != EAGAIN)
-                    return errno;
-            }
+            int err = openat2_retrying(root, path, flags, RESOLVE_BENEATH, out);
+            if (err != EAGAIN)
+                return err;
             // Renames kept racing with the lookup: the walk does not care.
         }
         for (int i = 0; i < kMaxEagainRetries; i++) {
@@ -221,21 +233,9 @@ int open_in_root(int root, std::string_view path, int flags, Fd &out) noexcept
         // openat2 refuses a path of PATH_MAX bytes or more; the walk takes it
         // one component at a time.
         if (have_openat2() && path.size() < PATH_MAX - 1) {
-            std::string p(path.empty() ? std::string_view(".") : path);
-            open_how how{};
-            int f = (flags & O_PATH) ? (flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)) | O_CLOEXEC
-                                     : flags | O_CLOEXEC | O_NOCTTY;
-            how.flags = static_cast<uint64_t>(f);
-            how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-            for (int i = 0; i < kMaxEagainRetries; i++) {
-                long fd = sys_openat2(root, p.c_str(), &how);
-                if (fd >= 0) {
-                    out.reset(static_cast<int>(fd));
-                    return 0;
-                }
-                if (errno != EAGAIN)
-                    return errno;
-            }
+            int err = openat2_retrying(root, path, flags, RESOLVE_IN_ROOT, out);
+            if (err != EAGAIN)
+                return err;
         }
         for (int i = 0; i < kMaxEagainRetries; i++) {
             int err = walk(root, path, flags, out, true);
