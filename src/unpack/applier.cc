@@ -173,6 +173,21 @@ void write_file(Context &ctx, TarReader &tar, int fd, const TarEntry &e)
     (void)ctx;
 }
 
+// What the final directory pass sets on a directory made for entry `e`
+// (its mode and times), and which directory that is (`st`, its fstat).
+DirAttrs dir_attrs(const TarEntry &e, const struct stat &st)
+{
+    DirAttrs a;
+    a.mode = e.mode;
+    a.has_mtime = e.has_mtime;
+    a.mtime = e.mtime;
+    a.has_atime = e.has_atime;
+    a.atime = e.atime;
+    a.dev = st.st_dev;
+    a.ino = st.st_ino;
+    return a;
+}
+
 void apply_root(Context &ctx, const TarEntry &e)
 {
     if (e.type != EntryType::Dir)
@@ -183,15 +198,7 @@ void apply_root(Context &ctx, const TarEntry &e)
     struct stat st;
     if (fstat(ctx.root, &st) != 0)
         throw_os("stat root", errno);
-    DirAttrs a;
-    a.mode = e.mode;
-    a.has_mtime = e.has_mtime;
-    a.mtime = e.mtime;
-    a.has_atime = e.has_atime;
-    a.atime = e.atime;
-    a.dev = st.st_dev;
-    a.ino = st.st_ino;
-    ctx.dirs[""] = a;
+    ctx.dirs[""] = dir_attrs(e, st);
 }
 
 }  // namespace
@@ -279,15 +286,7 @@ void apply_entry(Context &ctx, TarReader &tar, const TarEntry &e)
         struct stat dst;
         if (fstat(d.get(), &dst) != 0)
             throw_os("stat", errno);
-        DirAttrs a;
-        a.mode = e.mode;
-        a.has_mtime = e.has_mtime;
-        a.mtime = e.mtime;
-        a.has_atime = e.has_atime;
-        a.atime = e.atime;
-        a.dev = dst.st_dev;
-        a.ino = dst.st_ino;
-        ctx.dirs[path] = a;
+        ctx.dirs[path] = dir_attrs(e, dst);
         break;
     }
     case EntryType::Symlink: {
