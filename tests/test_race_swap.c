@@ -13,8 +13,10 @@
  * Each case asserts: no crash or hang; every call returns 0 with the right
  * data (digest-verified reads, content equal to the layout's) or a
  * documented error code with a message; no bait file or directory is ever
- * opened, read, written or changed (inotify on every bait inode, and the
- * listing of everything outside the layout is the same before and after);
+ * opened, read, written or changed by the operations or the racer (fanotify,
+ * which names the process, for opens and reads when the suite runs as root,
+ * inotify for the rest and for everything otherwise; and the listing of
+ * everything outside the layout is the same before and after);
  * and once the swaps are undone the layout is whole (fsck clean, every blob
  * there with its content).
  *
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -111,6 +114,7 @@ typedef struct {
     volatile int tally_escape_seen;           /* some call returned OCIDIR_E_ESCAPE */
     char first_wrong[1024];
     char sample[OP_COUNT][NCODES][160];       /* one message per (op, code) */
+    volatile pid_t worker;                    /* the process running the operations */
 } shared_t;
 
 static shared_t *S;
@@ -272,6 +276,7 @@ static double now_s(void)
 static int run_operations(void *arg)
 {
     (void)arg;
+    S->worker = getpid();
     ocidir_t *h = F.h;
     const double end = now_s() + F.seconds;
     /* At least a few rounds, however slow the build (sanitizers), and, on a
@@ -412,6 +417,9 @@ static pid_t start_racer(const char *a, const char *b, const char *rearm_target)
 #define MAX_WATCHES 64
 static struct {
     int fd;
+    int fan; /* fanotify for opens and reads, which name the process; -1 without */
+    pid_t racer;
+    int used_fan; /* the last watch_bait() got fanotify */
     int n;
     int wd[MAX_WATCHES];
     char *path[MAX_WATCHES];
@@ -435,10 +443,26 @@ static void watch_bait(void)
     assert_true(W.n >= 4 + B_COUNT);
     W.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     assert_true(W.fd >= 0);
+    /* Opens and reads through fanotify where it is allowed (root): its
+     * events name the process, so that another program walking the scratch
+     * directory (a backup, an indexer, a cleanup of the temporary directory)
+     * is told apart from the operations and the racer.  inotify otherwise. */
+    W.fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+    for (int i = 0; W.fan >= 0 && i < W.n; i++) {
+        if (fanotify_mark(W.fan, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW,
+                          FAN_OPEN | FAN_ACCESS | FAN_CLOSE_NOWRITE | FAN_ONDIR, AT_FDCWD, W.path[i]) != 0) {
+            print_error("fanotify_mark %s: %s; watching with inotify alone\n", W.path[i], strerror(errno));
+            close(W.fan);
+            W.fan = -1;
+        }
+    }
     /* Any opening, reading, writing or attribute change of a bait inode,
      * and any entry created, removed or renamed in a bait directory. */
-    const uint32_t mask = IN_OPEN | IN_ACCESS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
-                          IN_DELETE_SELF | IN_MOVED_FROM | IN_MOVED_TO | IN_DONT_FOLLOW;
+    W.used_fan = W.fan >= 0;
+    uint32_t mask = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_DELETE_SELF |
+                    IN_MOVED_FROM | IN_MOVED_TO | IN_DONT_FOLLOW;
+    if (W.fan < 0)
+        mask |= IN_OPEN | IN_ACCESS;
     for (int i = 0; i < W.n; i++) {
         W.wd[i] = inotify_add_watch(W.fd, W.path[i], mask);
         if (W.wd[i] < 0)
@@ -467,6 +491,31 @@ static unsigned long long bait_events(void)
         }
     }
     close(W.fd);
+    if (W.fan >= 0) {
+        char fbuf[4096] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+        while ((len = read(W.fan, fbuf, sizeof fbuf)) > 0) {
+            const struct fanotify_event_metadata *m = (const struct fanotify_event_metadata *)fbuf;
+            for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+                char link[64], where[4096] = "?";
+                if (m->fd >= 0) {
+                    snprintf(link, sizeof link, "/proc/self/fd/%d", m->fd);
+                    ssize_t k = readlink(link, where, sizeof where - 1);
+                    where[k > 0 ? k : 0] = '\0';
+                    close(m->fd);
+                }
+                if (m->pid == S->worker || m->pid == W.racer) {
+                    print_error("bait touched by %s (pid %d): %s mask=%#llx\n",
+                                m->pid == W.racer ? "the racer" : "the operations", (int)m->pid, where,
+                                (unsigned long long)m->mask);
+                    n++;
+                } else {
+                    printf("    (not counted: pid %d, another program, opened or read %s)\n", (int)m->pid, where);
+                }
+            }
+        }
+        close(W.fan);
+        W.fan = -1;
+    }
     for (int i = 0; i < W.n; i++)
         free(W.path[i]);
     W.n = 0;
@@ -613,9 +662,39 @@ static void make_link_dir(const char *dir, const char *target_dir)
 
 /* ---- One case ------------------------------------------------------------------ */
 
+/* Once per run: the watch sees the operations' process read a bait file
+ * (a watch that saw nothing would pass every case). */
+static void check_watcher(void)
+{
+    static int done;
+    if (done++)
+        return;
+    memset(S, 0, sizeof *S);
+    watch_bait();
+    char *file = tu_join(F.bait, "oci-layout");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        S->worker = getpid();
+        char c;
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        _exit(fd >= 0 && read(fd, &c, 1) == 1 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    unsigned long long n = bait_events();
+    printf("watcher self-check: reading %s in the operations' process gave %llu event(s) (%s)\n", file, n,
+           W.used_fan ? "fanotify for opens and reads" : "inotify");
+    free(file);
+    assert_true(n >= 1);
+    memset(S, 0, sizeof *S);
+}
+
 static void race(const char *name, const char *swap, const char *decoy, const char *rearm_target,
                  int expect_escapes)
 {
+    check_watcher();
     char *before = tu_keep(outside_listing());
     memset(S, 0, sizeof *S);
     F.expect_escapes = expect_escapes;
@@ -623,6 +702,7 @@ static void race(const char *name, const char *swap, const char *decoy, const ch
 
     double t0 = now_s();
     pid_t racer = start_racer(swap, decoy, rearm_target);
+    W.racer = racer;
     int result = -1;
     int rc = tu_run_in_child(run_operations, NULL, (unsigned)F.seconds + 120, &result);
     S->stop = 1;
