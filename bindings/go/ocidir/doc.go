@@ -31,6 +31,10 @@
 //   - Unpacking: (*Image).Unpack writes the image's root filesystem into a
 //     directory (owners from the tar, shifted through id maps, or rootless),
 //     verified, never outside it; context and progress as housekeeping.
+//   - Container runtime support: Copy takes one image, with every blob it
+//     references, from one layout into another and tags it there (one
+//     platform or a whole index; verified; the tag written last);
+//     UserLookup resolves a config's User against a root filesystem.
 //
 // Errors are *Error values carrying the library's code, message and errno;
 // compare them with errors.Is against ErrNotFound, ErrDigest and the other

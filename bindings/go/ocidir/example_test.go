@@ -206,3 +206,43 @@ func ExampleDir_PutWithOptions() {
 	// damaged: true
 	// repaired: "the blob's content" <nil>
 }
+
+// Copy one image from a layout into another (here a fresh one) and tag it
+// there; an unknown ref is ErrNotFound naming it, and writes no tag.
+func ExampleCopy() {
+	tmp, _ := os.MkdirTemp("", "ocidir-example")
+	defer os.RemoveAll(tmp)
+	src, err := ocidir.Open(filepath.Join(tmp, "src"), ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	b, err := src.NewBuilder("linux/amd64")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	manifest, err := b.Commit("app", 0) // an image without layers: manifest and config
+	if err != nil {
+		log.Fatal(err)
+	}
+	dst, err := ocidir.Open(filepath.Join(tmp, "dst"), ocidir.WithCreate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dst.Close()
+
+	rep, err := ocidir.Copy(context.Background(), src, "app", dst, "app-copy",
+		&ocidir.CopyOptions{Platform: "linux/amd64"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	desc, _ := dst.Resolve("app-copy")
+	fmt.Println("blobs:", rep.Blobs, "same manifest:", desc.Digest == manifest)
+
+	_, err = ocidir.Copy(context.Background(), src, "missing", dst, "x", nil)
+	fmt.Println(errors.Is(err, ocidir.ErrNotFound))
+	// Output:
+	// blobs: 2 same manifest: true
+	// true
+}

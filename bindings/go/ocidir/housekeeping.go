@@ -26,9 +26,9 @@ const (
 	FindTemp              FindKind = 9  // a temporary file no live writer owns
 	FindRemoved           FindKind = 10 // gc removed this blob or temporary file
 	FindKeptRecent        FindKind = 11 // gc kept an unreferenced blob younger than the grace period
-	FindCopied            FindKind = 12 // clone copied this blob
-	FindLinked            FindKind = 13 // clone hard-linked this blob
-	FindReflinked         FindKind = 14 // clone reflinked this blob
+	FindCopied            FindKind = 12 // clone or copy copied this blob
+	FindLinked            FindKind = 13 // clone or copy hard-linked this blob
+	FindReflinked         FindKind = 14 // clone or copy reflinked this blob
 	FindAbsentChild       FindKind = 15 // a manifest or index an image index lists is not stored
 	FindSkipped           FindKind = 16 // a later step of a committed call could not run
 	FindXattrSkipped      FindKind = 18 // unpack: an entry's xattr was not applied
@@ -52,7 +52,7 @@ type Finding struct {
 	Message string // what is wrong and where it was referenced from
 }
 
-// Report is the result of Fsck, GC, CacheGC, Clone, RemoveTagGC and Image.Unpack.
+// Report is the result of Fsck, GC, CacheGC, Clone, RemoveTagGC, Copy and Image.Unpack.
 type Report struct {
 	Findings []Finding
 	Damage   int   // findings that are damage
@@ -90,12 +90,13 @@ func goReport(r *capi.Report) *Report {
 // operation has returned.
 type ProgressFunc func(done, total uint64)
 
-// Cancellation.  Fsck, GC, CacheGC, Clone, RemoveTagGC and Image.Unpack take a
+// Cancellation.  Fsck, GC, CacheGC, Clone, RemoveTagGC, Copy and Image.Unpack take a
 // context.Context as their first argument.  A context already done fails the
 // call at once, before any work; one that becomes done while the call runs
 // is noticed at the next progress call of the library (see ProgressFunc),
 // which then stops with nothing half-done: fsck returns no report, gc stops
-// between two removals, clone and unpack remove what they created.  The error is then
+// between two removals, clone and unpack remove what they created, copy
+// writes no tag.  The error is then
 // an *Error of CodeCanceled whose Cause is ctx.Err(), so both
 // errors.Is(err, ErrCanceled) and errors.Is(err, context.Canceled) (or
 // context.DeadlineExceeded) hold.  A context that becomes done after the

@@ -34,7 +34,7 @@ __all__ = [
     "Builder", "Descriptor", "Report", "Finding", "FindKind",
     "version", "version_number", "hash_backend", "digest", "validate_digest",
     "validate_tag", "platform_default", "compression_media_type",
-    "resolver_uses_openat2", "strerror", "cache_gc", "library_path",
+    "resolver_uses_openat2", "strerror", "cache_gc", "copy", "user_lookup", "library_path",
     "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT", "UNPACK_MARKER",
     "FsPath", "ProgressCallback",
 ]
@@ -60,6 +60,7 @@ _BLOBDIR_WRITE = 1
 _TAG_NOREPLACE = 1
 _GC_DRY_RUN = 1
 _CLONE_NO_HARDLINK = 1
+_COPY_ALL_PLATFORMS, _COPY_NO_HARDLINK = 1, 2
 _PUT_VERIFY_EXISTING = 1
 _SIZE_MAX = ctypes.c_size_t(-1).value
 
@@ -203,6 +204,47 @@ def cache_gc(cache: Union[FsPath, int], layouts: Iterable[OciDir], *, dry_run: b
         return run_with_report(
             lambda cb, out: fn.cache_gc(fd, arr, len(dirs), ctypes.byref(_gc_options(dry_run, grace, cb)), out),
             progress)
+
+
+def copy(src: OciDir, ref: str, dst: OciDir, tag: str, *, platform: Optional[str] = None,
+         all_platforms: bool = False, no_hardlink: bool = False,
+         progress: Optional[ProgressCallback] = None) -> Report:
+    """Copy one image, with every blob it references, from layout `src` into
+    layout `dst` (open writable; it may be `src` itself) and tag it `tag`
+    there; returns a Report (a COPIED, LINKED or REFLINKED finding per blob
+    taken; blobs and bytes: every blob of the image).
+
+    `ref` is a tag or digest in `src`.  Without all_platforms, the manifest
+    `src.image(ref, platform)` picks is copied (platform None: this
+    machine's); with all_platforms=True (and platform None), what `ref`
+    names as it is (an index with every manifest beneath it).  Each blob
+    `dst` lacks is reflinked, else hard-linked (not with no_hardlink=True),
+    else copied, and verified as it is taken; it goes where `dst` writes new
+    blobs (its blobs/, or the directory added with add_blobdir(...,
+    write=True): a shared cache).  The tag is written last: on any failure
+    (NotFound for an unknown ref or platform, DigestMismatch for a damaged
+    blob, ...) the tag is unchanged.  An exception raised by
+    progress(done, total) cancels the copy before the tag is written and is
+    re-raised."""
+    s, d = src._p(), dst._p()
+    flags = (_COPY_ALL_PLATFORMS if all_platforms else 0) | (_COPY_NO_HARDLINK if no_hardlink else 0)
+    return run_with_report(
+        lambda cb, out: fn.copy(s, ref.encode("utf-8"), _enc(platform), d, tag.encode("utf-8"),
+                                ctypes.byref(_lib.CopyOptions(flags=flags, progress=cb)), out),
+        progress)
+
+
+def user_lookup(rootfs: Union[FsPath, int], user: str) -> tuple[int, int]:
+    """(uid, gid) for an image config's User ("user[:group]", names or
+    numbers; "" is root) from the root filesystem's own etc/passwd and
+    etc/group, opened beneath `rootfs` (a path or a directory fd, not
+    closed) so that nothing outside it is read.  NotFound for a name neither
+    file holds (or a missing file), InvalidArgument for a malformed spec,
+    TooLarge for a file or line past the library's bounds."""
+    uid, gid = ctypes.c_uint32(), ctypes.c_uint32()
+    with _DirFd(rootfs) as fd:
+        fn.user_lookup(fd, user.encode("utf-8"), ctypes.byref(uid), ctypes.byref(gid))
+    return uid.value, gid.value
 
 
 # ---------------------------------------------------------------------------

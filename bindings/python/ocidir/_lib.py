@@ -161,6 +161,13 @@ class CloneOptions(_Options):
                 ("progress", progress_fn), ("user", _c_void_p)]
 
 
+class CopyOptions(_Options):
+    """ocidir_copy_options_t."""
+    _init_name = "copy_options_init"
+    _fields_ = [("struct_size", _c_size_t), ("flags", _c_uint),
+                ("progress", progress_fn), ("user", _c_void_p)]
+
+
 class LayerWriterOptions(_Options):
     """ocidir_layer_writer_options_t (enums are int)."""
     _init_name = "layer_writer_options_init"
@@ -383,6 +390,12 @@ _OPTIONAL_DECLARATIONS: list[tuple[str, list[Any], Any, bool]] = [
     # 11. Unpacking
     ("ocidir_unpack_options_init", [ctypes.POINTER(UnpackOptions), _c_size_t], _c_int, S),
     ("ocidir_unpack", [image_p, _c_int, _c_char_p, ctypes.POINTER(UnpackOptions), ctypes.POINTER(report_p)],
+     _c_int, S),
+    # 12. Container runtime support
+    ("ocidir_copy_options_init", [ctypes.POINTER(CopyOptions), _c_size_t], _c_int, S),
+    ("ocidir_copy", [layout_p, _c_char_p, _c_char_p, layout_p, _c_char_p, ctypes.POINTER(CopyOptions),
+                     ctypes.POINTER(report_p)], _c_int, S),
+    ("ocidir_user_lookup", [_c_int, _c_char_p, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32)],
      _c_int, S),
 ]
 

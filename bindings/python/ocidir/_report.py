@@ -1,4 +1,4 @@
-"""Housekeeping reports (fsck, gc, cache gc, clone, tag removal with gc) and progress callbacks."""
+"""Reports (fsck, gc, cache gc, clone, tag removal with gc, copy, unpack) and progress callbacks."""
 
 from __future__ import annotations
 
