@@ -29,12 +29,14 @@ from ._report import FindKind, Finding, ProgressCallback, Report, run_with_repor
 from . import errors
 from .errors import *  # noqa: F401,F403  (the exception classes and E_* codes)
 
+# ocidir.copy is left out of __all__: `from ocidir import *` would shadow the
+# standard library's copy module in the importer.  Call it as ocidir.copy().
 __all__ = [
     "OciDir", "BlobReader", "BlobWriter", "LayerReader", "LayerWriter", "Image",
     "Builder", "Descriptor", "Report", "Finding", "FindKind",
     "version", "version_number", "hash_backend", "digest", "validate_digest",
     "validate_tag", "platform_default", "compression_media_type",
-    "resolver_uses_openat2", "strerror", "cache_gc", "copy", "user_lookup", "library_path",
+    "resolver_uses_openat2", "strerror", "cache_gc", "user_lookup", "library_path",
     "SHA256", "SHA512", "DIGEST_MAX", "GC_GRACE_DEFAULT", "UNPACK_MARKER",
     "FsPath", "ProgressCallback",
 ]
