@@ -236,16 +236,24 @@ def ours_env(work, cache=None):
     return env
 
 
-def create(work, lp, name, url, stock=False, unpriv=False, extra=(), cache=None, check=True):
-    cmd = ["lxc-create", "-P", lp, "-n", name]
+def create(work, lp, name, url, stock=False, unpriv=False, extra=(), cache=None, check=True,
+           lxc_opts=(), path_first=None):
+    """stock: False (ours), True (Debian 12's), or a template path (LXC 6's).
+    lxc_opts: lxc-create's own options; path_first: a directory put first on
+    PATH for either template (stub mount helpers)."""
+    cmd = ["lxc-create", "-P", lp, "-n", name, *lxc_opts]
     if unpriv:
         cmd += ["-f", os.path.join(str(work), "un.conf")]
     if stock and "--no-cache" not in extra:
         # Not the host's /var/cache/lxc (the stock template's cache cannot be
         # moved); the cache plays no part in what is compared.
         extra = [*extra, "--no-cache"]
-    cmd += ["-t", STOCK if stock else os.path.abspath(TEMPLATE), "--", "--url", url, *extra]
+    template = (STOCK if stock is True else stock) if stock else os.path.abspath(TEMPLATE)
+    cmd += ["-t", template, "--", "--url", url, *extra]
     env = None if stock else ours_env(work, cache)
+    if path_first:
+        env = dict(env or os.environ)
+        env["PATH"] = path_first + ":" + env.get("PATH", "/usr/bin:/bin")
     r = run(cmd, check=False, env=env)
     if not stock:
         calls = os.path.join(str(work), "forbidden-calls")
@@ -546,34 +554,6 @@ def test_unprivileged_id_outside_the_container_range_fails(work):
     assert not os.path.exists(rootfs) or os.listdir(rootfs) == []
 
 
-def test_mount_helper_image_is_not_unpacked(work):
-    """A squashfs image: no unpack; the stub helper named by --mount-helper
-    goes into lxc.rootfs.path with the container's own layout and tag."""
-    layout = os.path.join(str(work), "img-sq")
-    run([OCIDIR, "--quiet", "init", layout])
-    blob = os.path.join(str(work), "fake.squashfs")
-    open(blob, "wb").write(b"hsqs not really a squashfs")
-    layer = run([OCIDIR, "--quiet", "put", layout, blob]).stdout.strip()
-    cfg, cfg_size = put_json(layout, {"architecture": "amd64", "os": "linux",
-                                      "config": {"Cmd": ["/bin/sh"]},
-                                      "rootfs": {"type": "layers", "diff_ids": [layer]}})
-    man, _ = put_json(layout, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                          "digest": cfg, "size": cfg_size},
-                               "layers": [{"mediaType": "application/vnd.stacker.image.layer.squashfs+zstd+verity",
-                                           "digest": layer, "size": os.path.getsize(blob)}]})
-    run([OCIDIR, "tag", layout, man, "sq"])
-    helper = os.path.join(str(work), "fakebin", "stub-helper")
-    open(helper, "w").write(f"#!/bin/sh\necho \"$@\" >> {work}/helper-calls\n")
-    os.chmod(helper, 0o755)
-    lp = lxcpath(work, "sq")
-    create(work, lp, "q1", f"oci:{layout}:sq", extra=["--mount-helper", helper])
-    lines = config_lines(lp, "q1")
-    assert f"lxc.rootfs.path = {helper}:LXCPATH/q1/oci:q1" in lines
-    assert not any(l.startswith("lxc.rootfs.path = dir:") for l in lines)
-    assert os.listdir(os.path.join(lp, "q1", "rootfs")) == []
-
-
 def test_other_transport_through_skopeo_same_as_stock(work, simple_image):
     archive = os.path.join(str(work), "simple.oci.tar")
     run(["skopeo", "copy", f"oci:{simple_image}:simple", f"oci-archive:{archive}:simple"])
@@ -632,3 +612,173 @@ def test_run_outside_a_user_namespace_shifts_by_the_idmap(work, image):
     lines = [l.strip() for l in open(os.path.join(path, "config"))]
     assert "lxc.include = /usr/share/lxc/config/userns.conf" in lines
     assert execute_argv(lines) == ENTRYPOINT + CMD
+
+
+# --------------------------------------------------------------------------
+# the mount-helper path (atomfs, puzzlefs media types), against LXC 6's
+# template, which has it (Debian 12's lxc 5.0.2 does not): scripts/setup
+# takes it from Debian 13's liblxc-common.
+
+STOCK6 = "/usr/local/share/ocidir-tests/lxc6/lxc-oci"
+SVC_PASSWD = "root:x:0:0::/root:/bin/sh\nsvc:x:1234:2345::/:/bin/sh\n"
+
+
+@pytest.fixture(scope="module")
+def stock6():
+    if not os.access(STOCK6, os.X_OK):
+        pytest.fail(f"precondition: {STOCK6} is absent (scripts/setup places LXC 6's OCI template there)",
+                    pytrace=False)
+    return STOCK6
+
+
+@pytest.fixture(scope="module")
+def helpers(work):
+    """Stub mount helpers named atomfs, puzzlefs and other-helper: each
+    records its arguments (tab-separated, a line a call) and, on `mount`,
+    puts the image's /etc/passwd on the mount point, as the mount would."""
+    d = os.path.join(str(work), "helperbin")
+    os.makedirs(d)
+    logdir = os.path.join(str(work), "helper-log")
+    os.makedirs(logdir)
+    os.chmod(logdir, 0o777)  # the container's root writes it, unprivileged
+    passwd = os.path.join(str(work), "helper-passwd")
+    with open(passwd, "w") as f:
+        f.write(SVC_PASSWD)
+    for name in ["atomfs", "puzzlefs", "other-helper"]:
+        p = os.path.join(d, name)
+        with open(p, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "{ printf '%s' \"${0##*/}\"; for a; do printf '\\t%s' \"$a\"; done; printf '\\n'; }"
+                    f" >> {logdir}/calls\n"
+                    f"if [ \"$1\" = mount ]; then mkdir -p \"$5/etc\" && cp {passwd} \"$5/etc/passwd\"; fi\n")
+        os.chmod(p, 0o755)
+    return d, os.path.join(logdir, "calls")
+
+
+def helper_calls(log, lp):
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        calls = [l.rstrip("\n").replace(lp, "LXCPATH").split("\t") for l in f]
+    os.remove(log)
+    return calls
+
+
+def put_blob(layout, data):
+    h = hashlib.sha256(data).hexdigest()
+    path = os.path.join(layout, "blobs/sha256", h)
+    with open(path, "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + h, "size": len(data)}
+
+
+def helper_image(work, name, layers, config):
+    """A layout with one manifest written by hand: `layers` (media type,
+    bytes, annotations), config a dict or None (the empty descriptor, as
+    PuzzleFS images have)."""
+    layout = os.path.join(str(work), "img-" + name)
+    run([OCIDIR, "--quiet", "init", layout])
+    if config is None:
+        cfg = {"mediaType": "application/vnd.oci.empty.v1+json", **put_blob(layout, b"{}")}
+    else:
+        cfg = {"mediaType": "application/vnd.oci.image.config.v1+json",
+               **put_blob(layout, json.dumps(config).encode())}
+    descs = []
+    for mt, data, ann in layers:
+        descs.append({"mediaType": mt, **put_blob(layout, data), **({"annotations": ann} if ann else {})})
+    man = put_blob(layout, json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                       "config": cfg, "layers": descs}).encode())
+    run([OCIDIR, "tag", layout, man["digest"], name])
+    run([OCIDIR, "fsck", layout])
+    return layout
+
+
+@pytest.fixture(scope="module")
+def atomfs_image(work):
+    data = b"hsqs not really a squashfs"
+    return helper_image(work, "sq", [("application/vnd.stacker.image.layer.squashfs+zstd+verity", data, None)],
+                        {"architecture": "amd64", "os": "linux",
+                         "config": {"Entrypoint": ["/bin/svc"], "Cmd": ["-f", "a b"], "Env": ["A=1", "B=two words"],
+                                    "User": "svc", "WorkingDir": "/srv"},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]}})
+
+
+@pytest.fixture(scope="module")
+def puzzlefs_image(work):
+    return helper_image(work, "pz", [
+        ("application/vnd.puzzlefs.image.rootfs.v1", b"puzzlefs metadata, not really",
+         {"io.puzzlefsoci.puzzlefs.puzzlefs_verity_root_hash": "ab" * 32}),
+        ("application/vnd.puzzlefs.image.filedata.v1", b"puzzlefs file data, not really", None)], None)
+
+
+def expected_calls(helper, name):
+    return [[helper, "mount", "--persist", f"LXCPATH/{name}/upper", f"LXCPATH/{name}/oci:{name}",
+             f"LXCPATH/{name}/rootfs"],
+            [helper, "umount", f"LXCPATH/{name}/rootfs"]]
+
+
+HELPER_CASES = {
+    # fixture, helper, unprivileged, Entrypoint + Cmd, lxc.init uid gid cwd
+    "atomfs": ("atomfs_image", "atomfs", False, ["/bin/svc", "-f", "a b"], ("1234", "2345", "/srv")),
+    "puzzlefs": ("puzzlefs_image", "puzzlefs", False, ["/bin/sh"], ("0", "0", "/")),
+    "puzzlefs-unprivileged": ("puzzlefs_image", "puzzlefs", True, ["/bin/sh"], ("0", "0", "/")),
+}
+
+
+@pytest.mark.parametrize("case", list(HELPER_CASES))
+def test_mount_helper_same_calls_and_config_as_lxc6(work, request, stock6, helpers, case):
+    fixture, helper, unpriv, argv, (uid, gid, cwd) = HELPER_CASES[case]
+    layout = request.getfixturevalue(fixture)
+    tag = os.path.basename(layout)[len("img-"):]
+    bindir, log = helpers
+    helper_calls(log, "")
+    lp_stock, lp = lxcpath(work, f"h6-{case}"), lxcpath(work, f"h-{case}")
+    create(work, lp_stock, "h1", f"oci:{layout}:{tag}", stock=stock6, unpriv=unpriv, path_first=bindir)
+    calls_stock = helper_calls(log, lp_stock)
+    create(work, lp, "h1", f"oci:{layout}:{tag}", unpriv=unpriv, path_first=bindir)
+    calls = helper_calls(log, lp)
+    assert calls == calls_stock == expected_calls(helper, "h1")
+
+    lo, ls_ = config_lines(lp, "h1"), config_lines(lp_stock, "h1")
+    assert "lxc.hook.version = 1" in lo
+    assert (f"lxc.hook.pre-mount = {helper} mount --persist LXCPATH/h1/upper"
+            " ${LXC_ROOTFS_PATH}/../oci:${LXC_NAME} ${LXC_ROOTFS_PATH}") in lo
+    assert "lxc.rootfs.path = dir:LXCPATH/h1/rootfs" in lo
+    assert [f"lxc.init.uid = {uid}", f"lxc.init.gid = {gid}", f"lxc.init.cwd = {cwd}"] == lo[-3:]
+    assert execute_argv(lo) == execute_argv(ls_) == argv
+    if fixture == "puzzlefs_image":
+        # An image without Env (PuzzleFS's has no config at all): LXC 6's
+        # template writes one empty `lxc.environment =` line (a value that
+        # sets no variable); ours none.
+        assert "lxc.environment = " in ls_
+        ls_ = [l for l in ls_ if l != "lxc.environment = "]
+    assert without_cmd(lo) == without_cmd(ls_)
+    # What both wrote into the mounted rootfs: hostname, hosts.
+    assert tree(os.path.join(lp, "h1", "rootfs")) == tree(os.path.join(lp_stock, "h1", "rootfs"))
+    assert open(os.path.join(lp, "h1", "rootfs/etc/hostname")).read() == "h1\n"
+    # The container's layout is a plain one the helper can read at start.
+    blobs = os.path.join(lp, "h1", "oci", "blobs", "sha256")
+    assert os.path.isdir(blobs) and not os.path.islink(blobs)
+    run([OCIDIR, "fsck", os.path.join(lp, "h1", "oci")])
+
+
+def test_mount_helper_option_names_the_helper(work, stock6, helpers, puzzlefs_image):
+    """--mount-helper HELPER: ours runs HELPER; LXC 6's template documents the
+    option so but overwrites it with the media type's default."""
+    bindir, log = helpers
+    helper_calls(log, "")
+    lp_stock, lp = lxcpath(work, "h6-opt"), lxcpath(work, "h-opt")
+    url = f"oci:{puzzlefs_image}:pz"
+    create(work, lp_stock, "h1", url, stock=stock6, path_first=bindir, extra=["--mount-helper", "other-helper"])
+    assert helper_calls(log, lp_stock) == expected_calls("puzzlefs", "h1")
+    create(work, lp, "h1", url, path_first=bindir, extra=["--mount-helper", "other-helper"])
+    assert helper_calls(log, lp) == expected_calls("other-helper", "h1")
+    assert any(l.startswith("lxc.hook.pre-mount = other-helper mount --persist") for l in config_lines(lp, "h1"))
+
+
+def test_missing_mount_helper_fails_naming_it(work, puzzlefs_image):
+    lp = lxcpath(work, "h-missing")
+    r = create(work, lp, "h1", f"oci:{puzzlefs_image}:pz", extra=["--mount-helper", "no-such-helper-here"],
+               check=False)
+    assert r.returncode != 0
+    assert "no-such-helper-here" in r.stdout + r.stderr
