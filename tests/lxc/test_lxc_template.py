@@ -615,6 +615,176 @@ def test_run_outside_a_user_namespace_shifts_by_the_idmap(work, image):
 
 
 # --------------------------------------------------------------------------
+# images other writers made: umoci (repack, its whiteouts, config) and skopeo
+# (its layout writer; a zstd re-compression)
+
+
+def write_tree(root, entries):
+    """The entries of a make_tar list, made on disk (for umoci repack)."""
+    for name, kind, uid, gid, mode, data in entries:
+        p = os.path.join(root, name)
+        if kind == "dir":
+            os.makedirs(p, exist_ok=True)
+        elif kind == "sym":
+            os.symlink(data, p)
+        else:
+            with open(p, "w") as f:
+                f.write(data)
+        os.lchown(p, uid, gid)
+        if kind != "sym":
+            os.chmod(p, mode)
+
+
+def image_owners(*layers):
+    """rel -> (uid, gid) of the entries not owned by root, as the image has them."""
+    return {e[0]: (e[2], e[3]) for entries in layers for e in entries if (e[2], e[3]) != (0, 0)}
+
+
+UMOCI_TOP = [("srv/new", "file", 0, 0, 0o644, "new\n"), ("home/app/more", "file", 1000, 1001, 0o640, "more\n")]
+
+
+@pytest.fixture(scope="module")
+def umoci_image(work):
+    """Two layers written by `umoci repack` (the second with umoci's own
+    whiteout of srv/data), the config by `umoci config`."""
+    layout = os.path.join(str(work), "img-umoci")
+    bundle = os.path.join(str(work), "umoci-bundle")
+    run(["umoci", "--log=error", "init", "--layout", layout])
+    run(["umoci", "--log=error", "new", "--image", f"{layout}:um"])
+    run(["umoci", "--log=error", "unpack", "--image", f"{layout}:um", bundle])
+    root = os.path.join(bundle, "rootfs")
+    write_tree(root, BASE_LAYER + USER_LAYER)
+    run(["umoci", "--log=error", "repack", "--refresh-bundle", "--image", f"{layout}:um", bundle])
+    os.remove(os.path.join(root, "srv/data"))
+    write_tree(root, UMOCI_TOP)
+    run(["umoci", "--log=error", "repack", "--image", f"{layout}:um", bundle])
+    run(["umoci", "--log=error", "config", "--image", f"{layout}:um", "--config.entrypoint", "/bin/tool",
+         "--config.cmd", "a b", "--config.cmd", "c", "--config.env", "A=1", "--config.user", "app",
+         "--config.workingdir", "/srv"])
+    man = layout_manifest(layout, "um")
+    assert len(man["layers"]) == 2, man
+    return layout
+
+
+def layout_manifest(layout, tag):
+    with open(os.path.join(layout, "index.json")) as f:
+        idx = json.load(f)
+    d = [m["digest"] for m in idx["manifests"]
+         if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+    assert len(d) == 1, idx
+    with open(os.path.join(layout, "blobs/sha256", d[0].split(":")[1])) as f:
+        return json.load(f)
+
+
+def layout_config(layout, tag):
+    man = layout_manifest(layout, tag)
+    with open(os.path.join(layout, "blobs/sha256", man["config"]["digest"].split(":")[1])) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def skopeo_image(work, image):
+    """The ocidir-made image as skopeo's oci: writer lays it out (the blobs
+    themselves taken as they are)."""
+    layout = os.path.join(str(work), "img-skopeo")
+    run(["skopeo", "copy", "--quiet", f"oci:{image}:full", f"oci:{layout}:full"])
+    assert [l["digest"] for l in layout_manifest(layout, "full")["layers"]] == \
+        [l["digest"] for l in layout_manifest(image, "full")["layers"]]
+    return layout
+
+
+@pytest.fixture(scope="module")
+def skopeo_zstd_image(work, umoci_image):
+    """The umoci image re-compressed by skopeo into zstd layers."""
+    layout = os.path.join(str(work), "img-zstd")
+    run(["skopeo", "copy", "--quiet", "--dest-compress-format", "zstd", f"oci:{umoci_image}:um", f"oci:{layout}:um"])
+    types = [l["mediaType"] for l in layout_manifest(layout, "um")["layers"]]
+    assert types == ["application/vnd.oci.image.layer.v1.tar+zstd"] * 2, types
+    # The same layers as the gzip image, uncompressed.
+    assert layout_config(layout, "um")["rootfs"] == layout_config(umoci_image, "um")["rootfs"]
+    return layout
+
+
+_stock_runs = {}
+
+
+def stock_container(work, url, unpriv):
+    """The stock template's container for the image (made once per module)."""
+    key = (url, unpriv)
+    if key not in _stock_runs:
+        lp = lxcpath(work, f"stock-{len(_stock_runs)}")
+        create(work, lp, "c1", url, stock=True, unpriv=unpriv)
+        _stock_runs[key] = lp
+    return _stock_runs[key]
+
+
+def assert_same_except_owner_fix(ours, stock, owners, unpriv):
+    """Every entry the same in type, mode, content, link target; owners as
+    the image has them (shifted by the idmap) in ours; in the stock template's
+    unprivileged container, its umoci --rootless makes them the container's
+    root: the one difference, asserted as the fix."""
+    assert set(ours) == set(stock), set(ours) ^ set(stock)
+    base = 100000 if unpriv else 0
+    for rel in sorted(ours):
+        o, s = ours[rel], stock[rel]
+        img = owners.get(rel, (0, 0))
+        assert o[2:4] == (base + img[0], base + img[1]), (rel, o)
+        if unpriv and img != (0, 0):
+            assert s[2:4] == (base, base), (rel, s)
+            assert o[:2] + o[4:] == s[:2] + s[4:], (rel, o, s)
+        else:
+            assert o == s, (rel, o, s)
+
+
+WRITERS = {
+    # fixture, tag, image owners, Entrypoint + Cmd
+    "umoci": ("umoci_image", "um", image_owners(BASE_LAYER, USER_LAYER, UMOCI_TOP), ["/bin/tool", "a b", "c"]),
+    "skopeo": ("skopeo_image", "full", image_owners(BASE_LAYER, USER_LAYER), ENTRYPOINT + CMD),
+}
+
+
+@pytest.mark.parametrize("unpriv", [False, True], ids=["privileged", "unprivileged"])
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_images_of_other_writers_same_as_stock_except_the_fixes(work, request, writer, unpriv):
+    fixture, tag, owners, argv = WRITERS[writer]
+    layout = request.getfixturevalue(fixture)
+    url = f"oci:{layout}:{tag}"
+    lp = lxcpath(work, f"ours-{writer}-{'u' if unpriv else 'p'}")
+    create(work, lp, "c1", url, unpriv=unpriv)
+    lp_stock = stock_container(work, url, unpriv)
+
+    ours = tree(os.path.join(lp, "c1", "rootfs"))
+    assert_same_except_owner_fix(ours, tree(os.path.join(lp_stock, "c1", "rootfs")), owners, unpriv)
+    if writer == "umoci":
+        # umoci's whiteout took srv/data away.
+        assert "srv/data" not in ours and "srv/new" in ours
+    lo, ls_ = config_lines(lp, "c1"), config_lines(lp_stock, "c1")
+    assert without_cmd(lo) == without_cmd(ls_)
+    assert execute_argv(lo) == argv
+    if argv == ENTRYPOINT + CMD:
+        # The fix: the stock template mis-splits these arguments.
+        assert execute_argv(ls_) != argv
+    else:
+        assert execute_argv(ls_) == argv
+
+
+@pytest.mark.parametrize("unpriv", [False, True], ids=["privileged", "unprivileged"])
+def test_zstd_layers_same_rootfs_as_stock_on_the_gzip_twin(work, umoci_image, skopeo_zstd_image, unpriv):
+    """umoci 0.4.7, the stock template's unpacker, cannot read zstd layers
+    (`blob is not correct mediatype`); the same layers in gzip, through the
+    stock template, give what ours must give from the zstd ones."""
+    lp = lxcpath(work, f"ours-zstd-{'u' if unpriv else 'p'}")
+    create(work, lp, "c1", f"oci:{skopeo_zstd_image}:um", unpriv=unpriv)
+    lp_stock = stock_container(work, f"oci:{umoci_image}:um", unpriv)
+    _, _, owners, argv = WRITERS["umoci"]
+    assert_same_except_owner_fix(tree(os.path.join(lp, "c1", "rootfs")),
+                                 tree(os.path.join(lp_stock, "c1", "rootfs")), owners, unpriv)
+    lo, ls_ = config_lines(lp, "c1"), config_lines(lp_stock, "c1")
+    assert without_cmd(lo) == without_cmd(ls_)
+    assert execute_argv(lo) == execute_argv(ls_) == argv
+
+
+# --------------------------------------------------------------------------
 # the mount-helper path (atomfs, puzzlefs media types), against LXC 6's
 # template, which has it (Debian 12's lxc 5.0.2 does not): scripts/setup
 # takes it from Debian 13's liblxc-common.
