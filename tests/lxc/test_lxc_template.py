@@ -2,16 +2,23 @@
 
 Every container is made by the real `lxc-create -P <temporary lxcpath>`,
 privileged and unprivileged (a `-f` config with `lxc.idmap`, so LXC runs the
-template through lxc-usernsexec), from images that `ocidir import` makes.
-Each comparison with the stock template (/usr/share/lxc/templates/lxc-oci,
-umoci + jq + skopeo) asserts that the rootfs trees and config lines are the
-same, except for the template's fixes, each asserted as such.
+template through lxc-usernsexec), from images that `ocidir import` makes,
+that umoci makes (repack, its whiteouts, config), and that skopeo lays out
+(as they were, and re-compressed to zstd).  Each comparison with the stock
+template (/usr/share/lxc/templates/lxc-oci, umoci + jq + skopeo) asserts that
+the rootfs trees and config lines are the same, except for the template's
+fixes, each asserted as such.  A rootfs that is a mount point (lxc-create -B
+dir --dir) is unpacked in place.  The mount-helper path (atomfs, puzzlefs
+media types), which Debian 12's template lacks, is compared with LXC 6's
+template (scripts/setup places it) through stub helpers that record their
+arguments.
 
 Our template runs with stubs named umoci and jq first on PATH that record
 any call (the template, as the stock one, appends /usr/bin to PATH, so a PATH
 merely lacking them would prove nothing): no test passes if either ran.
 
-Needs root, lxc, uidmap, skopeo, umoci, jq (scripts/setup installs them) and
+Needs root, lxc, uidmap, skopeo, umoci, jq, LXC 6's template (scripts/setup
+installs them), mount (tmpfs), and
 the ocidir subcommands copy, config, lxc-cmd, user, unpack, import, inspect,
 gc: a missing one FAILS the tests that need it, naming it.
 
@@ -782,6 +789,82 @@ def test_zstd_layers_same_rootfs_as_stock_on_the_gzip_twin(work, umoci_image, sk
     lo, ls_ = config_lines(lp, "c1"), config_lines(lp_stock, "c1")
     assert without_cmd(lo) == without_cmd(ls_)
     assert execute_argv(lo) == execute_argv(ls_) == argv
+
+
+# --------------------------------------------------------------------------
+# a rootfs that is a mount point
+
+
+@pytest.fixture
+def mounted_rootfs(work, request):
+    """A tmpfs mounted on the rootfs directory, inside a parent tmpfs that is
+    then made read-only: whatever a template writes beside the rootfs (a
+    `rootfs.tmp`) fails.  Every mount undone on every exit path."""
+    base = os.path.join(str(work), f"mnt-{request.node.name.split('[')[-1].rstrip(']')}")
+    parent = os.path.join(base, "parent")
+    rootfs = os.path.join(parent, "rootfs")
+    os.makedirs(parent)
+    os.chmod(base, 0o755)
+    mounts = []
+    try:
+        run(["mount", "-t", "tmpfs", "-o", "size=32m,mode=0755", "tmpfs", parent])
+        mounts.append(parent)
+        os.mkdir(rootfs)
+        run(["mount", "-t", "tmpfs", "-o", "size=32m,mode=0755", "tmpfs", rootfs])
+        mounts.append(rootfs)
+        run(["mount", "-o", "remount,ro", parent])
+        yield parent, rootfs
+    finally:
+        for m in reversed(mounts):
+            r = subprocess.run(["umount", m], capture_output=True, text=True)
+            if r.returncode != 0:
+                subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+@pytest.mark.parametrize("unpriv", [False, True], ids=["privileged", "unprivileged"])
+def test_rootfs_mount_point_unpacked_in_place(work, image, mounted_rootfs, unpriv):
+    parent, rootfs = mounted_rootfs
+    dev = os.stat(rootfs).st_dev
+    assert dev != os.stat(parent).st_dev, "precondition: the rootfs is a mount point"
+    if unpriv:
+        # LXC's own part of an unprivileged creation (the rootfs owned by
+        # the container's root) on a filesystem it did not make.
+        os.chown(rootfs, 100000, 100000)
+    u = "u" if unpriv else "p"
+    url = f"oci:{image}:full"
+
+    # The stock template unpacks into rootfs.tmp beside it: the read-only
+    # parent refuses that, which shows the test can tell.
+    lps = lxcpath(work, f"mnt-stock-{u}")
+    r = create(work, lps, "m1", url, stock=True, unpriv=unpriv, lxc_opts=["-B", "dir", "--dir", rootfs], check=False)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "rootfs.tmp" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert os.path.ismount(rootfs)
+    if unpriv:
+        os.chown(rootfs, 100000, 100000)
+
+    lp = lxcpath(work, f"mnt-{u}")
+    create(work, lp, "m1", url, unpriv=unpriv, lxc_opts=["-B", "dir", "--dir", rootfs])
+    assert os.path.ismount(rootfs)
+    assert f"lxc.rootfs.path = dir:{rootfs}" in [l.replace(lp, "LXCPATH") for l in config_lines(lp, "m1")]
+    # Unpacked straight onto the mount: every entry is on its device.
+    ours = tree(rootfs)
+    for dirpath, dirnames, filenames in os.walk(rootfs):
+        for n in dirnames + filenames:
+            assert os.lstat(os.path.join(dirpath, n)).st_dev == dev, os.path.join(dirpath, n)
+    # Nothing beside it (the parent is read-only anyway), nothing in the
+    # container's directory but the config, the layout and the empty rootfs
+    # directory lxc-create makes there whatever the rootfs.
+    assert os.listdir(parent) == ["rootfs"]
+    assert sorted(os.listdir(os.path.join(lp, "m1"))) == ["config", "oci", "rootfs"]
+    assert os.listdir(os.path.join(lp, "m1", "rootfs")) == []
+    # The image as the ordinary container has it.
+    lp_plain = lxcpath(work, f"mnt-plain-{u}")
+    create(work, lp_plain, "m1", url, unpriv=unpriv)
+    assert ours == tree(os.path.join(lp_plain, "m1", "rootfs"))
+    base = 100000 if unpriv else 0
+    st = os.lstat(os.path.join(rootfs, "home/app/notes"))
+    assert (st.st_uid, st.st_gid) == (base + 1000, base + 1001)
 
 
 # --------------------------------------------------------------------------
