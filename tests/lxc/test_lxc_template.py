@@ -1035,3 +1035,23 @@ def test_missing_mount_helper_fails_naming_it(work, puzzlefs_image):
                check=False)
     assert r.returncode != 0
     assert "no-such-helper-here" in r.stdout + r.stderr
+
+
+def test_mount_helper_mount_undone_when_the_creation_fails(work, helpers):
+    """A failure after the helper mounted the image (here the User lookup in
+    the mounted rootfs) unmounts it before anything is removed, and leaves
+    the rootfs empty."""
+    data = b"hsqs another not-squashfs"
+    layout = helper_image(work, "sqbad", [("application/vnd.stacker.image.layer.squashfs+zstd+verity", data, None)],
+                          {"architecture": "amd64", "os": "linux",
+                           "config": {"Cmd": ["/bin/sh"], "User": "nobody-here"},
+                           "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest()]}})
+    bindir, log = helpers
+    helper_calls(log, "")
+    lp = lxcpath(work, "h-fail")
+    r = create(work, lp, "h1", f"oci:{layout}:sqbad", path_first=bindir, check=False)
+    assert r.returncode != 0
+    assert "nobody-here" in r.stdout + r.stderr
+    assert helper_calls(log, lp) == expected_calls("atomfs", "h1")
+    rootfs = os.path.join(lp, "h1", "rootfs")
+    assert not os.path.exists(rootfs) or os.listdir(rootfs) == []
