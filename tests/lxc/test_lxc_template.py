@@ -27,6 +27,7 @@ Environment (set by the CTest registration, tests/suites_lxc.cmake):
   LXC_OCI       contrib/lxc/lxc-oci
   LXC_OCI_GC    contrib/lxc/lxc-oci-cache-gc
 """
+import ctypes
 import hashlib
 import json
 import os
@@ -795,16 +796,36 @@ def test_zstd_layers_same_rootfs_as_stock_on_the_gzip_twin(work, umoci_image, sk
 # a rootfs that is a mount point
 
 
+_private_ns = []
+
+
+def private_mount_namespace():
+    """Move this test process (and so the lxc-create runs it starts) into a
+    mount namespace of its own, every mount private: the mounts the tests
+    make end with the process however it ends (even SIGKILL), and none is
+    seen by the host."""
+    if _private_ns:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        e = ctypes.get_errno()
+        pytest.fail(f"precondition: unshare(CLONE_NEWNS): {os.strerror(e)}", pytrace=False)
+    run(["mount", "--make-rprivate", "/"])
+    _private_ns.append(True)
+
+
 @pytest.fixture
 def mounted_rootfs(work, request):
     """A tmpfs mounted on the rootfs directory, inside a parent tmpfs that is
     then made read-only: whatever a template writes beside the rootfs (a
-    `rootfs.tmp`) fails.  Every mount undone on every exit path."""
+    `rootfs.tmp`) fails.  Each mount undone after the test, and in any case
+    gone with the test's private mount namespace."""
     base = os.path.join(str(work), f"mnt-{request.node.name.split('[')[-1].rstrip(']')}")
     parent = os.path.join(base, "parent")
     rootfs = os.path.join(parent, "rootfs")
     os.makedirs(parent)
     os.chmod(base, 0o755)
+    private_mount_namespace()
     mounts = []
     try:
         run(["mount", "-t", "tmpfs", "-o", "size=32m,mode=0755", "tmpfs", parent])
