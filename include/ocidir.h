@@ -1214,10 +1214,12 @@ typedef struct {
  * diff_id, the tar check) and appends the layer, but the blob stays an
  * unnamed temporary file (a named `.ocidir-tmp-*` one, held under flock,
  * where O_TMPFILE is missing) that no reader, fsck or gc sees; the builder
- * holds it (two open descriptors each: the file and its directory).  ocidir_builder_commit() then writes
- * the config and the manifest as temporary files too, calls syncfs(2) once
- * on the filesystem of the blob directory (so that the content of every
- * deferred layer, the config and the manifest is on disk), names the layers
+ * holds it (two open descriptors each: the file and its directory).
+ * ocidir_builder_commit() then writes the config and the manifest as
+ * temporary files too, calls syncfs(2) once on the filesystem of the blob
+ * directory (once per filesystem when the blobs go to several), so that the
+ * content of every deferred layer, the config and the manifest is on disk,
+ * names the layers
  * and the config under their digests and fsyncs the blob directory once,
  * then names the manifest and fsyncs the directory again, and only then
  * updates `index.json` (flushed as always).
@@ -1233,9 +1235,10 @@ typedef struct {
  * waits for other processes' dirty data on it.  Once 256 deferred layers are
  * held, they are flushed and named together (as at a commit, without the
  * manifest) so that descriptors stay bounded; a failure there leaves those
- * not named pending and is reported by the commit, which tries again.  A blob that does not reach
- * the builder's layout (the writer was made from another handle) is found
- * missing at the commit (OCIDIR_E_NOT_FOUND) rather than at this call.
+ * not named pending and is reported by the commit, which tries again.  A
+ * blob that does not reach the builder's layout (the writer was made from
+ * another handle) is found missing at the commit (OCIDIR_E_NOT_FOUND)
+ * rather than at this call.
  * ocidir_builder_free() without a commit discards the deferred blobs.  A
  * failed commit keeps the deferred blobs it had not named yet, for another
  * commit.  Errors of the batched flush: OCIDIR_E_IO from syncfs (nothing
