@@ -279,7 +279,11 @@ static int import_layer(ocidir_t *d, ocidir_builder_t *b, const struct import_op
     }
     close(fd);
     if (rc == 0) {
-        rc = ocidir_builder_add_layer_writer(b, w, NULL); /* frees w */
+        /* Deferred: the layers are flushed to disk together, with one
+         * syncfs, when the image is committed (OCIDIR_ADD_LAYER_DEFER_SYNC). */
+        ocidir_add_layer_options_t ao = OCIDIR_ADD_LAYER_OPTIONS_INIT;
+        ao.flags = OCIDIR_ADD_LAYER_DEFER_SYNC;
+        rc = ocidir_builder_add_layer_writer_opts(b, w, &ao); /* frees w */
         w = NULL;
     }
     ocidir_layer_writer_abort(w);

@@ -1199,8 +1199,53 @@ typedef struct {
                                         vector (copied); NULL: none.  A key given
                                         twice keeps the last value; an empty key or
                                         an odd count is OCIDIR_E_INVALID. */
-    unsigned flags;                  /* none yet: 0 */
+    unsigned flags;                  /* OCIDIR_ADD_LAYER_* flags; default 0 */
 } ocidir_add_layer_options_t;
+
+/**
+ * Flag of ocidir_add_layer_options_t, for ocidir_builder_add_layer_writer_opts()
+ * only (ocidir_builder_add_layer_opts() refuses it with OCIDIR_E_INVALID: that
+ * blob is published already): flush the layer's blob together with the
+ * builder's other deferred layers, at ocidir_builder_commit(), instead of one
+ * by one.  For images of many small layers, where the flushes are most of
+ * the time (two per layer: its data, then its directory entry).
+ *
+ * What happens: the call finishes the writer (compression, blob digest,
+ * diff_id, the tar check) and appends the layer, but the blob stays an
+ * unnamed temporary file (a named `.ocidir-tmp-*` one, held under flock,
+ * where O_TMPFILE is missing) that no reader, fsck or gc sees; the builder
+ * holds it (two open descriptors each: the file and its directory).
+ * ocidir_builder_commit() then writes the config and the manifest as
+ * temporary files too, calls syncfs(2) once on the filesystem of the blob
+ * directory (once per filesystem when the blobs go to several), so that the
+ * content of every deferred layer, the config and the manifest is on disk,
+ * names the layers
+ * and the config under their digests and fsyncs the blob directory once,
+ * then names the manifest and fsyncs the directory again, and only then
+ * updates `index.json` (flushed as always).
+ *
+ * The durability contract is the one of the default: no blob is named
+ * before its content is on disk, and nothing that refers to a blob (the
+ * manifest to its layers and config, `index.json` to the manifest) is named
+ * before that blob's name is on disk.  So a crash or power cut at any point
+ * leaves the tag as it was or moved whole to a complete image; deferred
+ * blobs not yet named vanish with the process.
+ *
+ * Costs and limits: syncfs flushes the whole filesystem, so the commit also
+ * waits for other processes' dirty data on it.  Once 256 deferred layers are
+ * held, they are flushed and named together (as at a commit, without the
+ * manifest) so that descriptors stay bounded; a failure there leaves those
+ * not named pending and is reported by the commit, which tries again.  A
+ * blob that does not reach the builder's layout (the writer was made from
+ * another handle) is found missing at the commit (OCIDIR_E_NOT_FOUND)
+ * rather than at this call.
+ * ocidir_builder_free() without a commit discards the deferred blobs.  A
+ * failed commit keeps the deferred blobs it had not named yet, for another
+ * commit.  Errors of the batched flush: OCIDIR_E_IO from syncfs (nothing
+ * named); OCIDIR_E_NOT_DURABLE from a directory fsync (the blobs are named,
+ * index.json unchanged, digest_out not written).
+ */
+#define OCIDIR_ADD_LAYER_DEFER_SYNC (1u << 0)
 
 #define OCIDIR_ADD_LAYER_OPTIONS_INIT { sizeof(ocidir_add_layer_options_t), NULL, NULL, 0 }
 
@@ -1245,7 +1290,9 @@ OCIDIR_API int ocidir_builder_set_subject(ocidir_builder_t *b, const char *diges
  * Write the config blob, then the manifest blob (canonical JSON), then point
  * `tag` at the manifest in `index.json` (or, with tag NULL, add an untagged
  * entry).  Each step is durable before the next starts, so a crash at any
- * point leaves the tag as it was or moved whole.  The builder stays usable
+ * point leaves the tag as it was or moved whole.  Layers added with
+ * OCIDIR_ADD_LAYER_DEFER_SYNC are flushed and named first, with the config,
+ * in one batch (see that flag).  The builder stays usable
  * (it may be committed again, e.g. under another tag).
  * @param digest_out the manifest digest; may be NULL.
  * @return 0, OCIDIR_E_INVALID (bad tag), OCIDIR_E_READONLY, OCIDIR_E_IO, and

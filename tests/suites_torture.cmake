@@ -18,3 +18,11 @@ set_tests_properties(crash_torture crash_torture_named_temp PROPERTIES TIMEOUT 3
 # Full disk: a 4 MiB tmpfs in a private mount namespace (ENOSPC), and
 # RLIMIT_FSIZE (EFBIG); again with named temporary files.
 ocidir_cmocka_test(test_fulldisk test_fulldisk.c VARIANTS named_temp=OCIDIR_FORCE_NAMED_TEMP=1)
+
+# The order of flushes and names when images are built, batched
+# (OCIDIR_ADD_LAYER_DEFER_SYNC) or not, checked against a model of what a
+# power cut keeps: the program defines write, fsync, fdatasync, syncfs,
+# linkat and renameat(2) itself, in front of the C library's.  Again with
+# named temporary files (renamed rather than linked into place).
+ocidir_cmocka_test(test_sync_order test_sync_order.c VARIANTS named=OCIDIR_FORCE_NAMED_TEMP=1)
+target_link_libraries(test_sync_order PRIVATE ${CMAKE_DL_LIBS})

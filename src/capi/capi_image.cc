@@ -374,6 +374,10 @@ OCIDIR_API int ocidir_builder_add_layer_opts(ocidir_builder_t *b, const char *me
     return guard([&] {
         ocidir_add_layer_options_t o = OCIDIR_ADD_LAYER_OPTIONS_INIT;
         load_options(opts, o, op);
+        if (o.flags & OCIDIR_ADD_LAYER_DEFER_SYNC)
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": OCIDIR_ADD_LAYER_DEFER_SYNC applies to a layer "
+                                                            "writer's blob (ocidir_builder_add_layer_writer_opts()); "
+                                                            "this blob is published already");
         if (o.flags != 0)
             throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
         builder::add_layer(*b, media_type, digest, size, diff_id, o.created_by, o.annotations, op);
@@ -392,9 +396,11 @@ OCIDIR_API int ocidir_builder_add_layer_writer_opts(ocidir_builder_t *b, ocidir_
     return guard([&] {
         ocidir_add_layer_options_t o = OCIDIR_ADD_LAYER_OPTIONS_INIT;
         load_options(opts, o, op);
-        if (o.flags != 0)
-            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags));
-        builder::add_layer_writer(*b, *owned, o.created_by, o.annotations, op);
+        if (o.flags & ~static_cast<unsigned>(OCIDIR_ADD_LAYER_DEFER_SYNC))
+            throw Error(OCIDIR_E_INVALID, std::string(op) + ": unknown flags " + std::to_string(o.flags) +
+                                              " (known: OCIDIR_ADD_LAYER_DEFER_SYNC)");
+        builder::add_layer_writer(*b, *owned, o.created_by, o.annotations, op,
+                                  (o.flags & OCIDIR_ADD_LAYER_DEFER_SYNC) != 0);
     });
 }
 

@@ -188,11 +188,11 @@ void TempFile::copy_into_named()
         throw_os("flushing temporary file " + tmpname_ + " in " + label_ + " to disk", errno);
 }
 
-bool TempFile::publish(const std::string &name)
+bool TempFile::publish(const std::string &name, bool flush)
 {
     if (done_)
         throw_error(OCIDIR_E_STATE, "temporary file in " + label_ + " was already published");
-    if (!flushed_) {
+    if (flush && !flushed_) {
         if (fdatasync(fd_.get()) != 0)
             throw_os("flushing " + name + " in " + label_ + " to disk", errno);
         flushed_ = true;
@@ -211,16 +211,17 @@ bool TempFile::publish(const std::string &name)
     }
     if (created) {
         done_ = true;
-        flush_dir(name);
+        if (flush)
+            flush_dir(name);
     }
     return created;
 }
 
-void TempFile::replace(const std::string &name)
+void TempFile::replace(const std::string &name, bool flush)
 {
     if (done_)
         throw_error(OCIDIR_E_STATE, "temporary file in " + label_ + " was already published");
-    if (!flushed_) {
+    if (flush && !flushed_) {
         if (fdatasync(fd_.get()) != 0)
             throw_os("flushing " + name + " in " + label_ + " to disk", errno);
         flushed_ = true;
@@ -250,7 +251,8 @@ void TempFile::replace(const std::string &name)
         throw_os("replacing " + name + " in " + label_ + " by its new copy", errno);
     tmpname_.clear();
     done_ = true;
-    flush_dir(name);
+    if (flush)
+        flush_dir(name);
 }
 
 void TempFile::flush_dir(const std::string &name)

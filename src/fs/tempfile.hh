@@ -43,13 +43,17 @@ public:
     // is then still whole, for replace() or to be discarded.  Throws
     // Error(NOT_DURABLE) when `name` was created but the directory flush
     // failed.
-    bool publish(const std::string &name);
+    // With `flush` false, neither the data nor the directory is flushed:
+    // the caller has made the data durable already (a syncfs after the last
+    // write) and flushes the directory itself afterwards (flush_dir()).
+    bool publish(const std::string &name, bool flush = true);
 
     // Flush the data and put the file in place of `name` with one rename
     // (a reader of `name` finds the old file or this one, never nothing),
     // then flush the directory.  Throws Error(NOT_DURABLE) when the rename
     // was done but the directory flush failed.  Spends the TempFile.
-    void replace(const std::string &name);
+    // `flush` as for publish().
+    void replace(const std::string &name, bool flush = true);
 
     // fsync the directory after `name` changed in it (or was found there):
     // Error(NOT_DURABLE) naming the directory and the errno on failure.

@@ -324,8 +324,67 @@ void add_layer(ocidir_builder &b, const char *media_type, const char *digest, ui
     append_layer(b, std::move(desc), &id, created_by);
 }
 
+namespace {
+
+// Publish b.pending (and `extra`, finished writers of this commit) with one
+// flush of their data (syncfs) before any is named and one flush of their
+// directory after; each published writer leaves b.pending.  `sync_only`, a
+// finished writer published later by the caller (the manifest), is flushed
+// by the same syncfs.  Then check that every layer blob is reachable from the
+// builder's layout (a writer may belong to another handle).
+void publish_pending(ocidir_builder &b, const std::vector<ocidir_blob_writer *> &extra,
+                     ocidir_blob_writer *sync_only = nullptr)
+{
+    std::vector<ocidir_blob_writer *> all;
+    all.reserve(b.pending.size() + extra.size() + 1);
+    for (auto &p : b.pending)
+        all.push_back(p.get());
+    all.insert(all.end(), extra.begin(), extra.end());
+    if (all.empty())
+        return;
+    if (sync_only) {
+        all.push_back(sync_only);
+        sync_writers(all);
+        all.pop_back();
+    } else {
+        sync_writers(all);
+    }
+    // The published writers leave b.pending (a retried commit must not
+    // publish them again) but live on here for the directory flush.
+    std::vector<std::unique_ptr<ocidir_blob_writer>> done;
+    done.reserve(b.pending.size());
+    size_t i = 0;
+    try {
+        for (; i < b.pending.size(); i++)
+            writer_publish(*b.pending[i], false);
+    } catch (...) {
+        // Those named so far leave b.pending; their directory is flushed
+        // now (best effort: the commit fails anyway), so that a later commit
+        // that names a manifest referring to them finds them durable.
+        std::vector<ocidir_blob_writer *> named(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(i));
+        try {
+            flush_writer_dirs(named);
+        } catch (...) {
+        }
+        b.pending.erase(b.pending.begin(), b.pending.begin() + static_cast<std::ptrdiff_t>(i));
+        throw;
+    }
+    for (auto &p : b.pending)
+        done.push_back(std::move(p));
+    b.pending.clear();
+    for (ocidir_blob_writer *w : extra)
+        writer_publish(*w, false);
+    flush_writer_dirs(all);
+    // A layer writer may belong to another handle: its blob must be
+    // reachable from the builder's layout.
+    for (const auto &w : done)
+        (void)find_blob(*b.d, parse_digest(w->final_digest.c_str()));
+}
+
+}  // namespace
+
 void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by,
-                      const char *const *annotations, const char *op)
+                      const char *const *annotations, const char *op, bool defer)
 {
     if (b.artifact && created_by)
         throw Error(OCIDIR_E_INVALID, std::string(op) + ": an artifact has no history (created_by must be NULL)");
@@ -333,6 +392,27 @@ void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *cre
         check_utf8(created_by, op, "created_by");
     // Checked before the commit, so that bad arguments publish nothing.
     oci::Annotations ann = layer_annotations(annotations, op);
+    if (defer) {
+        b.pending.reserve(b.pending.size() + 1);
+        LayerResult r = layer_writer_finish(w);
+        oci::Descriptor desc;
+        desc.media_type = r.media_type;
+        desc.digest = r.digest;
+        desc.size = static_cast<int64_t>(r.size);
+        desc.annotations = std::move(ann);
+        append_layer(b, std::move(desc), &r.diff_id, created_by);
+        b.pending.push_back(std::move(w.blob));  // reserved: cannot throw
+        if (b.pending.size() >= kMaxPending) {
+            // The layer is added whatever happens here: a failure leaves the
+            // blobs not yet named pending, and the commit, which flushes
+            // them again, reports it.
+            try {
+                publish_pending(b, {});
+            } catch (const Error &) {
+            }
+        }
+        return;
+    }
     LayerResult r = layer_writer_commit(w);
     // The writer may belong to another handle: the blob must be reachable
     // from this builder's layout.
@@ -488,6 +568,24 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
         index::check_new_tag(tag);
     check_writable(*b.d, op);
 
+    // Layers added with OCIDIR_ADD_LAYER_DEFER_SYNC are pending: then the
+    // config and the manifest are only written here (staged), one syncfs
+    // flushes them with the pending layers, the layers and the config are
+    // named and their directory flushed, then the manifest is named and its
+    // directory flushed.  Otherwise each blob is flushed as it is written.
+    const bool batch = !b.pending.empty();
+    std::vector<std::unique_ptr<ocidir_blob_writer>> staged;
+    auto put = [&](const std::string &bytes) -> std::string {
+        if (!batch)
+            return write_blob(*b.d, bytes);
+        auto w = writer_new(*b.d, Alg::sha256);
+        writer_write(*w, bytes.data(), bytes.size());
+        writer_finish(*w);
+        std::string dg = w->final_digest;
+        staged.push_back(std::move(w));
+        return dg;
+    };
+
     // 1. The config (or, for artifacts, the `{}` blob), durable first.
     oci::Descriptor cfg;
     if (b.artifact) {
@@ -496,11 +594,11 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
         for (const auto &l : b.layers)
             need_empty = need_empty || l.digest == oci::kEmptyDigest;
         if (need_empty)
-            write_blob(*b.d, std::string(oci::kEmptyContent));
+            put(std::string(oci::kEmptyContent));
     } else {
         std::string bytes = config_json(b);
         cfg.media_type = std::string(oci::kMediaConfig);
-        cfg.digest = write_blob(*b.d, bytes);
+        cfg.digest = put(bytes);
         cfg.size = static_cast<int64_t>(bytes.size());
     }
 
@@ -508,7 +606,19 @@ std::string commit(ocidir_builder &b, const char *tag, unsigned flags)
     std::string mbytes = manifest_json(b, cfg);
     oci::Descriptor md;
     md.media_type = std::string(oci::kMediaManifest);
-    md.digest = write_blob(*b.d, mbytes);
+    if (batch) {
+        auto mw = writer_new(*b.d, Alg::sha256);
+        writer_write(*mw, mbytes.data(), mbytes.size());
+        writer_finish(*mw);
+        std::vector<ocidir_blob_writer *> extra;
+        for (auto &w : staged)
+            extra.push_back(w.get());
+        publish_pending(b, extra, mw.get());
+        md.digest = writer_publish(*mw, false);
+        flush_writer_dirs({mw.get()});
+    } else {
+        md.digest = write_blob(*b.d, mbytes);
+    }
     md.size = static_cast<int64_t>(mbytes.size());
     md.artifact_type = b.artifact_type;
 

@@ -15,6 +15,7 @@
 #include "format/json.hh"
 #include "format/oci.hh"
 #include "ocidir.h"
+#include "store/blob_store.hh"
 
 struct ocidir;
 struct ocidir_layer_writer;
@@ -42,6 +43,11 @@ struct ocidir_builder {
     // NOT_DURABLE at its index.json step (the tag moved, the flush failed);
     // empty otherwise.  The C shim hands it out as on success.
     std::string published_digest;
+
+    // Layer blobs added with OCIDIR_ADD_LAYER_DEFER_SYNC: finished (digest
+    // known, in b.layers) but not published yet; commit flushes them all at
+    // once and names them before the manifest is written.
+    std::vector<std::unique_ptr<ocidir_blob_writer>> pending;
 };
 
 namespace ocd::builder {
@@ -62,8 +68,12 @@ void set_created(ocidir_builder &b, const char *rfc3339);
 void add_layer(ocidir_builder &b, const char *media_type, const char *digest, uint64_t size, const char *diff_id,
                const char *created_by, const char *const *annotations, const char *op);
 // Commits `w` (spent or failed afterwards; the caller frees it) then adds it.
+// With `defer`, the blob is not published now but kept in b.pending
+// (OCIDIR_ADD_LAYER_DEFER_SYNC); once kMaxPending are held, they are
+// flushed and published together.
+inline constexpr size_t kMaxPending = 256;
 void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by,
-                      const char *const *annotations, const char *op);
+                      const char *const *annotations, const char *op, bool defer = false);
 void set_config_strv(ocidir_builder &b, int field, const char *const *strv);
 void set_config_string(ocidir_builder &b, int field, const char *value);
 void set_label(ocidir_builder &b, const char *key, const char *value);

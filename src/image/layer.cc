@@ -288,6 +288,30 @@ void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
     }
 }
 
+LayerResult layer_writer_finish(ocidir_layer_writer &w)
+{
+    check_open(w, "commit");
+    try {
+        if (w.check)
+            w.check->finish("layer writer");
+        if (w.enc) {
+            w.enc->finish();
+            w.enc.reset();
+        }
+        LayerResult res;
+        res.diff_id = w.diff->final_digest();
+        writer_finish(*w.blob);
+        res.digest = w.blob->final_digest;
+        res.size = w.blob->size;
+        res.media_type = w.media_type;
+        w.state = ocidir_layer_writer::State::Committed;
+        return res;
+    } catch (...) {
+        w.state = ocidir_layer_writer::State::Failed;
+        throw;
+    }
+}
+
 LayerResult layer_writer_commit(ocidir_layer_writer &w)
 {
     check_open(w, "commit");

@@ -135,6 +135,12 @@ struct LayerResult {
 // for NOT_DURABLE (published, not flushed: published_* are set).
 LayerResult layer_writer_commit(ocidir_layer_writer &w);
 
+// Finish the compressed stream and compute both digests without publishing:
+// the writer is spent (Committed) and w.blob holds the finished, unpublished
+// blob writer (writer_finish()) for the caller to take and publish; failed
+// on failure, with nothing published.
+LayerResult layer_writer_finish(ocidir_layer_writer &w);
+
 // Open a layer blob.  Throws UNSUPPORTED (media type not a tar layer), the
 // codes of parse_digest() for a bad diff_id (NULL: no diff_id check), and
 // those of reader_open().

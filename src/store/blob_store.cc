@@ -131,6 +131,8 @@ void writer_write(ocidir_blob_writer &w, const void *buf, size_t len)
 {
     if (w.failed)
         throw_error(OCIDIR_E_STATE, "blob writer already failed; only abort is possible");
+    if (w.finished)
+        throw_error(OCIDIR_E_STATE, "blob writer already finished; no more writes");
     if (len == 0)
         return;
     if (w.expect_size >= 0 && (len > static_cast<uint64_t>(w.expect_size) ||
@@ -162,8 +164,16 @@ void writer_write(ocidir_blob_writer &w, const void *buf, size_t len)
 
 std::string writer_commit(ocidir_blob_writer &w)
 {
+    writer_finish(w);
+    return writer_publish(w, true);
+}
+
+void writer_finish(ocidir_blob_writer &w)
+{
     if (w.failed)
         throw_error(OCIDIR_E_STATE, "blob writer already failed; nothing was committed");
+    if (w.finished)
+        return;
     flush_buffer(w);
     std::string digest = w.hasher->final_digest();
     if (w.expect_size >= 0 && w.size != static_cast<uint64_t>(w.expect_size))
@@ -173,6 +183,15 @@ std::string writer_commit(ocidir_blob_writer &w)
     if (w.expect_digest && digest != w.expect_digest->str())
         throw_error(OCIDIR_E_DIGEST, "blob content hashes to " + digest + ", not to the expected " +
                                          w.expect_digest->str() + "; nothing was stored");
+    w.final_digest = std::move(digest);
+    w.finished = true;
+}
+
+std::string writer_publish(ocidir_blob_writer &w, bool flush)
+{
+    if (!w.finished)
+        throw_error(OCIDIR_E_STATE, "blob writer: published before it was finished");
+    const std::string digest = w.final_digest;
     std::string hex = digest.substr(alg_name(w.alg).size() + 1);
     const std::string name = "blob " + digest + " in " + w.tmp.label();
     // A gc may remove an existing blob between the moment the commit finds
@@ -180,7 +199,7 @@ std::string writer_commit(ocidir_blob_writer &w)
     constexpr int kAttempts = 8;
     for (int attempt = 1;; attempt++) {
         w.digest = digest;  // for NOT_DURABLE, which is thrown after publishing
-        if (w.tmp.publish(hex))
+        if (w.tmp.publish(hex, flush))
             return digest;
         auto vanished = [&](int e) {
             if (e == ENOENT && attempt < kAttempts)
@@ -213,7 +232,7 @@ std::string writer_commit(ocidir_blob_writer &w)
                 continue;
         }
         if (!keep) {
-            w.tmp.replace(hex);
+            w.tmp.replace(hex, flush);
             return digest;
         }
         // Its modification time now says "just committed", so that gc's
@@ -226,9 +245,44 @@ std::string writer_commit(ocidir_blob_writer &w)
                 throw_os("refreshing the modification time of " + name, e);
         }
         // It may have been published a moment ago by a writer that has not
-        // flushed the directory yet: this commit's success promises it.
-        w.tmp.flush_dir(hex);
+        // flushed the directory yet: this commit's success promises it (or,
+        // without `flush`, the caller's flush of the directory does).
+        if (flush)
+            w.tmp.flush_dir(hex);
         return digest;
+    }
+}
+
+void sync_writers(const std::vector<ocidir_blob_writer *> &ws)
+{
+    std::vector<dev_t> done;
+    for (ocidir_blob_writer *w : ws) {
+        struct stat st;
+        if (fstat(w->tmp.fd(), &st) != 0)
+            throw_os("fstat of a temporary file in " + w->tmp.label(), errno);
+        if (std::find(done.begin(), done.end(), st.st_dev) != done.end())
+            continue;
+        if (syncfs(w->tmp.fd()) != 0)
+            throw_os("flushing the filesystem of " + w->tmp.label() + " to disk (syncfs) before publishing " +
+                         std::to_string(ws.size()) + " blobs; none was published",
+                     errno);
+        done.push_back(st.st_dev);
+    }
+}
+
+void flush_writer_dirs(const std::vector<ocidir_blob_writer *> &ws)
+{
+    std::vector<std::pair<dev_t, ino_t>> done;
+    for (ocidir_blob_writer *w : ws) {
+        struct stat st;
+        if (fstat(w->tmp.dir_fd(), &st) != 0)
+            throw Error(OCIDIR_E_NOT_DURABLE, "fstat of " + w->tmp.label() + " to flush it: " + errno_text(errno),
+                        errno);
+        std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+        if (std::find(done.begin(), done.end(), id) != done.end())
+            continue;
+        w->tmp.flush_dir(std::to_string(ws.size()) + " blobs (" + w->digest + ", ...)");
+        done.push_back(id);
     }
 }
 

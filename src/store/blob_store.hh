@@ -31,6 +31,8 @@ struct ocidir_blob_writer {
     bool expected = false;
     bool failed = false;
     std::string digest;  // set by writer_commit once the blob is published
+    std::string final_digest;  // set by writer_finish: the content's digest
+    bool finished = false;     // writer_finish done: no more writes
     std::vector<char> buf;  // coalesces small writes
     size_t buf_len = 0;
 };
@@ -58,6 +60,24 @@ void writer_write(ocidir_blob_writer &w, const void *buf, size_t len);
 // Error(NOT_DURABLE) when the blob was published but flushing its directory
 // failed; w.digest holds the digest then too.
 std::string writer_commit(ocidir_blob_writer &w);
+// writer_commit() in two steps.  writer_finish: flush the buffer, compute the
+// digest (into w.final_digest) and check it and the size against
+// writer_expect(); nothing is published (idempotent).  writer_publish:
+// publish a finished writer, as writer_commit does; with `flush` false
+// neither the content nor the directory is flushed: the caller made the
+// content durable before (sync_writers()) and flushes the directory after
+// (flush_writer_dirs()).
+void writer_finish(ocidir_blob_writer &w);
+std::string writer_publish(ocidir_blob_writer &w, bool flush);
+
+// Batched durability for finished writers, not yet published: one syncfs()
+// per filesystem their temporary files are on (throws IO naming the blob
+// directory and the errno; nothing is published then).
+void sync_writers(const std::vector<ocidir_blob_writer *> &ws);
+// After publishing writers without flushing: fsync each distinct blob
+// directory once.  Throws NOT_DURABLE (the blobs are in place, their names
+// may not survive a crash).
+void flush_writer_dirs(const std::vector<ocidir_blob_writer *> &ws);
 // Append the content of `fd` (from its offset to its end) to a fresh writer:
 // regular files by an in-kernel copy hashed with read(2), others by reading.
 void put_fd_into(ocidir_blob_writer &w, int fd);

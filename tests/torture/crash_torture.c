@@ -14,6 +14,9 @@
  *   e) after the recovery a writable open performs, no temporary file
  *      (.ocidir-tmp-*, .ocidir-index-*) is left.
  *
+ * Half the layers of a commit are added with OCIDIR_ADD_LAYER_DEFER_SYNC
+ * (flushed with one syncfs and named together at the commit).
+ *
  * The writer logs "B <op> ..." with write(2) O_APPEND before an operation
  * and "D <op> ..." after it returned OK; a killed process keeps what it
  * wrote to the page cache, so an unmatched B line names the operation in
@@ -174,7 +177,13 @@ static void add_random_layer(ocidir_t *d, ocidir_builder_t *b, uint64_t *rng, ui
         CHECK(ocidir_layer_writer_write(w, tar_buf + off, n));
         off += n;
     }
-    CHECK(ocidir_builder_add_layer_writer(b, w, "crash torture layer"));
+    /* Half the layers are deferred (flushed and named in one batch at the
+     * commit), so that kills also land inside a batched commit and between
+     * deferred and immediate layers of one builder. */
+    ocidir_add_layer_options_t o = OCIDIR_ADD_LAYER_OPTIONS_INIT;
+    o.created_by = "crash torture layer";
+    o.flags = rng_next(rng) % 2 ? OCIDIR_ADD_LAYER_DEFER_SYNC : 0;
+    CHECK(ocidir_builder_add_layer_writer_opts(b, w, &o));
 }
 
 /* Present tags, in a NULL-terminated vector. */
