@@ -471,6 +471,7 @@ fn tar_header(name: &str, typ: u8, mode: u32, size: u64) -> [u8; 512] {
     h[148..156].fill(b' ');
     let sum: u32 = h.iter().map(|&c| c as u32).sum();
     put(&mut h, 148, 8, &format!("{sum:06o}"));
+    h[154] = 0; // six digits, NUL, and the space left, as snprintf leaves them
     h[155] = b' ';
     h
 }
