@@ -63,6 +63,57 @@ int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool 
     return EAGAIN;
 }
 
+namespace {
+
+// Open `rel` as read_small_file does and check its size against `limit`.
+size_t open_small_file(int base, std::string_view rel, size_t limit, const std::string &label, Fd &f)
+{
+    struct stat st;
+    bool not_regular;
+    int e = open_regular(base, rel, f, st, not_regular);
+    if (e != 0)
+        throw_lookup(label, e);
+    if (not_regular)
+        throw_error(OCIDIR_E_FORMAT, label + " is " + file_type_name(st.st_mode) + ", not a regular file");
+    if (static_cast<uint64_t>(st.st_size) > limit)
+        throw_error(OCIDIR_E_TOO_LARGE, label + " is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+                                            std::to_string(limit));
+    return static_cast<size_t>(st.st_size);
+}
+
+// Up to `size` bytes of `f` into `buf`; the count read (short when the file
+// shrank meanwhile).
+size_t read_up_to(const Fd &f, char *buf, size_t size, const std::string &label)
+{
+    size_t off = 0;
+    while (off < size) {
+        ssize_t n = ::read(f.get(), buf + off, size - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("reading " + label, errno);
+        }
+        if (n == 0)
+            break;
+        off += static_cast<size_t>(n);
+    }
+    return off;
+}
+
+}  // namespace
+
+PaddedBytes read_small_file_padded(int base, std::string_view rel, size_t limit, const std::string &label,
+                                   size_t padding)
+{
+    Fd f;
+    size_t size = open_small_file(base, rel, limit, label, f);
+    PaddedBytes out;
+    out.buf.reset(new char[size + padding]);  // not value-initialized: read() fills it
+    out.size = read_up_to(f, out.buf.get(), size, label);
+    memset(out.buf.get() + out.size, 0, padding);
+    return out;
+}
+
 std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label, size_t padding)
 {
     Fd f;
