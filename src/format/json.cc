@@ -132,10 +132,10 @@ namespace {
 // The content of the string whose opening quote precedes `p`, when it has no
 // escape (then the content is exactly the bytes up to the next quote; stage 1
 // has checked their UTF-8 and that no control character is unescaped).
-bool plain_string(const char *p, const char *end, std::string_view &out) noexcept
+bool plain_string(const char *p, const char *end, bool escapes, std::string_view &out) noexcept
 {
     const char *q = static_cast<const char *>(memchr(p, '"', static_cast<size_t>(end - p)));
-    if (!q || memchr(p, '\\', static_cast<size_t>(q - p)))
+    if (!q || (escapes && memchr(p, '\\', static_cast<size_t>(q - p))))
         return false;
     out = std::string_view(p, static_cast<size_t>(q - p));
     return true;
@@ -143,30 +143,30 @@ bool plain_string(const char *p, const char *end, std::string_view &out) noexcep
 
 }  // namespace
 
-bool field_key(od::field &field, const char *end, std::string_view &out) noexcept
+bool field_key(od::field &field, const Text &text, std::string_view &out) noexcept
 {
     // The search ends at the closing quote (stage 1 checked the quotes pair up).
     const char *p = field.key().raw();
-    if (p < end && plain_string(p, end, out))
+    if (p < text.end && plain_string(p, text.end, text.escapes, out))
         return true;
     return field.unescaped_key().get(out) == simdjson::SUCCESS;
 }
 
-bool take_string(od::value v, std::string_view &out) noexcept
+bool take_string(od::value v, const Text &text, std::string_view &out) noexcept
 {
     std::string_view tok = v.raw_json_token();
     if (tok.empty() || tok[0] != '"')
         return false;
     // The token runs to the next structural character: past the closing
     // quote (and any whitespace), so the quote is found inside it.
-    if (plain_string(tok.data() + 1, tok.data() + tok.size(), out)) {
+    if (plain_string(tok.data() + 1, tok.data() + tok.size(), text.escapes, out)) {
         od::raw_json_string raw;
         return v.get_raw_json_string().get(raw) == simdjson::SUCCESS;  // consumes it
     }
     return v.get_string().get(out) == simdjson::SUCCESS;  // unescapes and checks the escapes
 }
 
-bool check_value(od::value v, size_t depth, const char *end) noexcept
+bool check_value(od::value v, size_t depth, const Text &text) noexcept
 {
     // Stricter than Doc::parse's bound, never looser (a refusal only sends the
     // document to Doc::parse).
@@ -184,8 +184,8 @@ bool check_value(od::value v, size_t depth, const char *end) noexcept
         for (auto f : obj) {
             od::field field;
             std::string_view key;
-            if (std::move(f).get(field) != simdjson::SUCCESS || !field_key(field, end, key) || !keys.add(key) ||
-                !check_value(field.value(), depth + 1, end))
+            if (std::move(f).get(field) != simdjson::SUCCESS || !field_key(field, text, key) || !keys.add(key) ||
+                !check_value(field.value(), depth + 1, text))
                 return false;
         }
         return true;
@@ -196,14 +196,14 @@ bool check_value(od::value v, size_t depth, const char *end) noexcept
             return false;
         for (auto e : arr) {
             od::value x;
-            if (std::move(e).get(x) != simdjson::SUCCESS || !check_value(x, depth + 1, end))
+            if (std::move(e).get(x) != simdjson::SUCCESS || !check_value(x, depth + 1, text))
                 return false;
         }
         return true;
     }
     case od::json_type::string: {
         std::string_view s;
-        return take_string(v, s);
+        return take_string(v, text, s);
     }
     case od::json_type::number: {
         od::number n;

@@ -86,17 +86,26 @@ private:
     std::vector<std::string_view> large_;
 };
 
+// The document a walk reads: the end of its bytes, and whether a backslash
+// occurs in them at all (when none does, no string has an escape).
+struct Text {
+    const char *end;
+    bool escapes;
+    explicit Text(std::string_view bytes)
+        : end(bytes.data() + bytes.size()), escapes(bytes.find('\\') != std::string_view::npos)
+    {
+    }
+};
+
 // The key of `field` unescaped (a view into the document, or into the
-// parser's string buffer when it has escapes); false when malformed.  `end`
-// is the end of the document's bytes.
-bool field_key(od::field &field, const char *end, std::string_view &out) noexcept;
+// parser's string buffer when it has escapes); false when malformed.
+bool field_key(od::field &field, const Text &text, std::string_view &out) noexcept;
 // Consume a string value into `out` (as field_key); false when `v` is not a
 // well-formed string.
-bool take_string(od::value v, std::string_view &out) noexcept;
+bool take_string(od::value v, const Text &text, std::string_view &out) noexcept;
 // Consume `v` whole, checking it as Doc::parse would; `depth` is the nesting
-// of `v` (the root is 1); `end` as for field_key.  False on anything
-// Doc::parse might reject.
-bool check_value(od::value v, size_t depth, const char *end) noexcept;
+// of `v` (the root is 1).  False on anything Doc::parse might reject.
+bool check_value(od::value v, size_t depth, const Text &text) noexcept;
 // In a document a walk has accepted (and only there): the JSON text of the
 // value that begins at `p`, and of the member whose key's opening quote is
 // at `p`; `end` is the end of the document's bytes.

@@ -376,7 +376,7 @@ namespace {
 namespace od = simdjson::ondemand;
 
 // One entry of manifests: what a lookup checks, every value consumed.
-bool scan_entry(od::value v, const char *end, IndexEntry &e)
+bool scan_entry(od::value v, const json::Text &text, IndexEntry &e)
 {
     od::object obj;
     if (v.get_object().get(obj) != simdjson::SUCCESS)
@@ -385,10 +385,10 @@ bool scan_entry(od::value v, const char *end, IndexEntry &e)
     for (auto f : obj) {
         od::field field;
         std::string_view key;
-        if (std::move(f).get(field) != simdjson::SUCCESS || !json::field_key(field, end, key) || !keys.add(key))
+        if (std::move(f).get(field) != simdjson::SUCCESS || !json::field_key(field, text, key) || !keys.add(key))
             return false;
         if (key != "annotations") {
-            if (!json::check_value(field.value(), 4, end))
+            if (!json::check_value(field.value(), 4, text))
                 return false;
             continue;
         }
@@ -399,15 +399,15 @@ bool scan_entry(od::value v, const char *end, IndexEntry &e)
         for (auto af : ann) {
             od::field afield;
             std::string_view akey;
-            if (std::move(af).get(afield) != simdjson::SUCCESS || !json::field_key(afield, end, akey) ||
+            if (std::move(af).get(afield) != simdjson::SUCCESS || !json::field_key(afield, text, akey) ||
                 !akeys.add(akey))
                 return false;
             if (akey == kRefNameAnnotation) {
                 std::string_view tag;
-                if (!json::take_string(afield.value(), tag))
+                if (!json::take_string(afield.value(), text, tag))
                     return false;  // not a string (or malformed)
                 e.tag = tag;
-            } else if (!json::check_value(afield.value(), 5, end)) {
+            } else if (!json::check_value(afield.value(), 5, text)) {
                 return false;
             }
         }
@@ -426,6 +426,7 @@ bool IndexScanner::run(std::string_view bytes, const std::string &what,
                        const std::function<void(const IndexEntry &)> &on_entry)
 {
     const char *end = bytes.data() + bytes.size();
+    const json::Text text(bytes);
     od::document doc;
     if (parser_.iterate(simdjson::padded_string_view(bytes.data(), bytes.size(), bytes.size() + json::Doc::kPadding))
             .get(doc) != simdjson::SUCCESS)
@@ -442,10 +443,10 @@ bool IndexScanner::run(std::string_view bytes, const std::string &what,
         if (std::move(f).get(field) != simdjson::SUCCESS)
             return false;
         const char *key_start = field.key().raw() - 1;  // its opening quote
-        if (!json::field_key(field, end, key) || !keys.add(key))
+        if (!json::field_key(field, text, key) || !keys.add(key))
             return false;
         if (key != "manifests") {
-            if (!json::check_value(field.value(), 2, end))
+            if (!json::check_value(field.value(), 2, text))
                 return false;
             member_starts_.push_back(key_start);
             continue;
@@ -461,7 +462,7 @@ bool IndexScanner::run(std::string_view bytes, const std::string &what,
                 return false;
             std::string_view tok = v.raw_json_token();
             e.tag.reset();
-            if (!scan_entry(v, end, e))
+            if (!scan_entry(v, text, e))
                 return false;
             e.start = tok.data();
             on_entry(e);
