@@ -68,7 +68,8 @@ static int inspect_json(ocidir_t *d, const ocidir_image_t *img, const char *ref,
     size_t len = 0;
     char **diff_ids = NULL, **kv = NULL;
     int rc;
-    if ((rc = ocidir_resolve(d, ref, ref_digest, &ref_type, &ref_size)) < 0 ||
+    /* What the ref named, as the open resolved it (index.json is not read again). */
+    if ((rc = ocidir_image_ref_descriptor(img, ref_digest, &ref_type, &ref_size)) < 0 ||
         (rc = ocidir_image_manifest(img, digest, NULL, &len)) < 0 ||
         (rc = ocidir_resolve(d, digest, NULL, &manifest_type, &manifest_size)) < 0 ||
         (rc = ocidir_image_config_descriptor(img, &config_type, config_digest, &config_size)) < 0)

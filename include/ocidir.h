@@ -842,6 +842,21 @@ OCIDIR_API int ocidir_image_manifest(const ocidir_image_t *img, char digest_out[
                                      const void **buf_out, size_t *len_out);
 
 /**
+ * The descriptor the image's ref named when it was opened: the index.json
+ * entry of a tag, or what the blob of a digest is.  It is the manifest's when
+ * the ref named the manifest, the index's when the ref named an index the
+ * manifest was chosen from.  (The same as ocidir_resolve() of the ref at
+ * ocidir_image_open() time, without reading index.json again.)
+ * Thread-safe on a shared image (it only reads).
+ * @param digest_out receives the digest; may be NULL.
+ * @param media_type_out freed with ocidir_free(); may be NULL.
+ * @param size_out may be NULL.
+ * @return 0; OCIDIR_E_INVALID (img NULL); OCIDIR_E_NOMEM.
+ */
+OCIDIR_API int ocidir_image_ref_descriptor(const ocidir_image_t *img, char digest_out[OCIDIR_DIGEST_MAX],
+                                           char **media_type_out, uint64_t *size_out);
+
+/**
  * The manifest's config descriptor.
  * @param media_type_out freed with ocidir_free(); may be NULL.
  * @param digest_out, size_out may be NULL.

@@ -131,6 +131,7 @@ const ht_fn ht_functions[] = {
     (ht_fn)ocidir_image_close,
     (ht_fn)ocidir_image_manifest,
     (ht_fn)ocidir_image_config_descriptor,
+    (ht_fn)ocidir_image_ref_descriptor,
     (ht_fn)ocidir_image_config_is_empty,
     (ht_fn)ocidir_image_artifact_type,
     (ht_fn)ocidir_image_layer_count,
@@ -221,6 +222,7 @@ int (*const ht_image_manifest)(const ocidir_image_t *, char[OCIDIR_DIGEST_MAX], 
                                size_t *) = ocidir_image_manifest;
 int (*const ht_image_config_descriptor)(const ocidir_image_t *, char **, char[OCIDIR_DIGEST_MAX],
                                         uint64_t *) = ocidir_image_config_descriptor;
+int (*const ht_image_ref_descriptor)(const ocidir_image_t *, char *, char **, uint64_t *) = ocidir_image_ref_descriptor;
 int (*const ht_image_config_is_empty)(const ocidir_image_t *) = ocidir_image_config_is_empty;
 const char *(*const ht_image_artifact_type)(const ocidir_image_t *) = ocidir_image_artifact_type;
 size_t (*const ht_image_layer_count)(const ocidir_image_t *) = ocidir_image_layer_count;

@@ -117,6 +117,7 @@ const ht_fn ht_functions[] = {
     reinterpret_cast<ht_fn>(ocidir_image_close),
     reinterpret_cast<ht_fn>(ocidir_image_manifest),
     reinterpret_cast<ht_fn>(ocidir_image_config_descriptor),
+    reinterpret_cast<ht_fn>(ocidir_image_ref_descriptor),
     reinterpret_cast<ht_fn>(ocidir_image_config_is_empty),
     reinterpret_cast<ht_fn>(ocidir_image_artifact_type),
     reinterpret_cast<ht_fn>(ocidir_image_layer_count),
@@ -277,6 +278,7 @@ extern int (*const ht_image_manifest)(const ocidir_image_t *, char *, const void
 int (*const ht_image_manifest)(const ocidir_image_t *, char *, const void **, size_t *) = ocidir_image_manifest;
 extern int (*const ht_image_config_descriptor)(const ocidir_image_t *, char **, char *, uint64_t *);
 int (*const ht_image_config_descriptor)(const ocidir_image_t *, char **, char *, uint64_t *) = ocidir_image_config_descriptor;
+int (*const ht_image_ref_descriptor)(const ocidir_image_t *, char *, char **, uint64_t *) = ocidir_image_ref_descriptor;
 extern int (*const ht_image_config_is_empty)(const ocidir_image_t *);
 int (*const ht_image_config_is_empty)(const ocidir_image_t *) = ocidir_image_config_is_empty;
 extern const char *(*const ht_image_artifact_type)(const ocidir_image_t *);

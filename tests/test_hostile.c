@@ -175,6 +175,9 @@ static int op_body(hg_op_t op, ocidir_t *d)
             if (rc == 0) rc = ocidir_image_config_descriptor(img, &mt, dg, NULL);
             ocidir_free(mt);
             mt = NULL;
+            if (rc == 0) rc = ocidir_image_ref_descriptor(img, dg, &mt, NULL);
+            ocidir_free(mt);
+            mt = NULL;
             size_t n = ocidir_image_layer_count(img);
             for (size_t i = 0; rc == 0 && i < n && i < 16; i++) {
                 rc = ocidir_image_layer(img, i, &mt, dg, NULL);

@@ -1390,6 +1390,148 @@ static void test_threads_set_distinct_tags_on_one_handle(void **state)
     ocidir_close(d);
 }
 
+/* ---- the one-pass lookup ------------------------------------------------ */
+
+/* index.json documents whose tagged entry "t" comes first and is fine, each
+ * with one defect further on: a lookup that found its entry early must still
+ * refuse the document as the whole parse does (tag_list, which parses the
+ * whole document, is the witness), naming the defect. */
+static void test_resolve_refuses_every_defect_after_the_entry_found(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    blob_t m = put_manifest(d, 1);
+    char entry[512];
+    snprintf(entry, sizeof entry,
+             "{\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%llu,"
+             "\"annotations\":{\"" REF_NAME "\":\"t\"}}",
+             m.digest, (unsigned long long)m.size);
+    char deep[400] = "";
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "]");
+    struct {
+        const char *after; /* after the entry, inside manifests */
+        const char *top;   /* after manifests, at the top level */
+        const char *tail;  /* after the root object */
+        const char *mentions;
+    } cases[] = {
+        {",{\"digest\":\"sha256:00\",\"digest\":\"sha256:00\"}", "", "", "duplicate key \"digest\""},
+        {",{\"size\":1,\"s\\u0069ze\":2}", "", "", "duplicate key \"size\""},
+        {"", ",\"schemaVersion\":2", "", "duplicate key \"schemaVersion\""},
+        {",{\"x\":DEEP}", "", "", "nested deeper than"},
+        {"", "", " x", "malformed JSON"},
+        {"", "", "{}", "malformed JSON"},
+        {"", ",\"config\":{}", "", "media-type confusion"},
+        {",{\"x\":\"a\\qb\"}", "", "", "malformed JSON"},
+        {",{\"x\":1e999}", "", "", "malformed JSON"},
+        {",{\"x\":tru}", "", "", "malformed JSON"},
+        {",{\"x\":1,}", "", "", "malformed JSON"},
+        {",{\"x\" 1}", "", "", "malformed JSON"},
+        {",{\"annotations\":[]}", "", "", "manifests[1].annotations must be an object"},
+        {",{\"annotations\":{\"" REF_NAME "\":7}}", "", "", "must be a string"},
+        {",7", "", "", "manifests[1] must be an object"},
+        {"", ",\"annotations\":{\"a\":1}", "", "annotations.a must be a string"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        const char *after = strcmp(cases[i].after, ",{\"x\":DEEP}") == 0 ? NULL : cases[i].after;
+        char *text = NULL;
+        assert_true(asprintf(&text, "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\",\"manifests\":[%s%s%s%s%s]%s}%s",
+                             entry, after ? after : ",{\"x\":", after ? "" : deep, after ? "" : "}", "",
+                             cases[i].top, cases[i].tail) >= 0);
+        write_index(layout, text);
+        char dg[OCIDIR_DIGEST_MAX];
+        int rc = ocidir_resolve(d, "t", dg, NULL, NULL);
+        if (rc != OCIDIR_E_FORMAT)
+            print_error("case %zu (%s): resolve gave %d for %s\n", i, cases[i].mentions, rc, text);
+        assert_int_equal(rc, OCIDIR_E_FORMAT);
+        assert_error_mentions(cases[i].mentions);
+        char **tags = NULL;
+        assert_int_equal(ocidir_tag_list(d, &tags), OCIDIR_E_FORMAT);
+        /* a missing tag: the same refusal, not NOT_FOUND */
+        assert_int_equal(ocidir_resolve(d, "absent", dg, NULL, NULL), OCIDIR_E_FORMAT);
+        free(text);
+    }
+    ocidir_close(d);
+}
+
+/* What the one pass must read as the whole parse does: escapes in keys and
+ * in the tag, whitespace everywhere, fields in any order, a large object. */
+static void test_resolve_reads_escapes_whitespace_and_order(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    blob_t m1 = put_manifest(d, 1), m2 = put_manifest(d, 2), m3 = put_manifest(d, 3);
+    char many[2048] = "";
+    for (int i = 0; i < 40; i++) {
+        char kv[40];
+        snprintf(kv, sizeof kv, "\"k%d\":\"v\",", i);
+        strcat(many, kv);
+    }
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         " {\n  \"manifests\" : [\n"
+                         "   { \"annot\\u0061tions\" : { \"" REF_NAME "\" : \"repo\\/t\\u0061g\" } ,\n"
+                         "     \"size\" : %llu , \"digest\" : \"%s\" , \"mediaType\" : \"" MT_MANIFEST "\" } ,\n"
+                         "   {\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%llu,"
+                         "\"annotations\":{%s\"" REF_NAME "\":\"caf\xc3\xa9\"}},\n"
+                         "   {\"mediaType\":\"" MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%llu,"
+                         "\"annotations\":{\"" REF_NAME "\":\"last\"},\"x\":[1,-2.5e3,true,false,null,{},[]]}\n"
+                         "  ] ,\n  \"schemaVersion\" : 2 , \"mediaType\" : \"" MT_INDEX "\"\n}\n\t ",
+                         (unsigned long long)m1.size, m1.digest, m2.digest, (unsigned long long)m2.size, many,
+                         m3.digest, (unsigned long long)m3.size) >= 0);
+    write_index(layout, text);
+    free(text);
+    assert_resolves(d, "repo/tag", &m1, MT_MANIFEST);
+    assert_resolves(d, "last", &m3, MT_MANIFEST);
+    assert_resolve_fails(d, "repo/t", OCIDIR_E_NOT_FOUND);
+    assert_error_mentions("not found");
+    /* "café" is not a valid tag: refused before index.json is read */
+    assert_resolve_fails(d, "caf\xc3\xa9", OCIDIR_E_INVALID);
+    ocidir_close(d);
+}
+
+/* ocidir_image_ref_descriptor: what the ref named, a manifest or an index. */
+static void test_image_ref_descriptor_is_what_the_ref_named(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    blob_t m = put_manifest(d, 1);
+    blob_t ix = put_image_index(d, &m);
+    assert_ocidir(0, ocidir_tag_set(d, "m", m.digest, 0));
+    assert_ocidir(0, ocidir_tag_set(d, "ix", ix.digest, 0));
+    struct {
+        const char *ref;
+        const blob_t *want;
+        const char *type;
+    } cases[] = {{"m", &m, MT_MANIFEST}, {"ix", &ix, MT_INDEX}, {m.digest, &m, MT_MANIFEST}, {ix.digest, &ix, MT_INDEX}};
+    for (size_t i = 0; i < N(cases); i++) {
+        ocidir_image_t *img = NULL;
+        assert_ocidir(0, ocidir_image_open(d, cases[i].ref, "linux/amd64", &img));
+        char dg[OCIDIR_DIGEST_MAX] = "", mdg[OCIDIR_DIGEST_MAX] = "";
+        char *mt = NULL;
+        uint64_t size = 0;
+        assert_ocidir(0, ocidir_image_ref_descriptor(img, dg, &mt, &size));
+        assert_string_equal(dg, cases[i].want->digest);
+        assert_string_equal(mt, cases[i].type);
+        assert_int_equal(size, cases[i].want->size);
+        ocidir_free(mt);
+        assert_ocidir(0, ocidir_image_ref_descriptor(img, NULL, NULL, NULL));
+        assert_ocidir(0, ocidir_image_manifest(img, mdg, NULL, NULL));
+        assert_string_equal(mdg, m.digest);
+        ocidir_image_close(img);
+    }
+    assert_int_equal(ocidir_image_ref_descriptor(NULL, NULL, NULL, NULL), OCIDIR_E_INVALID);
+    ocidir_close(d);
+}
+
 /* ---- a large index ------------------------------------------------------ */
 
 #define BIG_N 100000
@@ -1490,6 +1632,9 @@ int main(void)
         TEARDOWN(test_json_limit_bounds_index_json),
         TEARDOWN(test_processes_set_distinct_tags_concurrently),
         TEARDOWN(test_threads_set_distinct_tags_on_one_handle),
+        TEARDOWN(test_resolve_refuses_every_defect_after_the_entry_found),
+        TEARDOWN(test_resolve_reads_escapes_whitespace_and_order),
+        TEARDOWN(test_image_ref_descriptor_is_what_the_ref_named),
         TEARDOWN(test_index_of_100k_entries_opens_lists_and_resolves),
     };
     return cmocka_run_group_tests_name("tags", tests, NULL, NULL);

@@ -126,6 +126,22 @@ OCIDIR_API int ocidir_image_manifest(const ocidir_image_t *img, char digest_out[
     return 0;
 }
 
+OCIDIR_API int ocidir_image_ref_descriptor(const ocidir_image_t *img, char digest_out[OCIDIR_DIGEST_MAX],
+                                           char **media_type_out, uint64_t *size_out)
+{
+    if (!img)
+        return invalid("ocidir_image_ref_descriptor", "image is NULL");
+    return guard([&] {
+        const oci::Descriptor &r = img->ref_desc;
+        char *mt = media_type_out ? dup_cstr(r.media_type) : nullptr;
+        if (media_type_out)
+            *media_type_out = mt;
+        copy_digest(r.digest, digest_out);
+        if (size_out)
+            *size_out = static_cast<uint64_t>(r.size);
+    });
+}
+
 OCIDIR_API int ocidir_image_config_descriptor(const ocidir_image_t *img, char **media_type_out,
                                               char digest_out[OCIDIR_DIGEST_MAX], uint64_t *size_out)
 {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "format/digest.hh"
 #include "base/error.hh"
@@ -96,6 +97,183 @@ Doc Doc::parse_impl(std::string_view bytes, std::string what, bool padded)
     d.root_ = res.value_unsafe();
     check_unique_keys(d.root_, d.what_);
     return d;
+}
+
+bool KeySet::add(std::string_view key)
+{
+    if (n_ < 16) {
+        for (size_t j = 0; j < n_; j++)
+            if (small_[j] == key)
+                return false;
+        small_[n_++] = key;
+        return true;
+    }
+    if (large_.empty())
+        large_.assign(small_, small_ + 16);
+    // Large objects are rare in the documents read this way: keep the keys
+    // sorted, an insertion each.
+    auto it = std::lower_bound(large_.begin(), large_.end(), key);
+    if (it != large_.end() && *it == key)
+        return false;
+    if (large_.size() == 16) {
+        std::sort(large_.begin(), large_.end());
+        if (std::adjacent_find(large_.begin(), large_.end()) != large_.end())
+            return false;
+        it = std::lower_bound(large_.begin(), large_.end(), key);
+        if (it != large_.end() && *it == key)
+            return false;
+    }
+    large_.insert(it, key);
+    return true;
+}
+
+namespace {
+
+// The content of the string whose opening quote precedes `p`, when it has no
+// escape (then the content is exactly the bytes up to the next quote; stage 1
+// has checked their UTF-8 and that no control character is unescaped).
+bool plain_string(const char *p, const char *end, bool escapes, std::string_view &out) noexcept
+{
+    const char *q = static_cast<const char *>(memchr(p, '"', static_cast<size_t>(end - p)));
+    if (!q || (escapes && memchr(p, '\\', static_cast<size_t>(q - p))))
+        return false;
+    out = std::string_view(p, static_cast<size_t>(q - p));
+    return true;
+}
+
+}  // namespace
+
+bool field_key(od::field &field, const Text &text, std::string_view &out) noexcept
+{
+    // The search ends at the closing quote (stage 1 checked the quotes pair up).
+    const char *p = field.key().raw();
+    if (p < text.end && plain_string(p, text.end, text.escapes, out))
+        return true;
+    return field.unescaped_key().get(out) == simdjson::SUCCESS;
+}
+
+bool take_string(od::value v, const Text &text, std::string_view &out) noexcept
+{
+    std::string_view tok = v.raw_json_token();
+    if (tok.empty() || tok[0] != '"')
+        return false;
+    // The token runs to the next structural character: past the closing
+    // quote (and any whitespace), so the quote is found inside it.
+    if (plain_string(tok.data() + 1, tok.data() + tok.size(), text.escapes, out)) {
+        od::raw_json_string raw;
+        return v.get_raw_json_string().get(raw) == simdjson::SUCCESS;  // consumes it
+    }
+    return v.get_string().get(out) == simdjson::SUCCESS;  // unescapes and checks the escapes
+}
+
+bool check_value(od::value v, size_t depth, const Text &text) noexcept
+{
+    // Stricter than Doc::parse's bound, never looser (a refusal only sends the
+    // document to Doc::parse).
+    if (depth >= kMaxDepth)
+        return false;
+    od::json_type t;
+    if (v.type().get(t) != simdjson::SUCCESS)
+        return false;
+    switch (t) {
+    case od::json_type::object: {
+        od::object obj;
+        if (v.get_object().get(obj) != simdjson::SUCCESS)
+            return false;
+        KeySet keys;
+        for (auto f : obj) {
+            od::field field;
+            std::string_view key;
+            if (std::move(f).get(field) != simdjson::SUCCESS || !field_key(field, text, key) || !keys.add(key) ||
+                !check_value(field.value(), depth + 1, text))
+                return false;
+        }
+        return true;
+    }
+    case od::json_type::array: {
+        od::array arr;
+        if (v.get_array().get(arr) != simdjson::SUCCESS)
+            return false;
+        for (auto e : arr) {
+            od::value x;
+            if (std::move(e).get(x) != simdjson::SUCCESS || !check_value(x, depth + 1, text))
+                return false;
+        }
+        return true;
+    }
+    case od::json_type::string: {
+        std::string_view s;
+        return take_string(v, text, s);
+    }
+    case od::json_type::number: {
+        od::number n;
+        return v.get_number().get(n) == simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+        bool b;
+        return v.get_bool().get(b) == simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+        bool is = false;
+        return v.is_null().get(is) == simdjson::SUCCESS && is;
+    }
+    }
+    return false;
+}
+
+namespace {
+
+// Past the string whose opening quote is at `p`.
+const char *skip_string(const char *p, const char *end) noexcept
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return end;
+}
+
+bool json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+std::string_view value_text(const char *p, const char *end) noexcept
+{
+    const char *q = p;
+    if (q >= end)
+        return {};
+    if (*q == '"') {
+        q = skip_string(q, end);
+    } else if (*q == '{' || *q == '[') {
+        size_t depth = 0;
+        while (q < end) {
+            char c = *q;
+            if (c == '"') {
+                q = skip_string(q, end);
+                continue;
+            }
+            q++;
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                break;
+        }
+    } else {
+        while (q < end && !json_space(*q) && *q != ',' && *q != '}' && *q != ']')
+            q++;
+    }
+    return std::string_view(p, static_cast<size_t>(q - p));
+}
+
+std::string_view member_text(const char *p, const char *end) noexcept
+{
+    const char *q = skip_string(p, end);
+    while (q < end && (json_space(*q) || *q == ':'))
+        q++;
+    std::string_view v = value_text(q, end);
+    return std::string_view(p, static_cast<size_t>(v.data() + v.size() - p));
 }
 
 bool is_object(Element e) noexcept { return e.type() == simdjson::dom::element_type::OBJECT; }

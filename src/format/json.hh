@@ -61,6 +61,58 @@ int64_t as_int64(Element e, const std::string &what, std::string_view field);
 std::optional<Element> member(simdjson::dom::object obj, std::string_view key) noexcept;
 
 // ---------------------------------------------------------------------------
+// Reading in one pass, without a DOM (simdjson On-Demand)
+//
+// For the documents read often and whole (a large index.json): the caller
+// walks the document with these helpers, which consume every value and check
+// what Doc::parse checks (grammar, escapes, numbers, nesting, duplicate
+// keys).  They never explain a rejection: on `false` the caller parses the
+// same bytes with Doc::parse, which rejects them with the usual message (or,
+// for what the walk refuses only to be safe, accepts them).  What a walk
+// accepts, Doc::parse accepts too.
+
+namespace od = simdjson::ondemand;
+
+// Duplicate keys of one object, as Doc::parse finds them (keys compared
+// unescaped).
+class KeySet {
+public:
+    // False when `key` was added before.
+    bool add(std::string_view key);
+
+private:
+    std::string_view small_[16];
+    size_t n_ = 0;
+    std::vector<std::string_view> large_;
+};
+
+// The document a walk reads: the end of its bytes, and whether a backslash
+// occurs in them at all (when none does, no string has an escape).
+struct Text {
+    const char *end;
+    bool escapes;
+    explicit Text(std::string_view bytes)
+        : end(bytes.data() + bytes.size()), escapes(bytes.find('\\') != std::string_view::npos)
+    {
+    }
+};
+
+// The key of `field` unescaped (a view into the document, or into the
+// parser's string buffer when it has escapes); false when malformed.
+bool field_key(od::field &field, const Text &text, std::string_view &out) noexcept;
+// Consume a string value into `out` (as field_key); false when `v` is not a
+// well-formed string.
+bool take_string(od::value v, const Text &text, std::string_view &out) noexcept;
+// Consume `v` whole, checking it as Doc::parse would; `depth` is the nesting
+// of `v` (the root is 1).  False on anything Doc::parse might reject.
+bool check_value(od::value v, size_t depth, const Text &text) noexcept;
+// In a document a walk has accepted (and only there): the JSON text of the
+// value that begins at `p`, and of the member whose key's opening quote is
+// at `p`; `end` is the end of the document's bytes.
+std::string_view value_text(const char *p, const char *end) noexcept;
+std::string_view member_text(const char *p, const char *end) noexcept;
+
+// ---------------------------------------------------------------------------
 // Writing
 
 struct Value;

@@ -371,6 +371,122 @@ Index parse_index(const json::Doc &doc)
     return x;
 }
 
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// One entry of manifests: what a lookup checks, every value consumed.
+bool scan_entry(od::value v, const json::Text &text, IndexEntry &e)
+{
+    od::object obj;
+    if (v.get_object().get(obj) != simdjson::SUCCESS)
+        return false;  // not an object (or malformed): Doc::parse and entry_tag say which
+    json::KeySet keys;
+    for (auto f : obj) {
+        od::field field;
+        std::string_view key;
+        if (std::move(f).get(field) != simdjson::SUCCESS || !json::field_key(field, text, key) || !keys.add(key))
+            return false;
+        if (key != "annotations") {
+            if (!json::check_value(field.value(), 4, text))
+                return false;
+            continue;
+        }
+        od::object ann;
+        if (field.value().get_object().get(ann) != simdjson::SUCCESS)
+            return false;
+        json::KeySet akeys;
+        for (auto af : ann) {
+            od::field afield;
+            std::string_view akey;
+            if (std::move(af).get(afield) != simdjson::SUCCESS || !json::field_key(afield, text, akey) ||
+                !akeys.add(akey))
+                return false;
+            if (akey == kRefNameAnnotation) {
+                std::string_view tag;
+                if (!json::take_string(afield.value(), text, tag))
+                    return false;  // not a string (or malformed)
+                e.tag = tag;
+            } else if (!json::check_value(afield.value(), 5, text)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string_view IndexEntry::json(std::string_view bytes) const
+{
+    return json::value_text(start, bytes.data() + bytes.size());
+}
+
+bool IndexScanner::run(std::string_view bytes, const std::string &what,
+                       const std::function<void(const IndexEntry &)> &on_entry)
+{
+    const char *end = bytes.data() + bytes.size();
+    const json::Text text(bytes);
+    od::document doc;
+    if (parser_.iterate(simdjson::padded_string_view(bytes.data(), bytes.size(), bytes.size() + json::Doc::kPadding))
+            .get(doc) != simdjson::SUCCESS)
+        return false;
+    od::object root;
+    if (doc.get_object().get(root) != simdjson::SUCCESS)
+        return false;
+    member_starts_.clear();
+    bool have_manifests = false;
+    json::KeySet keys;
+    for (auto f : root) {
+        od::field field;
+        std::string_view key;
+        if (std::move(f).get(field) != simdjson::SUCCESS)
+            return false;
+        const char *key_start = field.key().raw() - 1;  // its opening quote
+        if (!json::field_key(field, text, key) || !keys.add(key))
+            return false;
+        if (key != "manifests") {
+            if (!json::check_value(field.value(), 2, text))
+                return false;
+            member_starts_.push_back(key_start);
+            continue;
+        }
+        have_manifests = true;
+        od::array arr;
+        if (field.value().get_array().get(arr) != simdjson::SUCCESS)
+            return false;  // not an array: index_manifests() names it
+        IndexEntry e;
+        for (auto x : arr) {
+            od::value v;
+            if (std::move(x).get(v) != simdjson::SUCCESS)
+                return false;
+            std::string_view tok = v.raw_json_token();
+            e.tag.reset();
+            if (!scan_entry(v, text, e))
+                return false;
+            e.start = tok.data();
+            on_entry(e);
+            e.i++;
+        }
+    }
+    const char *trailing;
+    if (!have_manifests || doc.current_location().get(trailing) != simdjson::OUT_OF_BOUNDS)
+        return false;  // no manifests, or something after the root object
+    // The members beside manifests, checked by the code that checks a parsed
+    // index (a few small values: the entries are what is large).
+    top_.assign("{");
+    for (const char *p : member_starts_)
+        top_.append(json::member_text(p, end)).append(",");
+    top_.append("\"manifests\":[]}");
+    try {
+        json::Doc top = json::Doc::parse(top_, what);
+        index_manifests(top);
+    } catch (const Error &) {
+        return false;  // Doc::parse on the whole document names the problem
+    }
+    return true;
+}
+
 Kind sniff(const json::Doc &doc)
 {
     if (!json::is_object(doc.root()))

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -105,6 +106,37 @@ Index parse_index(const json::Doc &doc);
 // `manifests` array unparsed (index.json lookups validate only the entries
 // they use).
 simdjson::dom::array index_manifests(const json::Doc &doc);
+// index.json read in one pass without a DOM, for tag lookups in a large
+// index: every check Doc::parse and index_manifests() make on the document,
+// and for each entry the checks a lookup makes (an object; annotations, when
+// present, an object; the ref name, when present, a string).
+struct IndexEntry {
+    size_t i = 0;                         // its place in manifests
+    std::optional<std::string_view> tag;  // the ref name
+    const char *start = nullptr;          // its first byte in the document
+    // Its JSON text (parse it for the descriptor), once the run accepted
+    // `bytes`, the document.
+    std::string_view json(std::string_view bytes) const;
+};
+class IndexScanner {
+public:
+    // Walk `bytes`, which kPadding readable bytes follow in memory, calling
+    // `on_entry` for every entry in order.  True when the document passed
+    // every check.  False when it did not, or when the walk refused it only
+    // to be safe: the caller then reads the same bytes with Doc::parse and
+    // index_manifests(), which report the error (and accept what is fine).
+    // What `on_entry` saw counts only when the result is true; the views in
+    // it stay valid while the bytes and this scanner do, until the next run.
+    // Throws only std::bad_alloc.
+    bool run(std::string_view bytes, const std::string &what,
+             const std::function<void(const IndexEntry &)> &on_entry);
+
+private:
+    simdjson::ondemand::parser parser_;
+    std::vector<const char *> member_starts_;  // the top-level members but manifests
+    std::string top_;                          // them as an object, for index_manifests()
+};
+
 // What a document is by its mediaType, else by its shape (`manifests` →
 // index, `config` → manifest).
 Kind sniff(const json::Doc &doc);

@@ -4,10 +4,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <memory>
+#include <new>
+#include <utility>
 
 #include "base/error.hh"
 #include "fs/resolve.hh"
@@ -61,6 +64,108 @@ int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool 
         return 0;
     }
     return EAGAIN;
+}
+
+PaddedBytes::PaddedBytes(PaddedBytes &&o) noexcept
+    : size(o.size), data_(std::exchange(o.data_, nullptr)), mapped_(std::exchange(o.mapped_, 0))
+{
+}
+
+PaddedBytes &PaddedBytes::operator=(PaddedBytes &&o) noexcept
+{
+    if (this != &o) {
+        this->~PaddedBytes();
+        size = o.size;
+        data_ = std::exchange(o.data_, nullptr);
+        mapped_ = std::exchange(o.mapped_, 0);
+    }
+    return *this;
+}
+
+PaddedBytes::~PaddedBytes()
+{
+    if (mapped_)
+        munmap(data_, mapped_);
+    else
+        delete[] data_;
+}
+
+PaddedBytes PaddedBytes::allocate(size_t n)
+{
+    constexpr size_t kHuge = size_t(2) << 20;
+    PaddedBytes b;
+    if (n < 2 * kHuge) {
+        b.data_ = new char[n];  // not value-initialized: the caller fills it
+        return b;
+    }
+    // A mapping aligned to the huge page size (over-allocated, then trimmed),
+    // so that every 2 MiB of it can be one page.
+    const size_t len = (n + kHuge - 1) & ~(kHuge - 1);
+    void *p = mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        throw std::bad_alloc();
+    char *start = static_cast<char *>(p);
+    char *aligned = reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(start) + kHuge - 1) & ~(kHuge - 1));
+    if (aligned > start)
+        munmap(start, static_cast<size_t>(aligned - start));
+    if (aligned + len < start + len + kHuge)
+        munmap(aligned + len, static_cast<size_t>(start + len + kHuge - (aligned + len)));
+#ifdef MADV_HUGEPAGE
+    madvise(aligned, len, MADV_HUGEPAGE);  // advice: without it, ordinary pages
+#endif
+    b.data_ = aligned;
+    b.mapped_ = len;
+    return b;
+}
+
+namespace {
+
+// Open `rel` as read_small_file does and check its size against `limit`.
+size_t open_small_file(int base, std::string_view rel, size_t limit, const std::string &label, Fd &f)
+{
+    struct stat st;
+    bool not_regular;
+    int e = open_regular(base, rel, f, st, not_regular);
+    if (e != 0)
+        throw_lookup(label, e);
+    if (not_regular)
+        throw_error(OCIDIR_E_FORMAT, label + " is " + file_type_name(st.st_mode) + ", not a regular file");
+    if (static_cast<uint64_t>(st.st_size) > limit)
+        throw_error(OCIDIR_E_TOO_LARGE, label + " is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
+                                            std::to_string(limit));
+    return static_cast<size_t>(st.st_size);
+}
+
+// Up to `size` bytes of `f` into `buf`; the count read (short when the file
+// shrank meanwhile).
+size_t read_up_to(const Fd &f, char *buf, size_t size, const std::string &label)
+{
+    size_t off = 0;
+    while (off < size) {
+        ssize_t n = ::read(f.get(), buf + off, size - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_os("reading " + label, errno);
+        }
+        if (n == 0)
+            break;
+        off += static_cast<size_t>(n);
+    }
+    return off;
+}
+
+}  // namespace
+
+PaddedBytes read_small_file_padded(int base, std::string_view rel, size_t limit, const std::string &label,
+                                   size_t padding)
+{
+    Fd f;
+    size_t size = open_small_file(base, rel, limit, label, f);
+    PaddedBytes out = PaddedBytes::allocate(size + padding);
+    out.size = read_up_to(f, out.data(), size, label);
+    memset(out.data() + out.size, 0, padding);
+    return out;
 }
 
 std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label, size_t padding)

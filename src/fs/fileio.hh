@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,31 @@ int open_regular(int base, std::string_view rel, Fd &out, struct stat &st, bool 
 // content (the room a SIMD parser reads past the end).
 std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label,
                             size_t padding = 0);
+
+// A file's bytes followed in memory by `padding` zero bytes, in a buffer that
+// is never zero-filled first (a large index.json is read once, not written
+// twice); a large one is mapped in transparent huge pages where the system
+// allows it (far fewer page faults).  Move-only.
+class PaddedBytes {
+public:
+    PaddedBytes() = default;
+    PaddedBytes(PaddedBytes &&o) noexcept;
+    PaddedBytes &operator=(PaddedBytes &&o) noexcept;
+    ~PaddedBytes();
+    // Room for `n` bytes; throws std::bad_alloc.
+    static PaddedBytes allocate(size_t n);
+
+    char *data() const { return data_; }
+    size_t size = 0;  // of the content, without the padding
+    std::string_view view() const { return std::string_view(data_, size); }
+
+private:
+    char *data_ = nullptr;
+    size_t mapped_ = 0;  // the length of the mapping, when mapped
+};
+// read_small_file() into a PaddedBytes; the same errors.
+PaddedBytes read_small_file_padded(int base, std::string_view rel, size_t limit, const std::string &label,
+                                   size_t padding);
 
 // The names in the directory `dir` (an fd; its own offset is not moved),
 // without "." and "..", in readdir's order.  Throws Error(IO) naming

@@ -245,8 +245,11 @@ std::unique_ptr<ocidir_image> open(const ocidir &d, std::string_view ref, const 
             throw Error(OCIDIR_E_FORMAT, quote(ref) + " names " + desc.digest + " of media type " +
                                              quote(desc.media_type) + ", neither an image manifest nor an index");
     }
-    if (kind == oci::Kind::Manifest)
-        return load(d, desc, std::move(pre));
+    if (kind == oci::Kind::Manifest) {
+        auto img = load(d, desc, std::move(pre));
+        img->ref_desc = desc;
+        return img;
+    }
 
     // The ref's index (already read once when its media type was unknown:
     // the walk reads it again, verified).
@@ -255,8 +258,10 @@ std::unique_ptr<ocidir_image> open(const ocidir &d, std::string_view ref, const 
         top.media_type = std::string(oci::kMediaIndex);
     Search s(d, want);
     walk::run(d, {{top, quote(ref)}}, s, walk::Order::Depth);
-    if (s.result)
+    if (s.result) {
+        s.result->ref_desc = std::move(desc);
         return std::move(s.result);
+    }
 
     std::string msg = "no manifest for " + want.str() + " in " + quote(ref) + "; available: ";
     if (s.available.empty())

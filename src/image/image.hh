@@ -21,6 +21,10 @@ struct ocidir;
 struct ocidir_image {
     const ocidir *d = nullptr;
 
+    // What the ref named (ocidir_image_ref_descriptor): the manifest, or the
+    // index it was chosen from.
+    ocd::oci::Descriptor ref_desc;
+
     std::string manifest_digest;
     std::string manifest_bytes;  // verified
     ocd::oci::Manifest manifest;

@@ -316,13 +316,22 @@ void check_new_tag(std::string_view tag)
                                       "always resolve as digests, so the tag could never be looked up");
 }
 
+namespace {
+
+PaddedBytes read_index_bytes(const ocidir &d, const std::string &label)
+{
+    return read_small_file_padded(d.root.get(), "index.json", d.json_limit.load(std::memory_order_relaxed), label,
+                                  json::Doc::kPadding);
+}
+
+}  // namespace
+
 json::Doc read_index_doc(const ocidir &d)
 {
     std::string label = index_label(d);
     // The Doc borrows nothing from `bytes`: simdjson copies strings to its own buffer.
-    std::string bytes = read_small_file(d.root.get(), "index.json", d.json_limit.load(std::memory_order_relaxed), label,
-                                        json::Doc::kPadding);
-    json::Doc doc = json::Doc::parse_padded(std::string_view(bytes.data(), bytes.size() - json::Doc::kPadding), label);
+    PaddedBytes bytes = read_index_bytes(d, label);
+    json::Doc doc = json::Doc::parse_padded(bytes.view(), label);
     oci::index_manifests(doc);
     return doc;
 }
@@ -365,7 +374,32 @@ oci::Descriptor resolve(const ocidir &d, std::string_view ref)
             parse_digest(std::string(ref).c_str());  // throws UNSUPPORTED naming it
         throw Error(OCIDIR_E_INVALID, "ref " + quote(ref) + " is neither a tag nor a digest");
     }
-    json::Doc doc = read_index_doc(d);
+    const std::string label = index_label(d);
+    PaddedBytes bytes = read_index_bytes(d, label);
+    {
+        // One pass without a DOM; the entry found is parsed on its own.
+        oci::IndexScanner scan;
+        size_t n_hits = 0, hit = 0;
+        const char *hit_start = nullptr;
+        bool ok = scan.run(bytes.view(), label, [&](const oci::IndexEntry &e) {
+            if (e.tag && *e.tag == ref && n_hits++ == 0) {
+                hit = e.i;
+                hit_start = e.start;
+            }
+        });
+        if (ok && n_hits == 0)
+            throw Error(OCIDIR_E_NOT_FOUND, "tag " + quote(ref) + " not found in " + label);
+        if (ok && n_hits == 1) {
+            oci::IndexEntry e;
+            e.start = hit_start;
+            json::Doc entry = json::Doc::parse(e.json(bytes.view()), label);
+            return oci::parse_descriptor(entry.root(), label + ": manifests[" + std::to_string(hit) + "]");
+        }
+        // Not accepted by the one pass (the whole parse below names the
+        // problem), or ambiguous (it names every entry).
+    }
+    json::Doc doc = json::Doc::parse_padded(bytes.view(), label);
+    oci::index_manifests(doc);
     std::vector<size_t> hits;
     std::vector<json::Element> found;
     size_t i = 0;

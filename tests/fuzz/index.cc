@@ -49,6 +49,49 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    // The one-pass scan of tag lookups accepts only what the whole parse
+    // and index_manifests() accept, and sees the same entries and tags.
+    {
+        std::string padded(bytes);
+        padded.append(ocd::json::Doc::kPadding, '\0');
+        const std::string_view view(padded.data(), bytes.size());
+        ocd::oci::IndexScanner scan;
+        std::vector<ocd::oci::IndexEntry> seen;
+        std::vector<std::optional<std::string>> seen_tags;
+        bool ok = scan.run(view, "index.json", [&](const ocd::oci::IndexEntry &e) {
+            seen.push_back(e);
+            seen_tags.emplace_back(e.tag ? std::optional<std::string>(std::string(*e.tag)) : std::nullopt);
+        });
+        if (ok) {
+            FUZZ_CHECK(parsed);
+            simdjson::dom::array ms;
+            try {
+                ms = ocd::oci::index_manifests(doc);
+            } catch (const ocd::Error &) {
+                FUZZ_CHECK(!"the scan accepted an index that index_manifests() refuses");
+            }
+            FUZZ_CHECK(ms.size() == seen.size());
+            size_t i = 0;
+            for (ocd::json::Element e : ms) {
+                FUZZ_CHECK(ocd::json::is_object(e));
+                std::optional<std::string> tag;
+                if (auto a = ocd::json::member(e.get_object().value_unsafe(), "annotations")) {
+                    FUZZ_CHECK(ocd::json::is_object(*a));
+                    if (auto t = ocd::json::member(a->get_object().value_unsafe(), ocd::oci::kRefNameAnnotation)) {
+                        FUZZ_CHECK(t->type() == simdjson::dom::element_type::STRING);
+                        tag = std::string(t->get_string().value_unsafe());
+                    }
+                }
+                FUZZ_CHECK(seen[i].i == i);
+                FUZZ_CHECK(tag == seen_tags[i]);
+                ocd::json::Doc one = ocd::json::Doc::parse(seen[i].json(view), "entry");
+                FUZZ_CHECK(ocd::json::write(ocd::json::to_value(one.root())) ==
+                           ocd::json::write(ocd::json::to_value(e)));
+                i++;
+            }
+        }
+    }
+
     // The same bytes as a layout's index.json.
     auto &L = fuzz::ScratchLayout::get();
     L.write_file("index.json", bytes);
