@@ -1559,6 +1559,13 @@ OCIDIR_API int ocidir_set_gc_grace(ocidir_t *d, int64_t seconds);
  * OCIDIR_FIND_ABSENT_CHILD notice.  Absent configs and layers do not stop gc
  * (they reference nothing); fsck reports them.
  *
+ * Threads: with a few hundred unreferenced blobs or more, the removals run
+ * on up to four threads (the calling thread among them), which the call
+ * joins before it returns; the report lists them in the sweep order all the
+ * same.  With a progress callback they go in batches of up to 1024, the
+ * callback called between two, so a cancel leaves a prefix of the sweep
+ * order removed.
+ *
  * @param opts  NULL for the defaults (remove, the handle's grace period).
  * @param out   receives the report (OCIDIR_FIND_REMOVED, or
  *              OCIDIR_FIND_UNREFERENCED in a dry run; notices of the walk such

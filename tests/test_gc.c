@@ -6,6 +6,7 @@
 #include "testutil.h"
 #include "gc_testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -600,6 +601,155 @@ static void test_tag_remove_gc_of_an_unknown_tag_is_not_found_and_changes_nothin
     ocidir_close(d);
 }
 
+/* ---- Many unreferenced blobs ---------------------------------------------- */
+
+#define MANY 1500
+
+struct many {
+    char name[MANY][65];   /* hex names, in the directory's listing order */
+    uint64_t size[MANY];
+    size_t n;
+};
+
+/* MANY unreferenced blobs written as files under their digest, then the
+ * order in which the directory lists them (the order gc sweeps them in). */
+static void many_garbage(const char *dir, struct many *g)
+{
+    char *sub = tu_keep(tu_join(dir, "blobs/sha256"));
+    /* The blobs there already (the image's) are not garbage. */
+    char before[16][65];
+    size_t nbefore = 0;
+    DIR *dh = opendir(sub);
+    assert_non_null(dh);
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL)
+        if (strlen(e->d_name) == 64) {
+            assert_true(nbefore < 16);
+            snprintf(before[nbefore++], 65, "%s", e->d_name);
+        }
+    closedir(dh);
+    unsigned char buf[300];
+    for (size_t i = 0; i < MANY; i++) {
+        size_t len = 1 + i % sizeof buf;
+        for (size_t k = 0; k < len; k++)
+            buf[k] = (unsigned char)(i * 131 + k * 7 + (i >> 8));
+        char dg[OCIDIR_DIGEST_MAX];
+        assert_int_equal(ocidir_digest_buffer(OCIDIR_SHA256, buf, len, dg), 0);
+        char *p = tu_join(sub, dg + 7);
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, buf, len), (ssize_t)len);
+        close(fd);
+        free(p);
+    }
+    dh = opendir(sub);
+    assert_non_null(dh);
+    g->n = 0;
+    struct stat st;
+    while ((e = readdir(dh)) != NULL) {
+        if (strlen(e->d_name) != 64)
+            continue;
+        int old = 0;
+        for (size_t i = 0; i < nbefore; i++)
+            old |= strcmp(before[i], e->d_name) == 0;
+        if (old)
+            continue;
+        char *p = tu_join(sub, e->d_name);
+        assert_int_equal(stat(p, &st), 0);
+        free(p);
+        assert_true(g->n < MANY);
+        snprintf(g->name[g->n], sizeof g->name[g->n], "%s", e->d_name);
+        g->size[g->n++] = (uint64_t)st.st_size;
+    }
+    closedir(dh);
+    assert_int_equal(g->n, MANY);
+}
+
+static int many_present(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+struct cancel_mid {
+    uint64_t at, total;
+    int calls;
+};
+
+static int cancel_in_the_middle(uint64_t done, uint64_t total, void *user)
+{
+    struct cancel_mid *c = user;
+    c->calls++;
+    if (done > 0 && done < total) {
+        c->at = done;
+        c->total = total;
+        return 1;
+    }
+    return 0;
+}
+
+/* Enough candidates for the removals to run on several threads: a cancel
+ * still leaves a prefix of the listing order removed, and the report lists
+ * every removal, in that order, with its size. */
+static void test_gc_of_many_blobs_removes_a_prefix_on_cancel_and_reports_in_order(void **state)
+{
+    (void)state;
+    char *dir = NULL;
+    ocidir_t *d = tu_scratch_layout(&dir);
+    tu_keep(dir);
+    struct img keep;
+    make_image(d, "keep", "keep layer 0", "keep layer 1", &keep);
+    static struct many g;
+    many_garbage(dir, &g);
+
+    ocidir_gc_options_t o = OCIDIR_GC_OPTIONS_INIT;
+    o.grace_seconds = 0;
+    struct cancel_mid c = {0, 0, 0};
+    o.progress = cancel_in_the_middle;
+    o.user = &c;
+    ocidir_report_t *rep = NULL;
+    assert_ocidir(OCIDIR_E_CANCELED, ocidir_gc(d, &o, &rep));
+    assert_null(rep);
+    size_t k = 0;
+    uint64_t sum = 0;
+    while (k < g.n && sum < c.at)
+        sum += g.size[k++];
+    assert_int_equal(sum, c.at);
+    assert_true(k > 0 && k < g.n);
+    for (size_t i = 0; i < g.n; i++)
+        if (many_present(dir, g.name[i]) != (i >= k)) {
+            print_error("canceled after %zu of %zu removals: blob %zu (%s) is %s\n", k, g.n, i, g.name[i],
+                        i >= k ? "gone" : "still there");
+            fail();
+        }
+    assert_image_complete(d, "keep");
+
+    /* The rest, without a callback: one REMOVED finding per blob, in order. */
+    o.progress = NULL;
+    o.user = NULL;
+    assert_ocidir(0, ocidir_gc(d, &o, &rep));
+    size_t j = k;
+    for (size_t i = 0; i < ocidir_report_count(rep); i++) {
+        ocidir_find_kind_t kind;
+        const char *subject;
+        uint64_t size;
+        assert_int_equal(ocidir_report_get(rep, i, &kind, &subject, &size, NULL), 0);
+        if (kind != OCIDIR_FIND_REMOVED)
+            continue;
+        assert_true(j < g.n);
+        assert_string_equal(subject + 7, g.name[j]);
+        assert_int_equal(size, g.size[j]);
+        j++;
+    }
+    assert_int_equal(j, g.n);
+    for (size_t i = 0; i < g.n; i++)
+        assert_false(many_present(dir, g.name[i]));
+    ocidir_report_free(rep);
+    assert_image_complete(d, "keep");
+    ocidir_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +764,7 @@ int main(void)
         TEARDOWN(test_cache_gc_removes_only_what_no_layout_references),
         TEARDOWN(test_tag_remove_gc_with_gc_keeps_shared_blobs_and_rewrites_index_first),
         TEARDOWN(test_tag_remove_gc_of_an_unknown_tag_is_not_found_and_changes_nothing),
+        TEARDOWN(test_gc_of_many_blobs_removes_a_prefix_on_cancel_and_reports_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

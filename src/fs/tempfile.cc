@@ -270,12 +270,21 @@ void remove_stale_temps(int dir) noexcept { (void)stale_temps(dir, true); }
 
 std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept
 {
+    try {
+        return stale_temps(dir, list_dir(dir, "a blob directory"), remove);
+    } catch (...) {
+        return {};
+    }
+}
+
+std::vector<StaleTemp> stale_temps(int dir, const std::vector<std::string> &names, bool remove) noexcept
+{
     std::vector<StaleTemp> out;
     try {
         Fd d;
         if (resolve::open_beneath(dir, "", O_RDONLY | O_DIRECTORY, d) != 0)
             return out;
-        for (const std::string &name : list_dir(d.get(), "a blob directory")) {
+        for (const std::string &name : names) {
             if (std::string_view(name).substr(0, kTempPrefix.size()) != kTempPrefix)
                 continue;
             // Only a regular file is ever opened: a FIFO or a device under a

@@ -92,6 +92,8 @@ struct StaleTemp {
     uint64_t size = 0;
 };
 std::vector<StaleTemp> stale_temps(int dir, bool remove) noexcept;
+// The same among `names`, a listing of `dir` the caller made already.
+std::vector<StaleTemp> stale_temps(int dir, const std::vector<std::string> &names, bool remove) noexcept;
 
 // fsync a directory fd (throws naming `label`).
 void fsync_dir(int dirfd, std::string_view label);

@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <cerrno>
 #include <new>
 #include <optional>
@@ -19,6 +23,7 @@
 #include "base/error.hh"
 #include "fs/fileio.hh"
 #include "base/fd.hh"
+#include "base/workers.hh"
 #include "housekeeping/graph.hh"
 #include "store/index.hh"
 #include "store/layout.hh"
@@ -144,9 +149,18 @@ std::vector<SweepDir> own_dirs(const ocidir &d)
 
 struct Candidate {
     size_t dir;
-    std::string name;
-    std::string digest;
-    uint64_t size;
+    std::string digest;  // "<alg>:<hex>"; the file's name is the part after the colon
+    size_t name_at;      // where the name starts in `digest`
+    uint64_t size = 0;   // from the listing pass (only when progress is reported)
+    const char *name() const noexcept { return digest.c_str() + name_at; }
+};
+
+// What the removal pass did with one candidate, read back in the sweep order.
+struct Outcome {
+    enum Kind : uint8_t { Gone, Directory, Recent, WouldRemove, Removed, StatFailed, UnlinkFailed } kind = Gone;
+    int err = 0;
+    uint64_t size = 0;
+    int64_t age = 0;
 };
 
 int64_t now_seconds()
@@ -156,81 +170,247 @@ int64_t now_seconds()
     return static_cast<int64_t>(ts.tv_sec);
 }
 
+// Up to this many threads (the calling thread included) stat and remove
+// candidates.  The work is bound by the file system, not the CPU: each
+// removal waits for the inode's release (on a file system mounted with
+// `discard`, for the device's discard of its blocks), and several removals
+// wait together, each outside the directory's lock.
+constexpr unsigned kSweepThreads = 4;
+// A thread more per this many candidates: a few removals are not worth one.
+constexpr size_t kPerThread = 128;
+// With a progress callback the candidates go in batches, the callback
+// called between two: a cancel then leaves the removals a prefix of the
+// sweep order, as it does one removal at a time.
+constexpr size_t kBatch = 1024;
+
+// Runs fn(i) for the indexes of a batch on the calling thread and the
+// workers together; returns once all are done.  Batches run one after the
+// other.  fn must not throw.
+class Batches {
+public:
+    Batches(unsigned extra, const std::function<void(size_t)> &fn)
+        : fn_(fn), pool_("gc removals", [this] {
+              std::lock_guard lk(mu_);
+              cv_.notify_all();
+          })
+    {
+        if (extra == 0)
+            return;
+        try {
+            pool_.start(extra, [this](unsigned) { work(); });
+            workers_ = extra;
+        } catch (const Error &) {
+            workers_ = 0;  // no thread to spare: the calling thread does it all
+        }
+    }
+    ~Batches() { pool_.stop(); }
+
+    void run(size_t begin, size_t end)
+    {
+        {
+            std::lock_guard lk(mu_);
+            next_.store(begin);
+            end_ = end;
+            busy_ = workers_;
+            gen_++;
+        }
+        cv_.notify_all();
+        drain();
+        std::unique_lock lk(mu_);
+        done_cv_.wait(lk, [this] { return busy_ == 0; });
+    }
+
+private:
+    void drain()
+    {
+        for (;;) {
+            size_t i = next_.fetch_add(1);
+            if (i >= end_)
+                return;
+            fn_(i);
+        }
+    }
+
+    void work()
+    {
+        uint64_t seen = 0;
+        for (;;) {
+            {
+                std::unique_lock lk(mu_);
+                cv_.wait(lk, [&] { return gen_ != seen || pool_.stopping(); });
+                if (pool_.stopping())
+                    return;
+                seen = gen_;
+            }
+            drain();
+            std::lock_guard lk(mu_);
+            if (--busy_ == 0)
+                done_cv_.notify_all();
+        }
+    }
+
+    const std::function<void(size_t)> &fn_;
+    std::mutex mu_;
+    std::condition_variable cv_, done_cv_;
+    std::atomic<size_t> next_{0};
+    size_t end_ = 0;  // written under mu_ before a batch starts, read only during it
+    unsigned busy_ = 0;
+    uint64_t gen_ = 0;
+    unsigned workers_ = 0;
+    Workers pool_;  // last: joined before the members its threads use go away
+};
+
 // Sweep `dirs`: stale temporary files, then every blob not in `live`.
 void sweep(std::vector<SweepDir> &dirs, const Live &live, int64_t grace, bool dry, ocidir_report &rep,
            Progress &prog)
 {
+    // One listing per directory serves the temporary files and the blobs.
+    std::vector<std::vector<std::string>> listings;
     for (SweepDir &s : dirs)
-        for (StaleTemp &t : stale_temps(s.fd.get(), !dry))
-            rep.add(dry ? OCIDIR_FIND_TEMP : OCIDIR_FIND_REMOVED, s.prefix + t.name, t.size,
+        listings.push_back(list_dir(s.fd.get(), s.label));
+    for (size_t i = 0; i < dirs.size(); i++)
+        for (StaleTemp &t : stale_temps(dirs[i].fd.get(), listings[i], !dry))
+            rep.add(dry ? OCIDIR_FIND_TEMP : OCIDIR_FIND_REMOVED, dirs[i].prefix + t.name, t.size,
                     std::string(dry ? "temporary file no live writer holds (would be removed) in "
-                                    : "removed a temporary file no live writer held, in ") + s.label);
+                                    : "removed a temporary file no live writer held, in ") + dirs[i].label);
 
+    // The totals a progress callback is told before the first removal need
+    // every candidate's size now; without a callback each candidate is
+    // looked at once, just before its removal.
+    const bool sized = prog.active();
     std::vector<Candidate> cands;
     for (size_t i = 0; i < dirs.size(); i++) {
-        for (std::string &name : list_dir(dirs[i].fd.get(), dirs[i].label)) {
-            std::string dg = std::string(alg_name(dirs[i].alg)) + ":" + name;
+        const std::string_view alg = alg_name(dirs[i].alg);
+        for (const std::string &name : listings[i]) {
+            std::string dg;
+            dg.reserve(alg.size() + 1 + name.size());
+            dg.append(alg).append(1, ':').append(name);
             if (classify_digest(dg) != 0)
-                continue;  // not a blob name: ".", "..", temporary files, foreign files
+                continue;  // not a blob name: temporary files, foreign files
+            const bool is_live = live.count(dg) != 0;
             struct stat st;
-            if (fstatat(dirs[i].fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            if ((is_live || sized) && fstatat(dirs[i].fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
                 continue;
-            if (live.count(dg)) {
+            if (is_live) {
                 rep.blobs++;
                 rep.bytes += static_cast<uint64_t>(st.st_size);
                 continue;
             }
-            prog.add_total(static_cast<uint64_t>(st.st_size));
-            cands.push_back({i, std::move(name), std::move(dg), static_cast<uint64_t>(st.st_size)});
+            Candidate c{i, std::move(dg), alg.size() + 1};
+            if (sized) {
+                c.size = static_cast<uint64_t>(st.st_size);
+                prog.add_total(c.size);
+            }
+            cands.push_back(std::move(c));
         }
+        listings[i] = {};
     }
     prog.advance(0);  // before the first removal
 
     const int64_t now = now_seconds();
-    std::vector<bool> changed(dirs.size());
-    for (const Candidate &c : cands) {
-        const SweepDir &s = dirs[c.dir];
+    std::vector<Outcome> out(cands.size());
+    std::atomic<bool> failed{false};
+    const std::function<void(size_t)> remove_one = [&](size_t k) {
+        if (failed.load(std::memory_order_relaxed))
+            return;  // the sweep stops at its first failure
+        const Candidate &c = cands[k];
+        Outcome &o = out[k];
+        const int dfd = dirs[c.dir].fd.get();
         struct stat st;
-        if (fstatat(s.fd.get(), c.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT)
-                continue;
-            throw_os("stat of blob " + c.digest + " in " + s.label, errno);
+        if (fstatat(dfd, c.name(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) {
+                o = {Outcome::StatFailed, errno};
+                failed.store(true);
+            }
+            return;
         }
-        const uint64_t size = static_cast<uint64_t>(st.st_size);
+        o.size = static_cast<uint64_t>(st.st_size);
         if (S_ISDIR(st.st_mode)) {
-            rep.add(OCIDIR_FIND_UNREFERENCED, c.digest, 0,
-                    "unreferenced " + c.digest + " in " + s.label + " is a directory; left alone");
+            o.kind = Outcome::Directory;
         } else if (grace > 0 && now - static_cast<int64_t>(st.st_mtim.tv_sec) < grace) {
-            rep.add(OCIDIR_FIND_KEPT_RECENT, c.digest, size,
-                    "unreferenced blob " + c.digest + " in " + s.label + " was modified " +
-                        std::to_string(std::max<int64_t>(0, now - st.st_mtim.tv_sec)) +
-                        " s ago, within the grace period of " + std::to_string(grace) + " s; kept");
+            o.kind = Outcome::Recent;
+            o.age = std::max<int64_t>(0, now - st.st_mtim.tv_sec);
         } else if (dry) {
-            rep.add(OCIDIR_FIND_UNREFERENCED, c.digest, size,
-                    "blob " + c.digest + " in " + s.label + " is referenced by nothing (would be removed)");
-        } else if (unlinkat(s.fd.get(), c.name.c_str(), 0) == 0) {
-            changed[c.dir] = true;
-            rep.add(OCIDIR_FIND_REMOVED, c.digest, size,
-                    "removed blob " + c.digest + " from " + s.label + ": referenced by nothing");
+            o.kind = Outcome::WouldRemove;
+        } else if (unlinkat(dfd, c.name(), 0) == 0) {
+            o.kind = Outcome::Removed;
         } else if (errno != ENOENT) {
-            throw_os("removing blob " + c.digest + " from " + s.label, errno);
+            o.kind = Outcome::UnlinkFailed;
+            o.err = errno;
+            failed.store(true);
         }
-        try {
-            prog.advance(c.size);
-        } catch (const Error &e) {
-            // Canceled between two removals: what was removed is flushed
-            // as on a normal end, then the cancel goes on up.
-            if (e.code() != OCIDIR_E_CANCELED)
+    };
+    const size_t threads = std::min<size_t>(kSweepThreads, std::max<size_t>(1, cands.size() / kPerThread));
+    const size_t batch = !sized ? std::max<size_t>(cands.size(), 1) : threads > 1 ? kBatch : 1;
+    Batches pool(static_cast<unsigned>(threads - 1), remove_one);
+
+    // The findings of what is done, in the sweep order; what was removed is
+    // flushed at the end, on a failure and on a cancel alike.
+    std::vector<bool> changed(dirs.size());
+    auto flush = [&] {
+        for (size_t i = 0; i < dirs.size(); i++)
+            if (changed[i])
+                fsync_dir(dirs[i].fd.get(), dirs[i].label);
+    };
+    for (size_t b = 0; b < cands.size(); b += batch) {
+        const size_t end = std::min(cands.size(), b + batch);
+        pool.run(b, end);
+        uint64_t bytes = 0;
+        for (size_t k = b; k < end; k++) {
+            const Candidate &c = cands[k];
+            const Outcome &o = out[k];
+            const SweepDir &s = dirs[c.dir];
+            bytes += c.size;
+            switch (o.kind) {
+            case Outcome::Gone: break;
+            case Outcome::Directory:
+                rep.add(OCIDIR_FIND_UNREFERENCED, c.digest, 0,
+                        "unreferenced " + c.digest + " in " + s.label + " is a directory; left alone");
+                break;
+            case Outcome::Recent:
+                rep.add(OCIDIR_FIND_KEPT_RECENT, c.digest, o.size,
+                        "unreferenced blob " + c.digest + " in " + s.label + " was modified " +
+                            std::to_string(o.age) + " s ago, within the grace period of " + std::to_string(grace) +
+                            " s; kept");
+                break;
+            case Outcome::WouldRemove:
+                rep.add(OCIDIR_FIND_UNREFERENCED, c.digest, o.size,
+                        "blob " + c.digest + " in " + s.label + " is referenced by nothing (would be removed)");
+                break;
+            case Outcome::Removed:
+                changed[c.dir] = true;
+                rep.add(OCIDIR_FIND_REMOVED, c.digest, o.size,
+                        "removed blob " + c.digest + " from " + s.label + ": referenced by nothing");
+                break;
+            case Outcome::StatFailed:
+            case Outcome::UnlinkFailed:
+                break;
+            }
+        }
+        if (failed.load()) {
+            for (size_t k = b; k < end; k++)
+                if (out[k].kind == Outcome::StatFailed || out[k].kind == Outcome::UnlinkFailed) {
+                    const Candidate &c = cands[k];
+                    const SweepDir &s = dirs[c.dir];
+                    flush();
+                    if (out[k].kind == Outcome::StatFailed)
+                        throw_os("stat of blob " + c.digest + " in " + s.label, out[k].err);
+                    throw_os("removing blob " + c.digest + " from " + s.label, out[k].err);
+                }
+        }
+        if (sized) {
+            try {
+                prog.advance(bytes);
+            } catch (const Error &e) {
+                // Canceled between two batches: what was removed is flushed
+                // as on a normal end, then the cancel goes on up.
+                if (e.code() == OCIDIR_E_CANCELED)
+                    flush();
                 throw;
-            for (size_t i = 0; i < dirs.size(); i++)
-                if (changed[i])
-                    fsync_dir(dirs[i].fd.get(), dirs[i].label);
-            throw;
+            }
         }
     }
-    for (size_t i = 0; i < dirs.size(); i++)
-        if (changed[i])
-            fsync_dir(dirs[i].fd.get(), dirs[i].label);
+    flush();
 }
 
 // Index update temporaries: all stale while the lock is held.

@@ -33,6 +33,7 @@ class Progress {
 public:
     Progress(ocidir_progress_fn fn, void *user, const char *op) noexcept : fn_(fn), user_(user), op_(op) {}
     void add_total(uint64_t n) noexcept { total_ += n; }
+    bool active() const noexcept { return fn_ != nullptr; }  // a callback was given
     void advance(uint64_t n);
     void finish();
 
