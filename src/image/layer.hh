@@ -6,8 +6,8 @@
 // Compression is none, gzip (zlib) or zstd (libzstd); the codecs are in
 // image/codec/, this file holds the writer's and the reader's state machines.  Memory stays bounded
 // whatever the size of the layer: the writer holds one 256 KiB output buffer
-// plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
-// in flight, with their output), the reader one 128 KiB input buffer plus the
+// plus the codec's state (parallel gzip: up to 2 x threads blocks of 512 KiB,
+// 128 KiB without libdeflate, in flight, with their output), the reader one 128 KiB input buffer plus the
 // codec's state (zstd's window is capped by libzstd's default limit, 128 MiB).
 #pragma once
 
