@@ -1082,12 +1082,18 @@ typedef struct ocidir_layer_reader ocidir_layer_reader_t;
 /**
  * Open a layer blob for decompressed reading.  The compression is taken from
  * the media type (`…tar`, `…tar+gzip`, `…tar+zstd`, and the Docker
- * `…rootfs.diff.tar.gzip` types).
+ * `…rootfs.diff.tar.gzip` types).  A compressed layer's reader runs a
+ * second thread, from here to ocidir_layer_reader_close(): it reads the blob
+ * ahead (hashing it for the blob digest) and hashes the decompressed bytes
+ * (for the diff_id), while ocidir_layer_reader_read() decompresses in the
+ * calling thread; its errors are returned by the read they concern.  About
+ * 1.5 MiB of buffers, whatever the layer's size.
  * @param size    the descriptor's size, or -1.
  * @param diff_id the expected sha256 of the uncompressed stream, or NULL to
  *                check the blob digest only.
- * @return 0, OCIDIR_E_UNSUPPORTED (media type not a known tar layer), and the
- *         codes of ocidir_blob_open().
+ * @return 0, OCIDIR_E_UNSUPPORTED (media type not a known tar layer),
+ *         OCIDIR_E_IO (the thread cannot start), and the codes of
+ *         ocidir_blob_open().
  */
 OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char *digest,
                                  int64_t size, const char *diff_id, ocidir_layer_reader_t **out);
