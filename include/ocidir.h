@@ -271,8 +271,9 @@ OCIDIR_API const char *ocidir_hash_backend(void);
  * (OCIDIR_E_FORMAT for corrupt or truncated data and for trailing garbage
  * after a member).  If the variable names a decoder that is not compiled
  * in, this returns "none" and opening a gzip layer fails with
- * OCIDIR_E_UNSUPPORTED, naming the variable.  Compressing always uses zlib.
- * Thread-safe.
+ * OCIDIR_E_UNSUPPORTED, naming the variable.  Compressing uses zlib on one
+ * thread, and libdeflate (when the build found it; else zlib) for parallel
+ * gzip.  Thread-safe.
  * @return static text; never NULL.
  */
 OCIDIR_API const char *ocidir_inflate_backend(void);
@@ -990,12 +991,15 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
  *                gives the same blob digest only with the same level and
  *                the same choice of 0 or > 0 threads.  gzip: 0..64 (0: one
  *                per online CPU); 1 compresses in the calling thread as one
- *                zlib stream; 0 or more than 1 cut the input into 128 KiB
- *                blocks compressed in parallel and joined into one gzip
- *                member (as pigz does), whose bytes depend on the level only,
- *                not on the number of threads or the machine.  gzip output
- *                has no name and mtime 0, so the same tar, level and choice
- *                of 1 or not 1 thread give the same blob digest.
+ *                zlib stream; 0 or more than 1 cut the input into blocks
+ *                (512 KiB compressed with libdeflate when the library was
+ *                built with it, else 128 KiB with zlib) compressed in
+ *                parallel and joined into one gzip member (as pigz does),
+ *                whose bytes depend on the level and that deflate library
+ *                only, not on the number of threads or the machine.  gzip
+ *                output has no name and mtime 0, so the same tar, level,
+ *                choice of 1 or not 1 thread and library build give the same
+ *                blob digest.
  * @return 0, OCIDIR_E_INVALID, OCIDIR_E_UNSUPPORTED (unknown compression),
  *         OCIDIR_E_READONLY, OCIDIR_E_IO.
  */
@@ -1093,12 +1097,18 @@ typedef struct ocidir_layer_reader ocidir_layer_reader_t;
 /**
  * Open a layer blob for decompressed reading.  The compression is taken from
  * the media type (`…tar`, `…tar+gzip`, `…tar+zstd`, and the Docker
- * `…rootfs.diff.tar.gzip` types).
+ * `…rootfs.diff.tar.gzip` types).  A compressed layer's reader runs a
+ * second thread, from here to ocidir_layer_reader_close(): it reads the blob
+ * ahead (hashing it for the blob digest) and hashes the decompressed bytes
+ * (for the diff_id), while ocidir_layer_reader_read() decompresses in the
+ * calling thread; its errors are returned by the read they concern.  About
+ * 1.5 MiB of buffers, whatever the layer's size.
  * @param size    the descriptor's size, or -1.
  * @param diff_id the expected sha256 of the uncompressed stream, or NULL to
  *                check the blob digest only.
- * @return 0, OCIDIR_E_UNSUPPORTED (media type not a known tar layer), and the
- *         codes of ocidir_blob_open().
+ * @return 0, OCIDIR_E_UNSUPPORTED (media type not a known tar layer),
+ *         OCIDIR_E_IO (the thread cannot start), and the codes of
+ *         ocidir_blob_open().
  */
 OCIDIR_API int ocidir_layer_open(ocidir_t *d, const char *media_type, const char *digest,
                                  int64_t size, const char *diff_id, ocidir_layer_reader_t **out);

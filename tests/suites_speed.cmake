@@ -20,6 +20,11 @@ set_tests_properties(test_hash_backends PROPERTIES ENVIRONMENT "OCIDIR_HASH_BACK
 # variant reads the same layers with zlib's inflate.
 ocidir_cmocka_test(test_pgzip test_pgzip.c VARIANTS zlib=OCIDIR_INFLATE=zlib)
 target_link_libraries(test_pgzip PRIVATE ZLIB::ZLIB)
+if(LIBDEFLATE_FOUND)
+  target_compile_definitions(test_pgzip PRIVATE OCIDIR_TEST_HAVE_LIBDEFLATE=1)
+else()
+  target_compile_definitions(test_pgzip PRIVATE OCIDIR_TEST_HAVE_LIBDEFLATE=0)
+endif()
 
 # The gzip decoders (zlib, ISA-L): the same bytes and the same failure codes
 # for bad CRC-32 / ISIZE, truncation, several members, trailing garbage.

@@ -113,7 +113,9 @@ static void layer_to_file(const ocidir_image_t *img, size_t i, const char *out)
 
 #define HELLO "hello from libocidir\n"
 #define SECOND "second layer\n"
-#define BLOB_LEN 100000
+/* Large enough that a parallel gzip layer holds it in several blocks, each
+ * joined to the next (512 KiB blocks with libdeflate, 128 KiB with zlib). */
+#define BLOB_LEN (1536 * 1024)
 
 struct built {
     char manifest[OCIDIR_DIGEST_MAX];
@@ -134,7 +136,12 @@ static void make_tars(const char *scratch, struct built *b)
                         "printf '" SECOND "' > '%s/second.txt' && printf 'motd\\n' > '%s/etc/motd'",
                         t1, t1, t2, t1, t1, t2, t2),
                      0);
+    /* Random stretches (stored deflate blocks) between compressible ones
+     * (Huffman-coded blocks). */
     tu_fill(b->blob, sizeof b->blob, 77);
+    for (size_t i = 0; i < sizeof b->blob; i++)
+        if ((i / 65536) % 3 != 0)
+            b->blob[i] = (unsigned char)("layer blob digest manifest\n"[(i * 7 + i / 4096) % 27]);
     char *blob = path_of(t1, "data/blob.bin");
     tu_write_file(blob, b->blob, sizeof b->blob);
     for (int i = 0; i < 2; i++)

@@ -642,6 +642,88 @@ static void test_flipped_byte_in_blob_never_reports_end(void **state)
     ocidir_close(d);
 }
 
+/* ---- the reader's second thread ---------------------------------------------- */
+
+/* A compressed layer's reader reads and hashes the blob, and hashes the
+ * decompressed bytes, on a second thread. */
+
+static int thread_count(void) { return tu_count_entries("/proc/self/task"); }
+
+static void test_reader_thread_ends_with_the_reader_read_or_not(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    const size_t len = 3 * MIB + 5;
+    unsigned char *in = make_input(len, 31);
+    for (size_t c = 1; c < N(kAll); c++) {
+        layer_t l;
+        write_layer(d, kAll[c], 0, 1, in, len, len, &l);
+        int before = thread_count();
+        for (int i = 0; i < 20; i++) {
+            ocidir_layer_reader_t *r = NULL;
+            assert_ocidir(0, ocidir_layer_open(d, l.media_type, l.digest, (int64_t)l.size, l.diff_id, &r));
+            assert_int_equal(thread_count(), before + 1);
+            unsigned char buf[4096];
+            /* Closed untouched, after a few bytes, mid-layer, or at the end. */
+            size_t want = i % 4 == 0 ? 0 : i % 4 == 1 ? 1 : i % 4 == 2 ? MIB : len + 1;
+            size_t got = 0;
+            ssize_t n = 1;
+            while (got < want && (n = ocidir_layer_reader_read(r, buf, sizeof buf)) > 0)
+                got += (size_t)n;
+            assert_true(n >= 0);
+            ocidir_layer_reader_close(r);
+            assert_int_equal(thread_count(), before);
+        }
+    }
+    free(in);
+    ocidir_close(d);
+}
+
+static void test_blob_growing_while_read_ahead_is_size_error(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    /* Random bytes: the blob is as large as the input, far more than the
+     * reader's thread reads ahead (4 x 128 KiB). */
+    const size_t len = 6 * MIB;
+    unsigned char *in = malloc(len);
+    assert_non_null(in);
+    tu_fill(in, len, 32);
+    for (size_t c = 1; c < N(kAll); c++) {
+        layer_t l;
+        write_layer(d, kAll[c], 0, 1, in, len, len, &l);
+        ocidir_layer_reader_t *r = NULL;
+        assert_ocidir(0, ocidir_layer_open(d, l.media_type, l.digest, (int64_t)l.size, l.diff_id, &r));
+        unsigned char buf[65536];
+        assert_true(ocidir_layer_reader_read(r, buf, sizeof buf) > 0);
+        /* The blob grows by a byte: the thread's read finds it at the end. */
+        char *path = tu_blob_path(layout, l.digest);
+        assert_int_equal(chmod(path, 0644), 0);
+        int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "x", 1), 1);
+        assert_int_equal(close(fd), 0);
+        ssize_t n;
+        while ((n = ocidir_layer_reader_read(r, buf, sizeof buf)) > 0)
+            ;
+        assert_int_equal(n, OCIDIR_E_SIZE);
+        assert_last_error_mentions(l.digest);
+        assert_last_error_mentions("grew");
+        /* Sticky: the same error again. */
+        assert_int_equal(ocidir_layer_reader_read(r, buf, sizeof buf), OCIDIR_E_SIZE);
+        ocidir_layer_reader_close(r);
+        assert_int_equal(truncate(path, (off_t)l.size), 0);
+        free(path);
+        assert_layer_reads(d, l.media_type, l.digest, (int64_t)l.size, l.diff_id, 65536, in, len);
+    }
+    free(in);
+    ocidir_close(d);
+}
+
 static void test_corrupt_compressed_data_with_matching_digest_is_format(void **state)
 {
     (void)state;
@@ -1062,6 +1144,8 @@ int main(void)
         TEARDOWN(test_nondistributable_and_docker_media_types_are_read),
         TEARDOWN(test_wrong_diff_id_is_digest_error_and_never_end),
         TEARDOWN(test_flipped_byte_in_blob_never_reports_end),
+        TEARDOWN(test_reader_thread_ends_with_the_reader_read_or_not),
+        TEARDOWN(test_blob_growing_while_read_ahead_is_size_error),
         TEARDOWN(test_corrupt_compressed_data_with_matching_digest_is_format),
         TEARDOWN(test_trailing_garbage_after_stream_is_format),
         TEARDOWN(test_truncated_stream_is_format),

@@ -17,8 +17,6 @@ namespace {
 // at or above the blob writer's own buffer size, so they go straight to the
 // file without a second copy.
 constexpr size_t kOutBuffer = 256 * 1024;
-// The reader pulls compressed bytes from the blob reader in chunks this large.
-constexpr size_t kInBuffer = 128 * 1024;
 // A read returns ssize_t: work in pieces no larger than this, whatever the
 // caller passes.
 constexpr size_t kMaxPiece = codec::kMaxPiece;
@@ -381,7 +379,7 @@ std::unique_ptr<ocidir_layer_reader> layer_open(const ocidir &d, std::string_vie
         r->expect_diff_id = want->str();
     r->dec = codec::make_decoder(c, r->what);
     if (r->dec)
-        r->in.resize(kInBuffer);
+        r->pipe = std::make_unique<LayerPipe>(*r->blob, *r->diff);  // IO: the thread cannot start
     return r;
 }
 
@@ -397,15 +395,23 @@ ssize_t blob_read(ocidir_layer_reader &r, void *buf, size_t len)
     }
 }
 
+// The next compressed chunk, from the pipe's thread that read (and hashed) it.
 void refill(ocidir_layer_reader &r)
 {
-    ssize_t n = blob_read(r, r.in.data(), r.in.size());
+    const unsigned char *p = nullptr;
+    size_t n = 0;
+    try {
+        r.pipe->next_input(&p, &n);
+    } catch (const Error &e) {
+        throw Error(e.code(), "layer (" + r.media_type + "): " + e.message(), e.os_errno());
+    }
     if (n == 0) {
         r.blob_eof = true;  // the blob hashed to its digest
         r.in_pos = r.in_len = 0;
     } else {
+        r.in_data = p;
         r.in_pos = 0;
-        r.in_len = static_cast<size_t>(n);
+        r.in_len = n;
     }
 }
 
@@ -432,12 +438,49 @@ void refill(ocidir_layer_reader &r)
 
 void finish(ocidir_layer_reader &r)
 {
+    if (r.pipe)
+        r.pipe->drain_output();  // every decompressed byte hashed: the hasher is this thread's again
     r.diff_id = r.diff->final_digest();
     if (r.expect_diff_id && r.diff_id != *r.expect_diff_id)
         throw_error(OCIDIR_E_DIGEST, r.what + ": the uncompressed content hashes to " + r.diff_id +
                                          ", not to its diff_id " + *r.expect_diff_id +
                                          " (the layer is not the one the image config names)");
     r.done = true;
+}
+
+// Decompress into out[0, len) (> 0 bytes), or 0 at the verified end.  The
+// bytes are not hashed here: the caller hands them to the pipe.
+size_t decode_some(ocidir_layer_reader &r, unsigned char *out, size_t len)
+{
+    for (;;) {
+        if (r.in_pos == r.in_len && !r.blob_eof)
+            refill(r);
+        size_t avail = r.in_len - r.in_pos;
+        // The end: the blob verified (refill got its 0) and the stream
+        // stopped at the end of a member or frame.
+        if (avail == 0 && r.dec->at_boundary()) {
+            finish(r);
+            return 0;
+        }
+        codec::DecodeStep s;
+        try {
+            s = r.dec->step(r.in_data + r.in_pos, avail, out, len);
+        } catch (const Error &e) {
+            if (e.code() == OCIDIR_E_FORMAT)
+                corrupt(r, e);
+            throw;
+        }
+        r.in_pos += s.consumed;
+        if (s.produced > 0)
+            return s.produced;
+        if (s.consumed == 0) {
+            if (avail == 0)  // blob_eof: the blob is intact, the stream in it cut short
+                throw_error(OCIDIR_E_FORMAT, r.what + ": the " + r.dec->name() +
+                                                 " stream is truncated: the blob ends inside a " +
+                                                 r.dec->unit());
+            throw_error(OCIDIR_E_IO, r.what + ": the " + r.dec->name() + " decompressor made no progress");
+        }
+    }
 }
 
 ssize_t read_some(ocidir_layer_reader &r, unsigned char *out, size_t len)
@@ -452,37 +495,23 @@ ssize_t read_some(ocidir_layer_reader &r, unsigned char *out, size_t len)
         finish(r);
         return 0;
     }
-    for (;;) {
-        if (r.in_pos == r.in_len && !r.blob_eof)
-            refill(r);
-        size_t avail = r.in_len - r.in_pos;
-        // The end: the blob verified (refill got its 0) and the stream
-        // stopped at the end of a member or frame.
-        if (avail == 0 && r.dec->at_boundary()) {
-            finish(r);
+    if (r.out_pos == r.out_len) {
+        // A chunk of the pipe's: decompressed here, hashed on its thread
+        // while it is copied out to the caller (who may reuse their buffer
+        // at once, so it is never what is hashed).
+        unsigned char *space = r.pipe->output_space();
+        size_t n = decode_some(r, space, kPipeOutChunk);
+        if (n == 0)
             return 0;
-        }
-        codec::DecodeStep s;
-        try {
-            s = r.dec->step(r.in.data() + r.in_pos, avail, out, len);
-        } catch (const Error &e) {
-            if (e.code() == OCIDIR_E_FORMAT)
-                corrupt(r, e);
-            throw;
-        }
-        r.in_pos += s.consumed;
-        if (s.produced > 0) {
-            r.diff->update(out, s.produced);
-            return static_cast<ssize_t>(s.produced);
-        }
-        if (s.consumed == 0) {
-            if (avail == 0)  // blob_eof: the blob is intact, the stream in it cut short
-                throw_error(OCIDIR_E_FORMAT, r.what + ": the " + r.dec->name() +
-                                                 " stream is truncated: the blob ends inside a " +
-                                                 r.dec->unit());
-            throw_error(OCIDIR_E_IO, r.what + ": the " + r.dec->name() + " decompressor made no progress");
-        }
+        r.pipe->submit_output(n);
+        r.out_data = space;
+        r.out_pos = 0;
+        r.out_len = n;
     }
+    size_t take = std::min(len, r.out_len - r.out_pos);
+    std::memcpy(out, r.out_data + r.out_pos, take);
+    r.out_pos += take;
+    return static_cast<ssize_t>(take);
 }
 
 void fail_sticky(ocidir_layer_reader &r, int code, std::string_view msg, int err) noexcept

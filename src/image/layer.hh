@@ -6,8 +6,9 @@
 // Compression is none, gzip (zlib) or zstd (libzstd); the codecs are in
 // image/codec/, this file holds the writer's and the reader's state machines.  Memory stays bounded
 // whatever the size of the layer: the writer holds one 256 KiB output buffer
-// plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
-// in flight, with their output), the reader one 128 KiB input buffer plus the
+// plus the codec's state (parallel gzip: up to 2 x threads blocks of 512 KiB,
+// 128 KiB without libdeflate, in flight, with their output), the reader of a
+// compressed layer its pipe's buffers (1.5 MiB, layer_pipe.hh) plus the
 // codec's state (zstd's window is capped by libzstd's default limit, 128 MiB).
 #pragma once
 
@@ -23,6 +24,7 @@
 
 #include "format/hash.hh"
 #include "image/codec/codec.hh"
+#include "image/layer_pipe.hh"
 #include "ocidir.h"
 #include "store/blob_store.hh"
 
@@ -93,8 +95,14 @@ struct ocidir_layer_reader {
     std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes
     std::optional<std::string> expect_diff_id;
     std::string diff_id;                       // computed, once the end is verified
-    std::vector<unsigned char> in;             // compressed bytes read from `blob`
+    const unsigned char *in_data = nullptr;    // compressed bytes at hand, in the pipe's chunk
     size_t in_pos = 0, in_len = 0;
+    // Compressed layers: the second thread that reads and hashes the blob
+    // ahead and hashes the decompressed bytes behind (layer_pipe.hh); it
+    // uses `blob` and `diff`.  Declared after them: it stops first.
+    std::unique_ptr<ocd::LayerPipe> pipe;
+    const unsigned char *out_data = nullptr;   // decompressed bytes in the pipe not yet handed out
+    size_t out_pos = 0, out_len = 0;
     bool blob_eof = false;                     // `blob` returned its verified 0
     bool done = false;                         // verified end reported
     int error = 0;                             // sticky failure code

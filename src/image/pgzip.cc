@@ -1,6 +1,9 @@
 #include "image/pgzip.hh"
 
 #include <zlib.h>
+#if OCIDIR_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +16,7 @@
 
 #include "base/error.hh"
 #include "base/workers.hh"
+#include "image/deflate_end.hh"
 
 namespace ocd {
 
@@ -33,8 +37,27 @@ struct Job {
     std::exception_ptr error;
 };
 
-// A raw deflate stream per worker, reset for every block.
-class Deflater {
+// What compresses blocks: one per worker.
+class BlockCompressor {
+public:
+    virtual ~BlockCompressor() = default;
+    // Fill j.out (raw deflate ending byte-aligned: the last block with a
+    // final block, the others with an empty stored block, not final), j.crc
+    // and j.in_len; free j.in and j.dict.
+    virtual void compress(Job &j) = 0;
+};
+
+void release_input(Job &j)
+{
+    j.in.clear();
+    j.in.shrink_to_fit();  // the block's input is not needed any more
+    j.dict.clear();
+    j.dict.shrink_to_fit();
+}
+
+// zlib: a raw deflate stream per worker, reset for every block, the
+// previous block's last 32 KiB as its dictionary, ended by a sync flush.
+class Deflater final : public BlockCompressor {
 public:
     explicit Deflater(int level)
     {
@@ -44,11 +67,11 @@ public:
         if (rc != Z_OK)
             throw Error(OCIDIR_E_IO, "parallel gzip: zlib deflateInit2 failed with " + std::to_string(rc));
     }
-    ~Deflater() { deflateEnd(&z_); }
+    ~Deflater() override { deflateEnd(&z_); }
     Deflater(const Deflater &) = delete;
     Deflater &operator=(const Deflater &) = delete;
 
-    void compress(Job &j)
+    void compress(Job &j) override
     {
         check(deflateReset(&z_), "deflateReset");
         if (!j.dict.empty())
@@ -78,10 +101,7 @@ public:
             j.out.resize(j.out.size() * 2);
         }
         j.out.resize(used);
-        j.in.clear();
-        j.in.shrink_to_fit();  // the block's input is not needed any more
-        j.dict.clear();
-        j.dict.shrink_to_fit();
+        release_input(j);
     }
 
 private:
@@ -97,6 +117,71 @@ private:
 
     z_stream z_{};
 };
+
+#if OCIDIR_HAVE_LIBDEFLATE
+// libdeflate: each block compressed on its own, with no dictionary (the
+// library has none), as a complete raw deflate stream.  Every block but the
+// last is then made joinable: its final block's BFINAL bit cleared and an
+// empty stored block appended (what zlib's sync flush ends with), found by
+// walking the stream (deflate_end.hh).
+class LibdeflateCompressor final : public BlockCompressor {
+public:
+    explicit LibdeflateCompressor(int level) : c_(libdeflate_alloc_compressor(level))
+    {
+        if (!c_)
+            throw Error(OCIDIR_E_NOMEM, "parallel gzip: libdeflate cannot allocate a compressor", ENOMEM);
+    }
+    ~LibdeflateCompressor() override { libdeflate_free_compressor(c_); }
+    LibdeflateCompressor(const LibdeflateCompressor &) = delete;
+    LibdeflateCompressor &operator=(const LibdeflateCompressor &) = delete;
+
+    void compress(Job &j) override
+    {
+        j.in_len = j.in.size();
+        j.crc = libdeflate_crc32(0, j.in.data(), j.in.size());
+        // The bound, plus room for the empty stored block (at most 5 bytes).
+        j.out.resize(libdeflate_deflate_compress_bound(c_, j.in.size()) + 8);
+        size_t n = libdeflate_deflate_compress(c_, j.in.data(), j.in.size(), j.out.data(), j.out.size());
+        if (n == 0)
+            throw Error(OCIDIR_E_IO, "parallel gzip: libdeflate found its output larger than its own bound");
+        if (!j.last) {
+            DeflateEnd e;
+            if (!find_deflate_end(j.out.data(), n, e))
+                throw Error(OCIDIR_E_IO, "parallel gzip: libdeflate's output for a " + std::to_string(j.in_len) +
+                                             "-byte block does not walk as one deflate stream");
+            j.out[e.final_header_bit / 8] &= static_cast<unsigned char>(~(1u << (e.final_header_bit % 8)));
+            unsigned used = static_cast<unsigned>(e.end_bit % 8);  // bits of the last byte in use (0: all 8)
+            if (used != 0)
+                j.out[n - 1] &= static_cast<unsigned char>((1u << used) - 1);  // zero padding
+            // The stored block's 3 header bits (0: not final, type 0) fit in
+            // the padding when 3 or more bits are free; otherwise they take
+            // a byte of their own.  Then LEN 0 and NLEN 0xffff.
+            if (used == 0 || used >= 6)
+                j.out[n++] = 0;
+            static constexpr unsigned char kEmptyStored[4] = {0x00, 0x00, 0xff, 0xff};
+            std::copy(kEmptyStored, kEmptyStored + 4, j.out.begin() + static_cast<ptrdiff_t>(n));
+            n += 4;
+        }
+        j.out.resize(n);
+        release_input(j);
+    }
+
+private:
+    libdeflate_compressor *c_;
+};
+#endif
+
+std::unique_ptr<BlockCompressor> make_block_compressor(int level)
+{
+#if OCIDIR_HAVE_LIBDEFLATE
+    return std::make_unique<LibdeflateCompressor>(level);
+#else
+    return std::make_unique<Deflater>(level);
+#endif
+}
+
+// The zlib path takes the previous block's end as its dictionary.
+constexpr bool kUsesDictionary = !OCIDIR_HAVE_LIBDEFLATE;
 
 void put_le32(unsigned char *p, uint32_t v)
 {
@@ -145,10 +230,10 @@ struct ParallelGzip::Impl {
 
     void worker_main() noexcept
     {
-        std::unique_ptr<Deflater> z;
+        std::unique_ptr<BlockCompressor> z;
         std::exception_ptr init_error;
         try {
-            z = std::make_unique<Deflater>(level);
+            z = make_block_compressor(level);
         } catch (...) {
             init_error = std::current_exception();  // reported with the first job this worker takes
         }
@@ -218,10 +303,12 @@ struct ParallelGzip::Impl {
         while (inflight.size() >= max_inflight)
             drain_one();
         auto j = std::make_shared<Job>();
-        j->dict = tail;
-        size_t keep = std::min(kDict, cur.size());
-        if (!last)  // every block but the last is full: its end is the next one's whole dictionary
-            tail.assign(cur.end() - static_cast<ptrdiff_t>(keep), cur.end());
+        if (kUsesDictionary) {
+            j->dict = tail;
+            size_t keep = std::min(kDict, cur.size());
+            if (!last)  // every block but the last is full: its end is the next one's whole dictionary
+                tail.assign(cur.end() - static_cast<ptrdiff_t>(keep), cur.end());
+        }
         j->in = std::move(cur);
         j->last = last;
         cur = {};
