@@ -965,7 +965,9 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
 /**
  * Start a layer.  The uncompressed (tar) stream written to it is hashed for
  * the diff_id while the compressed stream is written to a blob writer (the
- * blob digest), in one pass.
+ * blob digest), in one pass.  An uncompressed layer with a sha256 blob digest
+ * is hashed once: its blob is the tar stream, so the diff_id is the blob
+ * digest (a sha512 blob is hashed with both algorithms).
  * @param level   compression level; 0 picks the default (gzip 6, zstd 3).
  *                gzip takes 1..9, zstd 1..19, none only 0; other values are
  *                OCIDIR_E_INVALID.

@@ -253,7 +253,11 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     w->compression = compression;
     w->media_type = mt;
     w->blob = writer_new(d, alg);  // READONLY on a read-only handle
-    w->diff = Hasher::create(Alg::sha256);
+    // Uncompressed with a sha256 blob digest: the blob is the tar stream, so
+    // its digest is the diff_id; the bytes are hashed once, by the blob
+    // writer.  A sha512 blob needs the sha256 diff_id besides.
+    if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
+        w->diff = Hasher::create(Alg::sha256);
     ocidir_blob_writer *blob = w->blob.get();
     w->enc = codec::make_encoder(params, kOutBuffer,
                                  [blob](const unsigned char *p, size_t n) { writer_write(*blob, p, n); });
@@ -276,7 +280,8 @@ void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
     try {
         if (w.check)
             w.check->feed(static_cast<const unsigned char *>(buf), len, "layer writer");
-        w.diff->update(buf, len);
+        if (w.diff)
+            w.diff->update(buf, len);
         w.in_size += len;
         if (w.enc)
             w.enc->write(static_cast<const unsigned char *>(buf), len);
@@ -299,17 +304,20 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             w.enc.reset();  // frees the codec's memory now
         }
         LayerResult res;
-        res.diff_id = w.diff->final_digest();
+        if (w.diff)
+            res.diff_id = w.diff->final_digest();
         try {
             res.digest = writer_commit(*w.blob);
         } catch (const Error &e) {
             if (e.code() == OCIDIR_E_NOT_DURABLE && !w.blob->digest.empty()) {
                 w.published_digest = w.blob->digest;
                 w.published_size = w.blob->size;
-                w.published_diff_id = res.diff_id;
+                w.published_diff_id = w.diff ? res.diff_id : w.blob->digest;
             }
             throw;
         }
+        if (!w.diff)
+            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
         res.size = w.blob->size;
         res.media_type = w.media_type;
         w.state = ocidir_layer_writer::State::Committed;

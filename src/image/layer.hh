@@ -73,7 +73,8 @@ struct ocidir_layer_writer {
     int compression = OCIDIR_COMPRESSION_NONE;
     const char *media_type = nullptr;          // static text
     std::unique_ptr<ocidir_blob_writer> blob;  // receives the compressed bytes
-    std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256)
+    std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256); null when
+                                               // uncompressed with a sha256 blob: the blob digest is the diff_id
     std::unique_ptr<ocd::codec::Encoder> enc;  // null for none; hands its output to `blob`
     uint64_t in_size = 0;                      // uncompressed bytes seen
     std::unique_ptr<ocd::TarCheck> check;      // OCIDIR_LAYER_WRITER_CHECK_TAR, else null
