@@ -343,6 +343,11 @@ static void test_uncompressed_layer_diff_id_is_its_blob_digest(void **state)
         assert_blob_matches_file(layout, &l);
         assert_layer_reads(d, MT_TAR, l.digest, (int64_t)l.size, l.diff_id, MIB, in, len);
     }
+    /* Read back with a diff_id of another algorithm: it is hashed as such. */
+    assert_layer_reads(d, MT_TAR, want256, -1, want512, MIB, in, len);
+    char wrong512[OCIDIR_DIGEST_MAX];
+    assert_ocidir(0, ocidir_digest_buffer(OCIDIR_SHA512, "x", 1, wrong512));
+    assert_layer_fails(d, MT_TAR, want256, wrong512, OCIDIR_E_DIGEST);
     ocidir_layer_writer_options_t o = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
     o.compression = OCIDIR_COMPRESSION_NONE;
     o.alg = OCIDIR_SHA512;

@@ -359,8 +359,12 @@ std::unique_ptr<ocidir_layer_reader> layer_open(const ocidir &d, std::string_vie
     r->blob = reader_open(d, digest, size);
     r->what = "layer " + r->blob->digest.str() + " (" + r->media_type + ")";
     // A diff_id is hashed with its own algorithm (sha256 in every config
-    // seen in practice; a sha512 one is checked as such).
-    r->diff = Hasher::create(want ? want->alg : Alg::sha256);
+    // seen in practice; a sha512 one is checked as such).  Uncompressed,
+    // with the blob's algorithm: the blob reader's verified digest is the
+    // diff_id, the bytes are hashed once.
+    const Alg diff_alg = want ? want->alg : Alg::sha256;
+    if (c != OCIDIR_COMPRESSION_NONE || r->blob->digest.alg != diff_alg)
+        r->diff = Hasher::create(diff_alg);
     if (want)
         r->expect_diff_id = want->str();
     r->dec = codec::make_decoder(c, r->what);
@@ -416,7 +420,9 @@ void refill(ocidir_layer_reader &r)
 
 void finish(ocidir_layer_reader &r)
 {
-    r.diff_id = r.diff->final_digest();
+    // No hasher of its own: uncompressed, and the blob reader verified its
+    // digest, of the same bytes with the same algorithm.
+    r.diff_id = r.diff ? r.diff->final_digest() : r.blob->digest.str();
     if (r.expect_diff_id && r.diff_id != *r.expect_diff_id)
         throw_error(OCIDIR_E_DIGEST, r.what + ": the uncompressed content hashes to " + r.diff_id +
                                          ", not to its diff_id " + *r.expect_diff_id +
@@ -430,7 +436,8 @@ ssize_t read_some(ocidir_layer_reader &r, unsigned char *out, size_t len)
         // Uncompressed: the blob is the tar stream.
         ssize_t n = blob_read(r, out, len);
         if (n > 0) {
-            r.diff->update(out, static_cast<size_t>(n));
+            if (r.diff)
+                r.diff->update(out, static_cast<size_t>(n));
             return n;
         }
         finish(r);

@@ -91,7 +91,8 @@ struct ocidir_layer_reader {
     std::string what;                          // "layer <digest> (<media type>)", for messages
     std::unique_ptr<ocidir_blob_reader> blob;  // verifies the blob digest and size
     std::unique_ptr<ocd::codec::Decoder> dec;  // null for none
-    std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes
+    std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes; null when uncompressed
+                                               // and the diff_id's algorithm is the blob's
     std::optional<std::string> expect_diff_id;
     std::string diff_id;                       // computed, once the end is verified
     std::vector<unsigned char> in;             // compressed bytes read from `blob`
