@@ -8,6 +8,7 @@
 #include <new>
 
 #include "base/error.hh"
+#include "image/hashpipe.hh"
 
 namespace ocd {
 
@@ -256,7 +257,12 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     // Uncompressed with a sha256 blob digest: the blob is the tar stream, so
     // its digest is the diff_id; the bytes are hashed once, by the blob
     // writer.  A sha512 blob needs the sha256 diff_id besides.
-    if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
+    // zstd on worker threads: the diff_id is hashed on a thread of its
+    // own, so that the calling thread only feeds the workers (and hashes
+    // the compressed bytes, a third of the input or so, for the blob).
+    if (compression == OCIDIR_COMPRESSION_ZSTD && params.threads > 0)
+        w->diff_pipe = std::make_unique<HashPipe>(Alg::sha256, "zstd layer writer: the diff_id's hashing thread");
+    else if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
         w->diff = Hasher::create(Alg::sha256);
     ocidir_blob_writer *blob = w->blob.get();
     w->enc = codec::make_encoder(params, kOutBuffer,
@@ -280,7 +286,9 @@ void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
     try {
         if (w.check)
             w.check->feed(static_cast<const unsigned char *>(buf), len, "layer writer");
-        if (w.diff)
+        if (w.diff_pipe)
+            w.diff_pipe->update(buf, len);
+        else if (w.diff)
             w.diff->update(buf, len);
         w.in_size += len;
         if (w.enc)
@@ -304,7 +312,10 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             w.enc.reset();  // frees the codec's memory now
         }
         LayerResult res;
-        if (w.diff)
+        const bool hashed_once = !w.diff && !w.diff_pipe;
+        if (w.diff_pipe)
+            res.diff_id = w.diff_pipe->final_digest();
+        else if (w.diff)
             res.diff_id = w.diff->final_digest();
         try {
             res.digest = writer_commit(*w.blob);
@@ -312,12 +323,12 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             if (e.code() == OCIDIR_E_NOT_DURABLE && !w.blob->digest.empty()) {
                 w.published_digest = w.blob->digest;
                 w.published_size = w.blob->size;
-                w.published_diff_id = w.diff ? res.diff_id : w.blob->digest;
+                w.published_diff_id = hashed_once ? w.blob->digest : res.diff_id;
             }
             throw;
         }
-        if (!w.diff)
-            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
+        if (hashed_once)
+            res.diff_id = res.digest;  // the blob is the tar stream
         res.size = w.blob->size;
         res.media_type = w.media_type;
         w.state = ocidir_layer_writer::State::Committed;
