@@ -8,7 +8,7 @@
 #include <new>
 
 #include "base/error.hh"
-#include "image/hashpipe.hh"
+#include "format/hashpipe.hh"
 
 namespace ocd {
 
@@ -257,13 +257,14 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     // Uncompressed with a sha256 blob digest: the blob is the tar stream, so
     // its digest is the diff_id; the bytes are hashed once, by the blob
     // writer.  A sha512 blob needs the sha256 diff_id besides.
-    // zstd on worker threads: the diff_id is hashed on a thread of its
-    // own, so that the calling thread only feeds the workers (and hashes
-    // the compressed bytes, a third of the input or so, for the blob).
-    if (compression == OCIDIR_COMPRESSION_ZSTD && params.threads > 0)
-        w->diff_pipe = std::make_unique<HashPipe>(Alg::sha256, "zstd layer writer: the diff_id's hashing thread");
-    else if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
+    if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
         w->diff = Hasher::create(Alg::sha256);
+    // zstd on worker threads: the diff_id is hashed on a thread of its own
+    // (past the first 4 MiB), so that the calling thread only copies the
+    // input for it and feeds the workers (and hashes the blob, a third of
+    // the input or so).
+    if (compression == OCIDIR_COMPRESSION_ZSTD && params.threads > 0)
+        w->diff = std::make_unique<HashPipe>(std::move(w->diff), "zstd layer writer: the diff_id's hashing thread");
     ocidir_blob_writer *blob = w->blob.get();
     w->enc = codec::make_encoder(params, kOutBuffer,
                                  [blob](const unsigned char *p, size_t n) { writer_write(*blob, p, n); });
@@ -286,9 +287,7 @@ void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
     try {
         if (w.check)
             w.check->feed(static_cast<const unsigned char *>(buf), len, "layer writer");
-        if (w.diff_pipe)
-            w.diff_pipe->update(buf, len);
-        else if (w.diff)
+        if (w.diff)
             w.diff->update(buf, len);
         w.in_size += len;
         if (w.enc)
@@ -312,10 +311,8 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             w.enc.reset();  // frees the codec's memory now
         }
         LayerResult res;
-        const bool hashed_once = !w.diff && !w.diff_pipe;
-        if (w.diff_pipe)
-            res.diff_id = w.diff_pipe->final_digest();
-        else if (w.diff)
+        const bool hashed_once = !w.diff;
+        if (w.diff)
             res.diff_id = w.diff->final_digest();
         try {
             res.digest = writer_commit(*w.blob);

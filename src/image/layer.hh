@@ -9,8 +9,8 @@
 // plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
 // in flight, with their output), the reader one 128 KiB input buffer plus the
 // codec's state (zstd's window is capped by libzstd's default limit, 128 MiB;
-// zstd with workers also hashes the diff_id on a thread of its own, through
-// up to 10 MiB of blocks).
+// zstd with workers hashes the diff_id on a thread of its own past the first
+// 4 MiB, through 5 MiB of blocks).
 #pragma once
 
 #include <sys/types.h>
@@ -25,7 +25,6 @@
 
 #include "format/hash.hh"
 #include "image/codec/codec.hh"
-#include "image/hashpipe.hh"
 #include "ocidir.h"
 #include "store/blob_store.hh"
 
@@ -78,7 +77,6 @@ struct ocidir_layer_writer {
     std::unique_ptr<ocidir_blob_writer> blob;  // receives the compressed bytes
     std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256); null when
                                                // uncompressed with a sha256 blob: the blob digest is the diff_id
-    std::unique_ptr<ocd::HashPipe> diff_pipe;  // instead of `diff`, for zstd with workers: on a thread of its own
     std::unique_ptr<ocd::codec::Encoder> enc;  // null for none; hands its output to `blob`
     uint64_t in_size = 0;                      // uncompressed bytes seen
     std::unique_ptr<ocd::TarCheck> check;      // OCIDIR_LAYER_WRITER_CHECK_TAR, else null
