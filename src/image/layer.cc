@@ -8,7 +8,6 @@
 #include <new>
 
 #include "base/error.hh"
-#include "format/hashpipe.hh"
 
 namespace ocd {
 
@@ -259,12 +258,6 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     // writer.  A sha512 blob needs the sha256 diff_id besides.
     if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
         w->diff = Hasher::create(Alg::sha256);
-    // zstd on worker threads: the diff_id is hashed on a thread of its own
-    // (past the first 4 MiB), so that the calling thread only copies the
-    // input for it and feeds the workers (and hashes the blob, a third of
-    // the input or so).
-    if (compression == OCIDIR_COMPRESSION_ZSTD && params.threads > 0)
-        w->diff = std::make_unique<HashPipe>(std::move(w->diff), "zstd layer writer: the diff_id's hashing thread");
     ocidir_blob_writer *blob = w->blob.get();
     w->enc = codec::make_encoder(params, kOutBuffer,
                                  [blob](const unsigned char *p, size_t n) { writer_write(*blob, p, n); });
@@ -311,7 +304,6 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             w.enc.reset();  // frees the codec's memory now
         }
         LayerResult res;
-        const bool hashed_once = !w.diff;
         if (w.diff)
             res.diff_id = w.diff->final_digest();
         try {
@@ -320,12 +312,12 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             if (e.code() == OCIDIR_E_NOT_DURABLE && !w.blob->digest.empty()) {
                 w.published_digest = w.blob->digest;
                 w.published_size = w.blob->size;
-                w.published_diff_id = hashed_once ? w.blob->digest : res.diff_id;
+                w.published_diff_id = w.diff ? res.diff_id : w.blob->digest;
             }
             throw;
         }
-        if (hashed_once)
-            res.diff_id = res.digest;  // the blob is the tar stream
+        if (!w.diff)
+            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
         res.size = w.blob->size;
         res.media_type = w.media_type;
         w.state = ocidir_layer_writer::State::Committed;

@@ -8,9 +8,7 @@
 // whatever the size of the layer: the writer holds one 256 KiB output buffer
 // plus the codec's state (parallel gzip: up to 2 x threads blocks of 128 KiB
 // in flight, with their output), the reader one 128 KiB input buffer plus the
-// codec's state (zstd's window is capped by libzstd's default limit, 128 MiB;
-// zstd with workers hashes the diff_id on a thread of its own past the first
-// 4 MiB, through 5 MiB of blocks).
+// codec's state (zstd's window is capped by libzstd's default limit, 128 MiB).
 #pragma once
 
 #include <sys/types.h>
