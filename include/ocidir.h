@@ -972,12 +972,12 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
  *                gzip takes 1..9, zstd 1..19, none only 0; other values are
  *                OCIDIR_E_INVALID.
  * @param threads must be 0 for none.  zstd: worker threads, 0..64 (0:
- *                compress and hash in the calling thread; with workers the
- *                diff_id is also hashed on a thread of its own); zstd's
- *                multithreaded output differs from its single-threaded
- *                output, so the same tar gives the same blob digest only
- *                with the same level and the same choice of 0 or > 0
- *                threads (1 worker or 8, the same blob).  gzip: 0..64 (0: one
+ *                compress in the calling thread; both digests are always
+ *                computed on the calling thread); zstd's multithreaded
+ *                output differs from its single-threaded output, so the
+ *                same tar gives the same blob digest only with the same
+ *                level and the same choice of 0 or > 0 threads (1 worker
+ *                or 8, the same blob).  gzip: 0..64 (0: one
  *                per online CPU); 1 compresses in the calling thread as one
  *                zlib stream; 0 or more than 1 cut the input into 128 KiB
  *                blocks compressed in parallel and joined into one gzip
