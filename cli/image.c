@@ -260,6 +260,13 @@ static int import_layer(ocidir_t *d, ocidir_builder_t *b, const struct import_op
     wo.compression = o->compression;
     wo.level = o->level;
     wo.flags = OCIDIR_LAYER_WRITER_CHECK_TAR;
+    /* Every CPU, as gzip's threads 0 does: zstd with one libzstd worker per
+     * online CPU (at least one, so that the blob is the same on every
+     * machine: libzstd's output with workers does not depend on their number). */
+    if (o->compression == OCIDIR_COMPRESSION_ZSTD) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        wo.threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+    }
     ocidir_layer_writer_t *w = NULL;
     int rc = ocidir_layer_writer_new_opts(d, &wo, &w);
     while (rc == 0) {

@@ -981,15 +981,19 @@ typedef struct ocidir_layer_writer ocidir_layer_writer_t;
 /**
  * Start a layer.  The uncompressed (tar) stream written to it is hashed for
  * the diff_id while the compressed stream is written to a blob writer (the
- * blob digest), in one pass.
+ * blob digest), in one pass.  An uncompressed layer with a sha256 blob digest
+ * is hashed once: its blob is the tar stream, so the diff_id is the blob
+ * digest (a sha512 blob is hashed with both algorithms).
  * @param level   compression level; 0 picks the default (gzip 6, zstd 3).
  *                gzip takes 1..9, zstd 1..19, none only 0; other values are
  *                OCIDIR_E_INVALID.
  * @param threads must be 0 for none.  zstd: worker threads, 0..64 (0:
- *                compress in the calling thread); zstd's multithreaded output
- *                differs from its single-threaded output, so the same tar
- *                gives the same blob digest only with the same level and
- *                the same choice of 0 or > 0 threads.  gzip: 0..64 (0: one
+ *                compress in the calling thread; both digests are always
+ *                computed on the calling thread); zstd's multithreaded
+ *                output differs from its single-threaded output, so the
+ *                same tar gives the same blob digest only with the same
+ *                level and the same choice of 0 or > 0 threads (1 worker
+ *                or 8, the same blob).  gzip: 0..64 (0: one
  *                per online CPU); 1 compresses in the calling thread as one
  *                zlib stream; 0 or more than 1 cut the input into blocks
  *                (512 KiB compressed with libdeflate when the library was

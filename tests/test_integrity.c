@@ -594,6 +594,21 @@ static int blob_not_durable_child(void *arg)
      * have just been published by another writer), and that fails. */
     rc = ocidir_blob_put(d, "durable?", 8, NULL);
     CHILD_CHECK(rc == OCIDIR_E_NOT_DURABLE, "re-put of an intact blob returned %d", rc);
+
+    /* An uncompressed layer, whose bytes are hashed once: the diff_id handed
+     * out with NOT_DURABLE is the blob digest, the sha256 of the stream. */
+    static const char tar[] = "uncompressed layer bytes, not durable";
+    char want[OCIDIR_DIGEST_MAX], ldg[OCIDIR_DIGEST_MAX] = "", ldiff[OCIDIR_DIGEST_MAX] = "";
+    CHILD_CHECK(ocidir_digest_buffer(OCIDIR_SHA256, tar, sizeof tar, want) == 0, "digest");
+    ocidir_layer_writer_t *lw = NULL;
+    CHILD_CHECK(ocidir_layer_writer_new(d, OCIDIR_COMPRESSION_NONE, 0, 0, &lw) == 0, "layer writer");
+    CHILD_CHECK(ocidir_layer_writer_write(lw, tar, sizeof tar) == 0, "layer write");
+    size = 0;
+    rc = ocidir_layer_writer_commit(lw, ldg, &size, ldiff);
+    CHILD_CHECK(rc == OCIDIR_E_NOT_DURABLE, "layer commit returned %d, not OCIDIR_E_NOT_DURABLE", rc);
+    CHILD_CHECK(strcmp(ldg, want) == 0 && strcmp(ldiff, want) == 0 && size == sizeof tar,
+                "layer digest %s / diff_id %s / size %llu, not %s twice and %zu", ldg, ldiff,
+                (unsigned long long)size, want, sizeof tar);
     ocidir_close(d);
     return 0;
 }

@@ -320,6 +320,52 @@ static void test_same_input_gives_same_blob(void **state)
     ocidir_close(d);
 }
 
+/* An uncompressed layer's blob is its tar stream: with a sha256 blob the
+ * diff_id is the blob digest (the bytes are hashed once), also when the blob
+ * was present already; with a sha512 blob the diff_id is still the sha256. */
+static void test_uncompressed_layer_diff_id_is_its_blob_digest(void **state)
+{
+    (void)state;
+    char *layout;
+    ocidir_t *d = tu_scratch_layout(&layout);
+    tu_keep(layout);
+    const size_t len = 3 * MIB + 11;
+    unsigned char *in = make_input(len, 12);
+    char want256[OCIDIR_DIGEST_MAX], want512[OCIDIR_DIGEST_MAX];
+    digest_of(in, len, want256);
+    assert_ocidir(0, ocidir_digest_buffer(OCIDIR_SHA512, in, len, want512));
+    for (int again = 0; again < 2; again++) {  /* the second commit finds the blob present */
+        layer_t l;
+        write_layer(d, OCIDIR_COMPRESSION_NONE, 0, 0, in, len, 70001, &l);
+        assert_string_equal(l.digest, want256);
+        assert_string_equal(l.diff_id, want256);
+        assert_int_equal(l.size, len);
+        assert_blob_matches_file(layout, &l);
+        assert_layer_reads(d, MT_TAR, l.digest, (int64_t)l.size, l.diff_id, MIB, in, len);
+    }
+    /* Read back with a diff_id of another algorithm: it is hashed as such. */
+    assert_layer_reads(d, MT_TAR, want256, -1, want512, MIB, in, len);
+    char wrong512[OCIDIR_DIGEST_MAX];
+    assert_ocidir(0, ocidir_digest_buffer(OCIDIR_SHA512, "x", 1, wrong512));
+    assert_layer_fails(d, MT_TAR, want256, wrong512, OCIDIR_E_DIGEST);
+    ocidir_layer_writer_options_t o = OCIDIR_LAYER_WRITER_OPTIONS_INIT;
+    o.compression = OCIDIR_COMPRESSION_NONE;
+    o.alg = OCIDIR_SHA512;
+    ocidir_layer_writer_t *w = NULL;
+    assert_ocidir(0, ocidir_layer_writer_new_opts(d, &o, &w));
+    for (size_t off = 0; off < len; off += MIB)
+        assert_ocidir(0, ocidir_layer_writer_write(w, in + off, len - off < MIB ? len - off : MIB));
+    char dg[OCIDIR_DIGEST_MAX], diff[OCIDIR_DIGEST_MAX];
+    uint64_t size = 0;
+    assert_ocidir(0, ocidir_layer_writer_commit(w, dg, &size, diff));
+    assert_string_equal(dg, want512);
+    assert_string_equal(diff, want256);
+    assert_int_equal(size, len);
+    assert_layer_reads(d, MT_TAR, dg, (int64_t)size, diff, MIB, in, len);
+    free(in);
+    ocidir_close(d);
+}
+
 static void test_byte_by_byte_writes_and_reads_round_trip(void **state)
 {
     (void)state;
@@ -1133,6 +1179,7 @@ int main(void)
         TEARDOWN(test_compression_media_type_names_each_compression),
         TEARDOWN(test_round_trip_every_compression_and_size),
         TEARDOWN(test_levels_and_zstd_threads_round_trip),
+        TEARDOWN(test_uncompressed_layer_diff_id_is_its_blob_digest),
         TEARDOWN(test_same_input_gives_same_blob),
         TEARDOWN(test_byte_by_byte_writes_and_reads_round_trip),
         TEARDOWN(test_commit_accepts_null_outputs),

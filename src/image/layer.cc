@@ -251,7 +251,11 @@ std::unique_ptr<ocidir_layer_writer> layer_writer_new(ocidir &d, int compression
     w->compression = compression;
     w->media_type = mt;
     w->blob = writer_new(d, alg);  // READONLY on a read-only handle
-    w->diff = Hasher::create(Alg::sha256);
+    // Uncompressed with a sha256 blob digest: the blob is the tar stream, so
+    // its digest is the diff_id; the bytes are hashed once, by the blob
+    // writer.  A sha512 blob needs the sha256 diff_id besides.
+    if (compression != OCIDIR_COMPRESSION_NONE || alg != Alg::sha256)
+        w->diff = Hasher::create(Alg::sha256);
     ocidir_blob_writer *blob = w->blob.get();
     w->enc = codec::make_encoder(params, kOutBuffer,
                                  [blob](const unsigned char *p, size_t n) { writer_write(*blob, p, n); });
@@ -274,7 +278,8 @@ void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
     try {
         if (w.check)
             w.check->feed(static_cast<const unsigned char *>(buf), len, "layer writer");
-        w.diff->update(buf, len);
+        if (w.diff)
+            w.diff->update(buf, len);
         w.in_size += len;
         if (w.enc)
             w.enc->write(static_cast<const unsigned char *>(buf), len);
@@ -297,9 +302,12 @@ LayerResult layer_writer_finish(ocidir_layer_writer &w)
             w.enc.reset();
         }
         LayerResult res;
-        res.diff_id = w.diff->final_digest();
+        if (w.diff)
+            res.diff_id = w.diff->final_digest();
         writer_finish(*w.blob);
         res.digest = w.blob->final_digest;
+        if (!w.diff)
+            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
         res.size = w.blob->size;
         res.media_type = w.media_type;
         w.state = ocidir_layer_writer::State::Committed;
@@ -321,17 +329,20 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             w.enc.reset();  // frees the codec's memory now
         }
         LayerResult res;
-        res.diff_id = w.diff->final_digest();
+        if (w.diff)
+            res.diff_id = w.diff->final_digest();
         try {
             res.digest = writer_commit(*w.blob);
         } catch (const Error &e) {
             if (e.code() == OCIDIR_E_NOT_DURABLE && !w.blob->digest.empty()) {
                 w.published_digest = w.blob->digest;
                 w.published_size = w.blob->size;
-                w.published_diff_id = res.diff_id;
+                w.published_diff_id = w.diff ? res.diff_id : w.blob->digest;
             }
             throw;
         }
+        if (!w.diff)
+            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
         res.size = w.blob->size;
         res.media_type = w.media_type;
         w.state = ocidir_layer_writer::State::Committed;
@@ -373,8 +384,12 @@ std::unique_ptr<ocidir_layer_reader> layer_open(const ocidir &d, std::string_vie
     r->blob = reader_open(d, digest, size);
     r->what = "layer " + r->blob->digest.str() + " (" + r->media_type + ")";
     // A diff_id is hashed with its own algorithm (sha256 in every config
-    // seen in practice; a sha512 one is checked as such).
-    r->diff = Hasher::create(want ? want->alg : Alg::sha256);
+    // seen in practice; a sha512 one is checked as such).  Uncompressed,
+    // with the blob's algorithm: the blob reader's verified digest is the
+    // diff_id, the bytes are hashed once.
+    const Alg diff_alg = want ? want->alg : Alg::sha256;
+    if (c != OCIDIR_COMPRESSION_NONE || r->blob->digest.alg != diff_alg)
+        r->diff = Hasher::create(diff_alg);
     if (want)
         r->expect_diff_id = want->str();
     r->dec = codec::make_decoder(c, r->what);
@@ -440,7 +455,9 @@ void finish(ocidir_layer_reader &r)
 {
     if (r.pipe)
         r.pipe->drain_output();  // every decompressed byte hashed: the hasher is this thread's again
-    r.diff_id = r.diff->final_digest();
+    // No hasher of its own when uncompressed: the blob reader verified its
+    // digest, of the same bytes with the same algorithm.
+    r.diff_id = r.diff ? r.diff->final_digest() : r.blob->digest.str();
     if (r.expect_diff_id && r.diff_id != *r.expect_diff_id)
         throw_error(OCIDIR_E_DIGEST, r.what + ": the uncompressed content hashes to " + r.diff_id +
                                          ", not to its diff_id " + *r.expect_diff_id +
@@ -489,7 +506,8 @@ ssize_t read_some(ocidir_layer_reader &r, unsigned char *out, size_t len)
         // Uncompressed: the blob is the tar stream.
         ssize_t n = blob_read(r, out, len);
         if (n > 0) {
-            r.diff->update(out, static_cast<size_t>(n));
+            if (r.diff)
+                r.diff->update(out, static_cast<size_t>(n));
             return n;
         }
         finish(r);

@@ -75,7 +75,8 @@ struct ocidir_layer_writer {
     int compression = OCIDIR_COMPRESSION_NONE;
     const char *media_type = nullptr;          // static text
     std::unique_ptr<ocidir_blob_writer> blob;  // receives the compressed bytes
-    std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256)
+    std::unique_ptr<ocd::Hasher> diff;         // hashes the uncompressed bytes (sha256); null when
+                                               // uncompressed with a sha256 blob: the blob digest is the diff_id
     std::unique_ptr<ocd::codec::Encoder> enc;  // null for none; hands its output to `blob`
     uint64_t in_size = 0;                      // uncompressed bytes seen
     std::unique_ptr<ocd::TarCheck> check;      // OCIDIR_LAYER_WRITER_CHECK_TAR, else null
@@ -92,7 +93,8 @@ struct ocidir_layer_reader {
     std::string what;                          // "layer <digest> (<media type>)", for messages
     std::unique_ptr<ocidir_blob_reader> blob;  // verifies the blob digest and size
     std::unique_ptr<ocd::codec::Decoder> dec;  // null for none
-    std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes
+    std::unique_ptr<ocd::Hasher> diff;         // hashes the decompressed bytes; null when uncompressed
+                                               // and the diff_id's algorithm is the blob's
     std::optional<std::string> expect_diff_id;
     std::string diff_id;                       // computed, once the end is verified
     const unsigned char *in_data = nullptr;    // compressed bytes at hand, in the pipe's chunk

@@ -307,6 +307,27 @@ def test_import_compressions_and_platform(tmp_path, layout):
     assert ok("import", f"{layout}:b", tmp_path / "l.tar") == a
 
 
+def test_import_zstd_layer_passes_zstd_t_and_is_reproducible(tmp_path, layout):
+    # Several of libzstd's 8 MiB jobs: text, so that it compresses.
+    data = b"".join(b"line %d of a file in a layer\n" % i for i in range(600000))
+    tar = make_tar(tmp_path / "l.tar", {"big": data, "small": b"x"})
+    if shutil.which("zstd") is None:
+        pytest.fail("zstd(1) is needed (Debian's zstd package)")
+    digests = []
+    for tag in ("z1", "z2"):
+        ok("import", f"{layout}:{tag}", "--compression", "zstd", tmp_path / "l.tar")
+        layer = inspect(f"{layout}:{tag}")["layers"][0]
+        assert layer["mediaType"] == ZSTD and layer["diffID"] == sha256(tar)
+        blob = blob_path(layout, layer["digest"])
+        subprocess.run(["zstd", "-q", "-t", blob], check=True)
+        out = subprocess.run(["zstd", "-q", "-dc", blob], check=True, capture_output=True).stdout
+        assert sha256(out) == layer["diffID"]
+        digests.append(layer["digest"])
+    # Compressed by libzstd workers, one per CPU, whose output depends on
+    # neither timing nor their number: the same tar, the same blob.
+    assert digests[0] == digests[1]
+
+
 def test_import_failures(tmp_path, layout):
     assert "missing.tar" in fails(1, "import", f"{layout}:v1", tmp_path / "missing.tar")
     make_tar(tmp_path / "l.tar", {"f": b"x"})
