@@ -171,30 +171,9 @@ PaddedBytes read_small_file_padded(int base, std::string_view rel, size_t limit,
 std::string read_small_file(int base, std::string_view rel, size_t limit, const std::string &label, size_t padding)
 {
     Fd f;
-    struct stat st;
-    bool not_regular;
-    int e = open_regular(base, rel, f, st, not_regular);
-    if (e != 0)
-        throw_lookup(label, e);
-    if (not_regular)
-        throw_error(OCIDIR_E_FORMAT, label + " is " + file_type_name(st.st_mode) + ", not a regular file");
-    if (static_cast<uint64_t>(st.st_size) > limit)
-        throw_error(OCIDIR_E_TOO_LARGE, label + " is " + std::to_string(st.st_size) + " bytes, more than the limit of " +
-                                            std::to_string(limit));
-    size_t size = static_cast<size_t>(st.st_size);
+    size_t size = open_small_file(base, rel, limit, label, f);
     std::string text(size + padding, '\0');
-    size_t off = 0;
-    while (off < size) {
-        ssize_t n = ::read(f.get(), text.data() + off, size - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw_os("reading " + label, errno);
-        }
-        if (n == 0)
-            break;
-        off += static_cast<size_t>(n);
-    }
+    size_t off = read_up_to(f, text.data(), size, label);
     // A file that shrank meanwhile: keep what was read, then the zero padding.
     if (off < size)
         memset(text.data() + off, 0, size - off);
