@@ -291,34 +291,15 @@ void layer_writer_write(ocidir_layer_writer &w, const void *buf, size_t len)
     }
 }
 
-LayerResult layer_writer_finish(ocidir_layer_writer &w)
-{
-    check_open(w, "commit");
-    try {
-        if (w.check)
-            w.check->finish("layer writer");
-        if (w.enc) {
-            w.enc->finish();
-            w.enc.reset();
-        }
-        LayerResult res;
-        if (w.diff)
-            res.diff_id = w.diff->final_digest();
-        writer_finish(*w.blob);
-        res.digest = w.blob->final_digest;
-        if (!w.diff)
-            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
-        res.size = w.blob->size;
-        res.media_type = w.media_type;
-        w.state = ocidir_layer_writer::State::Committed;
-        return res;
-    } catch (...) {
-        w.state = ocidir_layer_writer::State::Failed;
-        throw;
-    }
-}
+namespace {
 
-LayerResult layer_writer_commit(ocidir_layer_writer &w)
+// The end of a layer writer, shared by finish and commit: the tar check and
+// the codec end, then `store` ends the blob writer and gives the blob digest
+// (the diff_id too, when the layer was hashed once).  On success the writer
+// is Committed; on any failure it is Failed, its blob writer's temporary file
+// going with it (nothing is published).
+template <typename Store>
+LayerResult end_layer(ocidir_layer_writer &w, Store store)
 {
     check_open(w, "commit");
     try {
@@ -331,8 +312,34 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
         LayerResult res;
         if (w.diff)
             res.diff_id = w.diff->final_digest();
+        res.digest = store(res);
+        if (!w.diff)
+            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
+        res.size = w.blob->size;
+        res.media_type = w.media_type;
+        w.state = ocidir_layer_writer::State::Committed;
+        return res;
+    } catch (...) {
+        w.state = ocidir_layer_writer::State::Failed;
+        throw;
+    }
+}
+
+}  // namespace
+
+LayerResult layer_writer_finish(ocidir_layer_writer &w)
+{
+    return end_layer(w, [&](const LayerResult &) {
+        writer_finish(*w.blob);
+        return w.blob->final_digest;
+    });
+}
+
+LayerResult layer_writer_commit(ocidir_layer_writer &w)
+{
+    return end_layer(w, [&](const LayerResult &res) {
         try {
-            res.digest = writer_commit(*w.blob);
+            return writer_commit(*w.blob);
         } catch (const Error &e) {
             if (e.code() == OCIDIR_E_NOT_DURABLE && !w.blob->digest.empty()) {
                 w.published_digest = w.blob->digest;
@@ -341,17 +348,7 @@ LayerResult layer_writer_commit(ocidir_layer_writer &w)
             }
             throw;
         }
-        if (!w.diff)
-            res.diff_id = res.digest;  // hashed once: the blob is the tar stream
-        res.size = w.blob->size;
-        res.media_type = w.media_type;
-        w.state = ocidir_layer_writer::State::Committed;
-        return res;
-    } catch (...) {
-        // The blob writer's temporary file goes with it: nothing is published.
-        w.state = ocidir_layer_writer::State::Failed;
-        throw;
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------
