@@ -981,6 +981,44 @@ fn make_many_tars(dir: &Path, layers: usize) -> (Vec<PathBuf>, u64, u64, String)
     (paths, content, total, hex(all.finish()))
 }
 
+/// Build the 128-layer image's kind: one layer per tar, in order, each with a
+/// history entry, then the manifest and config, tagged "many", into a new
+/// layout at `layout`.
+fn build_many(layout: &Path, comp: Comp, tars: &[PathBuf], buf: &mut [u8]) -> Descriptor {
+    let od = open_layout(layout, true);
+    let mut manifest = od.new_empty_manifest().or_die("new_empty_manifest").build().or_die("manifest");
+    let mut config: ImageConfiguration = ImageConfigurationBuilder::default().build().or_die("config");
+    for (i, t) in tars.iter().enumerate() {
+        let layer = write_layer(&od, comp, t, buf);
+        let h = HistoryBuilder::default()
+            .created("1970-01-01T00:00:00Z")
+            .created_by(format!("layer-{i:03}"))
+            .build()
+            .or_die("history");
+        od.push_layer_with_history(&mut manifest, &mut config, layer, Some(h));
+    }
+    od.insert_manifest_and_config(manifest, config, Some("many"), Platform::default())
+        .or_die("insert_manifest_and_config")
+}
+
+/// Read the image tagged "many" back: every layer to its end, both digests
+/// checked.  Returns the uncompressed bytes read.
+fn read_many(layout: &Path, layers: usize) -> u64 {
+    let od = open_layout(layout, false);
+    let m = od.find_manifest_with_tag("many").or_die("find_manifest_with_tag");
+    let m = m.unwrap_or_else(|| die("tag many not found"));
+    let cfg: ImageConfiguration = od.read_json_blob(m.config()).or_die("read_json_blob(config)");
+    let diff_ids = cfg.rootfs().diff_ids();
+    if diff_ids.len() != layers || m.layers().len() != layers {
+        die("the image read back has the wrong number of layers");
+    }
+    let mut n = 0u64;
+    for (l, d) in m.layers().iter().zip(diff_ids) {
+        n += read_layer_verified(&od, l, d.strip_prefix("sha256:").unwrap_or(d));
+    }
+    n
+}
+
 /// Build one image from the tars given (`--tars DIR`: its `*.tar` files in name
 /// order) into a fresh layout (`--layout DIR`), then read it back verified, once:
 /// the mode bench_many's `--peer` runs after each of its own rounds.  Prints
@@ -1004,34 +1042,10 @@ fn cmd_many_once(o: &Opts, comp: Comp) {
     }
     let mut buf = vec![0u8; CHUNK];
     let t0 = Instant::now();
-    let od = open_layout(&layout, true);
-    let mut manifest = od.new_empty_manifest().or_die("new_empty_manifest").build().or_die("manifest");
-    let mut config: ImageConfiguration = ImageConfigurationBuilder::default().build().or_die("config");
-    for (i, t) in tars.iter().enumerate() {
-        let layer = write_layer(&od, comp, t, &mut buf);
-        let h = HistoryBuilder::default()
-            .created("1970-01-01T00:00:00Z")
-            .created_by(format!("layer-{i:03}"))
-            .build()
-            .or_die("history");
-        od.push_layer_with_history(&mut manifest, &mut config, layer, Some(h));
-    }
-    od.insert_manifest_and_config(manifest, config, Some("many"), Platform::default())
-        .or_die("insert_manifest_and_config");
+    build_many(&layout, comp, &tars, &mut buf);
     println!("build_seconds {:.6}", t0.elapsed().as_secs_f64());
     let t0 = Instant::now();
-    let od = open_layout(&layout, false);
-    let m = od.find_manifest_with_tag("many").or_die("find_manifest_with_tag");
-    let m = m.unwrap_or_else(|| die("tag many not found"));
-    let cfg: ImageConfiguration = od.read_json_blob(m.config()).or_die("read_json_blob(config)");
-    let diff_ids = cfg.rootfs().diff_ids();
-    if diff_ids.len() != tars.len() || m.layers().len() != tars.len() {
-        die("the image read back has the wrong number of layers");
-    }
-    let mut n = 0u64;
-    for (l, d) in m.layers().iter().zip(diff_ids) {
-        n += read_layer_verified(&od, l, d.strip_prefix("sha256:").unwrap_or(d));
-    }
+    let n = read_many(&layout, tars.len());
     println!("read_seconds {:.6}", t0.elapsed().as_secs_f64());
     println!("read_bytes {n}");
 }
@@ -1082,21 +1096,7 @@ fn cmd_many(args: &[String]) {
         let layout = wd.join(format!("layout-{r}"));
         sync_all();
         let t0 = Instant::now();
-        let od = open_layout(&layout, true);
-        let mut manifest = od.new_empty_manifest().or_die("new_empty_manifest").build().or_die("manifest");
-        let mut config: ImageConfiguration = ImageConfigurationBuilder::default().build().or_die("config");
-        for (i, t) in tars.iter().enumerate() {
-            let layer = write_layer(&od, comp, t, &mut buf);
-            let h = HistoryBuilder::default()
-                .created("1970-01-01T00:00:00Z")
-                .created_by(format!("layer-{i:03}"))
-                .build()
-                .or_die("history");
-            od.push_layer_with_history(&mut manifest, &mut config, layer, Some(h));
-        }
-        let mdesc = od
-            .insert_manifest_and_config(manifest, config, Some("many"), Platform::default())
-            .or_die("insert_manifest_and_config");
+        let mdesc = build_many(&layout, comp, &tars, &mut buf);
         build.secs.push(t0.elapsed().as_secs_f64());
         let blobs = layout.join("blobs/sha256");
         for e in fs::read_dir(&blobs).or_die("readdir blobs") {
@@ -1108,18 +1108,7 @@ fn cmd_many(args: &[String]) {
         durable.secs.push(t0.elapsed().as_secs_f64());
 
         let t0 = Instant::now();
-        let od = open_layout(&layout, false);
-        let m = od.find_manifest_with_tag("many").or_die("find_manifest_with_tag");
-        let m = m.unwrap_or_else(|| die("tag many not found"));
-        let cfg: ImageConfiguration = od.read_json_blob(m.config()).or_die("read_json_blob(config)");
-        let diff_ids = cfg.rootfs().diff_ids();
-        if diff_ids.len() != layers || m.layers().len() != layers {
-            die("the image read back has the wrong number of layers");
-        }
-        let mut n = 0u64;
-        for (l, d) in m.layers().iter().zip(diff_ids) {
-            n += read_layer_verified(&od, l, d.strip_prefix("sha256:").unwrap_or(d));
-        }
+        let n = read_many(&layout, layers);
         read.secs.push(t0.elapsed().as_secs_f64());
         if n != total {
             die(&format!("read back {n} bytes, expected {total}"));
