@@ -145,28 +145,6 @@ static void fill_block(char *b, size_t len)
     }
 }
 
-static void tar_header(char h[512], const char *name, char type, unsigned mode, uint64_t size)
-{
-    memset(h, 0, 512);
-    snprintf(h, 100, "%s", name);
-    snprintf(h + 100, 8, "%07o", mode);
-    snprintf(h + 108, 8, "%07o", 0);
-    snprintf(h + 116, 8, "%07o", 0);
-    snprintf(h + 124, 12, "%011" PRIo64, size);
-    snprintf(h + 136, 12, "%011o", 0);
-    h[156] = type;
-    memcpy(h + 257, "ustar", 6); /* magic "ustar\0" */
-    memcpy(h + 263, "00", 2);
-    snprintf(h + 265, 32, "root");
-    snprintf(h + 297, 32, "root");
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += (unsigned char)h[i];
-    snprintf(h + 148, 8, "%06o", sum); /* six digits, NUL, and the space left */
-    h[155] = ' ';
-}
-
 /* Write the archive; returns its size (SIZE rounded to a 10240-byte record). */
 static uint64_t make_input(const char *path, uint64_t size, unsigned *files_out)
 {
@@ -175,7 +153,7 @@ static uint64_t make_input(const char *path, uint64_t size, unsigned *files_out)
     char h[512];
     uint64_t total = 0;
     unsigned files = 0;
-    tar_header(h, "data/", '5', 0755, 0);
+    bench_tar_header(h, "data/", '5', 0755, 0);
     bench_write_all(fd, h, 512, path);
     total += 512;
     const uint64_t end_blocks = 2 * 512;
@@ -189,7 +167,7 @@ static uint64_t make_input(const char *path, uint64_t size, unsigned *files_out)
             fsize = room;
         char name[64];
         snprintf(name, sizeof name, "data/file-%05u.txt", files++);
-        tar_header(h, name, '0', 0644, fsize);
+        bench_tar_header(h, name, '0', 0644, fsize);
         bench_write_all(fd, h, 512, path);
         total += 512;
         for (uint64_t left = fsize; left > 0;) {

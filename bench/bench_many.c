@@ -144,28 +144,6 @@ static void fill_block(uint64_t *rng, char *b, size_t len)
     }
 }
 
-static void tar_header(char h[512], const char *name, char type, unsigned mode, uint64_t size)
-{
-    memset(h, 0, 512);
-    snprintf(h, 100, "%s", name);
-    snprintf(h + 100, 8, "%07o", mode);
-    snprintf(h + 108, 8, "%07o", 0);
-    snprintf(h + 116, 8, "%07o", 0);
-    snprintf(h + 124, 12, "%011" PRIo64, size);
-    snprintf(h + 136, 12, "%011o", 0);
-    h[156] = type;
-    memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
-    snprintf(h + 265, 32, "root");
-    snprintf(h + 297, 32, "root");
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += (unsigned char)h[i];
-    snprintf(h + 148, 8, "%06o", sum);
-    h[155] = ' ';
-}
-
 /* Layer i's tar, in a malloc'd buffer; *len_out its size. */
 static char *make_tar(unsigned i, size_t *len_out)
 {
@@ -176,7 +154,7 @@ static char *make_tar(unsigned i, size_t *len_out)
     size_t n = 0;
     char name[64];
     snprintf(name, sizeof name, "layer-%03u/", i);
-    tar_header(t + n, name, '5', 0755, 0);
+    bench_tar_header(t + n, name, '5', 0755, 0);
     n += 512;
     uint64_t done = 0;
     for (unsigned j = 0; done < target; j++) {
@@ -184,7 +162,7 @@ static char *make_tar(unsigned i, size_t *len_out)
         if (fsize > target - done)
             fsize = target - done;
         snprintf(name, sizeof name, "layer-%03u/f-%04u", i, j);
-        tar_header(t + n, name, '0', 0644, fsize);
+        bench_tar_header(t + n, name, '0', 0644, fsize);
         n += 512;
         for (uint64_t off = 0; off < fsize; off += 4096)
             fill_block(&rng, t + n + off, fsize - off < 4096 ? (size_t)(fsize - off) : 4096);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
@@ -377,4 +378,27 @@ void bench_print_load_at_end(void)
     char load[64];
     load_average(load, sizeof load);
     printf("load average at end %s\n", load);
+}
+
+/* A ustar header block: name, type, mode, size; owner 0, mtime 0, checksum. */
+void bench_tar_header(char h[512], const char *name, char type, unsigned mode, uint64_t size)
+{
+    memset(h, 0, 512);
+    snprintf(h, 100, "%s", name);
+    snprintf(h + 100, 8, "%07o", mode);
+    snprintf(h + 108, 8, "%07o", 0);
+    snprintf(h + 116, 8, "%07o", 0);
+    snprintf(h + 124, 12, "%011" PRIo64, size);
+    snprintf(h + 136, 12, "%011o", 0);
+    h[156] = type;
+    memcpy(h + 257, "ustar", 6); /* magic "ustar\0" */
+    memcpy(h + 263, "00", 2);
+    snprintf(h + 265, 32, "root");
+    snprintf(h + 297, 32, "root");
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += (unsigned char)h[i];
+    snprintf(h + 148, 8, "%06o", sum); /* six digits, NUL, and the space left */
+    h[155] = ' ';
 }

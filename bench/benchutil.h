@@ -125,4 +125,8 @@ void bench_print_header(const char *prefix, int with_resolver);
  * how busy it was. */
 void bench_print_load_at_end(void);
 
+/* Fill h with a ustar header of `name` (at most 99 bytes), type ('0' file,
+ * '5' directory), mode and size; uid, gid and mtime 0; checksum set. */
+void bench_tar_header(char h[512], const char *name, char type, unsigned mode, uint64_t size);
+
 #endif
