@@ -381,6 +381,17 @@ void publish_pending(ocidir_builder &b, const std::vector<ocidir_blob_writer *> 
         (void)find_blob(*b.d, parse_digest(w->final_digest.c_str()));
 }
 
+// Append the layer a writer produced (its descriptor, diff_id and history).
+void append_layer_result(ocidir_builder &b, const LayerResult &r, oci::Annotations ann, const char *created_by)
+{
+    oci::Descriptor desc;
+    desc.media_type = r.media_type;
+    desc.digest = r.digest;
+    desc.size = static_cast<int64_t>(r.size);
+    desc.annotations = std::move(ann);
+    append_layer(b, std::move(desc), &r.diff_id, created_by);
+}
+
 }  // namespace
 
 void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *created_by,
@@ -395,12 +406,7 @@ void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *cre
     if (defer) {
         b.pending.reserve(b.pending.size() + 1);
         LayerResult r = layer_writer_finish(w);
-        oci::Descriptor desc;
-        desc.media_type = r.media_type;
-        desc.digest = r.digest;
-        desc.size = static_cast<int64_t>(r.size);
-        desc.annotations = std::move(ann);
-        append_layer(b, std::move(desc), &r.diff_id, created_by);
+        append_layer_result(b, r, std::move(ann), created_by);
         b.pending.push_back(std::move(w.blob));  // reserved: cannot throw
         if (b.pending.size() >= kMaxPending) {
             // The layer is added whatever happens here: a failure leaves the
@@ -421,12 +427,7 @@ void add_layer_writer(ocidir_builder &b, ocidir_layer_writer &w, const char *cre
     if (static_cast<uint64_t>(f.st.st_size) != r.size)
         throw Error(OCIDIR_E_SIZE, std::string(op) + ": blob " + dg.str() + " in " + f.place.label + " is " +
                                        std::to_string(f.st.st_size) + " bytes, not " + std::to_string(r.size));
-    oci::Descriptor desc;
-    desc.media_type = r.media_type;
-    desc.digest = r.digest;
-    desc.size = static_cast<int64_t>(r.size);
-    desc.annotations = std::move(ann);
-    append_layer(b, std::move(desc), &r.diff_id, created_by);
+    append_layer_result(b, r, std::move(ann), created_by);
 }
 
 void set_config_strv(ocidir_builder &b, int field, const char *const *strv)
