@@ -27,8 +27,15 @@
  *     ocidir gzip -6, 2 thr.  ocidir_layer_writer_new(GZIP, 6, threads 2) ...
  *                             (parallel gzip; its blob is checked with gzip -t)
  *     pigz -6                 sh -c 'pigz -6 -c IN > OUT && sync OUT'
- *     ocidir zstd -3, 0 thr.  ocidir_layer_writer_new(ZSTD, 3, threads 0) ...
- *     zstd -3                 sh -c 'zstd -q -3 -c IN > OUT && sync OUT'
+ *     ocidir zstd -3, 0 thr.  ocidir_layer_writer_new(ZSTD, 3, threads 0) ...:
+ *                             compression and both hashes on one thread
+ *     zstd -3 --single-thread sh -c 'zstd -q -3 --single-thread -c IN > OUT && sync OUT':
+ *                             compression and I/O on one thread
+ *     ocidir zstd -3, 1 thr.  ocidir_layer_writer_new(ZSTD, 3, threads 1) ...:
+ *                             one libzstd worker; the calling thread hashes
+ *     zstd -3                 sh -c 'zstd -q -3 -c IN > OUT && sync OUT': the
+ *                             tool's default, -T1: one compression thread
+ *                             beside the thread doing the I/O
  *     ocidir zstd -3, 2 thr.  ocidir_layer_writer_new(ZSTD, 3, threads 2) ...
  *     zstd -3 -T0             sh -c 'zstd -q -3 -T0 -c IN > OUT && sync OUT'
  *   decompress and verify
@@ -413,6 +420,7 @@ enum {
     LIB_GZ, TOOL_GZ, LIB_GUNZ, TOOL_GUNZ,
     LIB_ZST, TOOL_ZST, LIB_UNZST, TOOL_UNZST,
     LIB_ZST2, TOOL_ZST2,
+    LIB_ZST1, TOOL_ZST1,
     LIB_GZ2, TOOL_GZ2,
     LIB_NONE, TOOL_NONE,
     N_ROWS,
@@ -453,8 +461,11 @@ static const struct codec codecs[] = {
      "gzip -6 -c \"$1\" > \"$2\" && sync \"$2\"", "tool.tar.gz",
      LIB_GUNZ, TOOL_GUNZ, "gunzip", "gzip", "gzip -dc \"$1\" | sha256sum", NULL},
     {"zstd", OCIDIR_COMPRESSION_ZSTD, 3, 0, LIB_ZST, TOOL_ZST,
-     "zstd -q -3 -c \"$1\" > \"$2\" && sync \"$2\"", "tool.tar.zst",
+     "zstd -q -3 --single-thread -c \"$1\" > \"$2\" && sync \"$2\"", "tool.tar.zst",
      LIB_UNZST, TOOL_UNZST, "unzstd", "zstd", "zstd -q -dc \"$1\" | sha256sum", NULL},
+    {"1-worker zstd", OCIDIR_COMPRESSION_ZSTD, 3, 1, LIB_ZST1, TOOL_ZST1,
+     "zstd -q -3 -c \"$1\" > \"$2\" && sync \"$2\"", "tool-T1.tar.zst",
+     -1, -1, NULL, NULL, NULL, NULL},
     {"2-thread zstd", OCIDIR_COMPRESSION_ZSTD, 3, 2, LIB_ZST2, TOOL_ZST2,
      "zstd -q -3 -T0 -c \"$1\" > \"$2\" && sync \"$2\"", "tool-T0.tar.zst",
      -1, -1, NULL, NULL, NULL, NULL},
@@ -467,7 +478,7 @@ static const struct codec codecs[] = {
 };
 #define N_CODECS (sizeof codecs / sizeof codecs[0])
 /* --only's names for the codecs, in the same order. */
-static const char *const codec_keys[N_CODECS] = {"gzip", "zstd", "zstd2", "gzip2", "none"};
+static const char *const codec_keys[N_CODECS] = {"gzip", "zstd", "zstd1", "zstd2", "gzip2", "none"};
 
 /* Whether a row was timed (--only may leave codecs out). */
 static int timed(const struct row *row)
@@ -659,7 +670,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--size BYTES] [--rounds R] [--dir DIR] [--baseline-lib LIBOCIDIR.SO]\n"
-                    "       [--only CODEC,...]   (codecs: gzip, gzip2, zstd, zstd2, none; default all)\n",
+                    "       [--only CODEC,...]   (codecs: gzip, gzip2, zstd, zstd1, zstd2, none; default all)\n",
                     argv[0]);
             return 2;
         }
@@ -713,7 +724,9 @@ int main(int argc, char **argv)
         [LIB_GZ] = {"ocidir gzip -6 (threads 1)", {0}, 0, 0},
         [TOOL_GZ] = {"gzip -6 -c > FILE; sync FILE", {0}, 0, 0},
         [LIB_ZST] = {"ocidir zstd -3 (threads 0)", {0}, 0, 0},
-        [TOOL_ZST] = {"zstd -3 -c > FILE; sync FILE", {0}, 0, 0},
+        [TOOL_ZST] = {"zstd -3 --single-thread > FILE; sync", {0}, 0, 0},
+        [LIB_ZST1] = {"ocidir zstd -3 (threads 1)", {0}, 0, 0},
+        [TOOL_ZST1] = {"zstd -3 (-T1) -c > FILE; sync FILE", {0}, 0, 0},
         [LIB_ZST2] = {"ocidir zstd -3 (threads 2)", {0}, 0, 0},
         [TOOL_ZST2] = {"zstd -3 -T0 -c > FILE; sync FILE", {0}, 0, 0},
         [LIB_GZ2] = {"ocidir gzip -6 (threads 2)", {0}, 0, 0},
@@ -753,8 +766,8 @@ int main(int argc, char **argv)
     printf("\n\n");
 
     /* ---- the table ---- */
-    static const int order[N_ROWS] = {LIB_GZ,   TOOL_GZ,   LIB_GZ2,   TOOL_GZ2,   LIB_ZST,  TOOL_ZST, LIB_ZST2,
-                                      TOOL_ZST2, LIB_GUNZ, TOOL_GUNZ, LIB_UNZST, TOOL_UNZST, LIB_NONE, TOOL_NONE};
+    static const int order[N_ROWS] = {LIB_GZ,   TOOL_GZ,   LIB_GZ2,   TOOL_GZ2,   LIB_ZST,  TOOL_ZST, LIB_ZST1,
+                                      TOOL_ZST1, LIB_ZST2, TOOL_ZST2, LIB_GUNZ, TOOL_GUNZ, LIB_UNZST, TOOL_UNZST, LIB_NONE, TOOL_NONE};
     printf("%-34s %9s %9s %13s %7s %10s %12s\n", "operation", "median s", "MB/s", "output bytes",
            "ratio", "peak RSS", "lib speed /");
     printf("%-34s %9s %9s %13s %7s %10s %12s\n", "", "", "", "", "", "MiB", "tool speed");
