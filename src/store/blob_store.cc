@@ -143,13 +143,22 @@ void writer_write(ocidir_blob_writer &w, const void *buf, size_t len)
                                        (w.expect_digest ? " (" + w.expect_digest->str() + ")" : std::string()));
     }
     try {
-        w.hasher->update(buf, len);
-        w.size += len;
         if (len >= kWriteBuffer) {
             flush_buffer(w);
-            w.tmp.write_all(buf, len);
+            if (len >= kBesideMin && WriteBeside::worthwhile()) {
+                // The write(2) on a helper thread while this one hashes.
+                if (!w.beside)
+                    w.beside = std::make_unique<WriteBeside>(w.tmp);
+                w.beside->write_and_hash(buf, len, *w.hasher);
+            } else {
+                w.hasher->update(buf, len);
+                w.tmp.write_all(buf, len);
+            }
+            w.size += len;
             return;
         }
+        w.hasher->update(buf, len);
+        w.size += len;
         if (w.buf.empty())
             w.buf.resize(kWriteBuffer);
         if (w.buf_len + len > w.buf.size())

@@ -16,6 +16,7 @@
 #include "format/hash.hh"
 #include "store/layout.hh"
 #include "fs/tempfile.hh"
+#include "store/write_beside.hh"
 
 struct ocidir_blob_writer {
     ocidir_blob_writer(ocd::Alg a, unsigned f, std::unique_ptr<ocd::Hasher> h, ocd::TempFile t)
@@ -35,6 +36,9 @@ struct ocidir_blob_writer {
     bool finished = false;     // writer_finish done: no more writes
     std::vector<char> buf;  // coalesces small writes
     size_t buf_len = 0;
+    // Large writes' helper thread, made at the first; declared after tmp,
+    // which it writes to, so that it goes first.
+    std::unique_ptr<ocd::WriteBeside> beside;
 };
 
 struct ocidir_blob_reader {
