@@ -477,6 +477,14 @@ OCIDIR_API int ocidir_blob_writer_expect(ocidir_blob_writer_t *w, const char *di
 /**
  * Append bytes.  On failure the writer is poisoned: later writes and commit
  * fail with OCIDIR_E_STATE; only abort is useful.
+ *
+ * Threads: a write of 256 KiB or more, when the process may run on more
+ * than one CPU, is written to the file by a helper thread of the writer's
+ * (started at the first such write, joined at the commit or abort) while the
+ * calling thread hashes the same bytes; the call returns once both are
+ * done, so `buf` is the caller's again on return, and nothing is copied.
+ * Smaller writes are coalesced in the writer's buffer.  A layer writer's
+ * blob writes the same way.
  * @return 0, OCIDIR_E_INVALID (buf NULL with len > 0), OCIDIR_E_SIZE (past the
  *         expected size), OCIDIR_E_STATE, OCIDIR_E_IO (e.g. ENOSPC).
  */

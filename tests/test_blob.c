@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,77 @@ static void test_put_accepts_null_digest_out(void **state)
     char dg[OCIDIR_DIGEST_MAX];
     digest_of(buf, sizeof buf, dg);
     assert_ocidir(0, ocidir_blob_stat(d, dg, NULL));
+    ocidir_close(d);
+}
+
+/* The number of threads of this process. */
+static int task_count(void)
+{
+    int n = tu_count_entries("/proc/self/task");
+    assert_true(n >= 1);
+    return n;
+}
+
+/* A write of 256 KiB or more is written by the writer's helper thread while
+ * the calling thread hashes it (when the process may use more than one CPU):
+ * the buffer is the caller's again on return (overwriting it at once changes
+ * nothing stored), mixed large and small writes keep their order, and the
+ * thread is joined by the commit. */
+static void test_large_writes_leave_the_buffer_and_join_at_commit(void **state)
+{
+    (void)state;
+    const size_t big = 3 * 1024 * 1024 + 5, small = 1000, len = big + small + big;
+    unsigned char *orig = random_bytes(len, 77);
+    char expected[OCIDIR_DIGEST_MAX];
+    digest_of(orig, len, expected);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    assert_int_equal(0, sched_getaffinity(0, sizeof set, &set));
+    const int helper = CPU_COUNT(&set) > 1;
+
+    char *l;
+    ocidir_t *d = tu_scratch_layout(&l);
+    tu_keep(l);
+    const int before = task_count();
+    ocidir_blob_writer_t *w = NULL;
+    assert_ocidir(0, ocidir_blob_writer_new(d, OCIDIR_SHA256, &w));
+    unsigned char *buf = malloc(big);
+    assert_non_null(buf);
+    memcpy(buf, orig, big);
+    assert_ocidir(0, ocidir_blob_writer_write(w, buf, big));
+    memset(buf, 0xa5, big); /* the caller's again: this must not reach the blob */
+    assert_int_equal(task_count(), before + helper);
+    assert_ocidir(0, ocidir_blob_writer_write(w, orig + big, small));
+    memcpy(buf, orig + big + small, big);
+    assert_ocidir(0, ocidir_blob_writer_write(w, buf, big));
+    memset(buf, 0x5a, big);
+    char dg[OCIDIR_DIGEST_MAX] = "";
+    uint64_t size = 0;
+    assert_ocidir(0, ocidir_blob_writer_commit(w, dg, &size));
+    assert_int_equal(task_count(), before);
+    assert_string_equal(dg, expected);
+    assert_int_equal(size, len);
+    void *back = NULL;
+    size_t back_len = 0;
+    assert_ocidir(0, ocidir_blob_read_all(d, dg, (int64_t)len, len, &back, &back_len));
+    assert_int_equal(back_len, len);
+    assert_memory_equal(back, orig, len);
+    ocidir_free(back);
+
+    /* Small writes only: no thread at all. */
+    assert_ocidir(0, ocidir_blob_writer_new(d, OCIDIR_SHA256, &w));
+    for (size_t off = 0; off < 200000; off += 1000)
+        assert_ocidir(0, ocidir_blob_writer_write(w, orig + off, 1000));
+    assert_int_equal(task_count(), before);
+    ocidir_blob_writer_abort(w);
+    /* An aborted writer's thread goes with it. */
+    assert_ocidir(0, ocidir_blob_writer_new(d, OCIDIR_SHA256, &w));
+    assert_ocidir(0, ocidir_blob_writer_write(w, orig, big));
+    assert_int_equal(task_count(), before + helper);
+    ocidir_blob_writer_abort(w);
+    assert_int_equal(task_count(), before);
+    free(buf);
+    free(orig);
     ocidir_close(d);
 }
 
@@ -1626,6 +1698,7 @@ int main(void)
         TEARDOWN(test_put_stat_read_all_round_trip_known_digests),
         TEARDOWN(test_put_accepts_null_digest_out),
         TEARDOWN(test_writer_small_writes_equal_put),
+        TEARDOWN(test_large_writes_leave_the_buffer_and_join_at_commit),
         TEARDOWN(test_blob_appears_only_after_commit),
         TEARDOWN(test_commit_keeps_existing_blob),
         TEARDOWN(test_expect_matching_digest_and_size_commits),
