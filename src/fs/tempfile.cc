@@ -134,6 +134,15 @@ void TempFile::note_written(uint64_t len) noexcept
     }
 }
 
+void TempFile::start_writeback() noexcept
+{
+    if (written_ > writeback_from_) {
+        sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                        SYNC_FILE_RANGE_WRITE);
+        writeback_from_ = written_;
+    }
+}
+
 bool TempFile::publish_named(const std::string &name)
 {
     if (renameat2(dir_.get(), tmpname_.c_str(), dir_.get(), name.c_str(), RENAME_NOREPLACE) == 0) {

@@ -63,6 +63,11 @@ public:
     // kernel copy); once enough accumulate, their writeback starts in the
     // background so that the flush at publish() has little left to do.
     void note_written(uint64_t len) noexcept;
+    // Start the writeback of every byte written and not yet started (the
+    // last part of a file, or a whole small one): once no more bytes come,
+    // the disk can write them while the caller goes on to other work (the
+    // next layer of an image) before the flush that waits for them.
+    void start_writeback() noexcept;
 
 private:
     void create_named();

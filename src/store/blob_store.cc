@@ -185,6 +185,7 @@ void writer_finish(ocidir_blob_writer &w)
         return;
     flush_buffer(w);
     w.beside.reset();  // no more writes: its thread is joined now, not when the writer goes
+    w.tmp.start_writeback();
     std::string digest = w.hasher->final_digest();
     if (w.expect_size >= 0 && w.size != static_cast<uint64_t>(w.expect_size))
         throw_error(OCIDIR_E_SIZE, "blob " + (w.expect_digest ? w.expect_digest->str() : digest) + ": wrote " +
