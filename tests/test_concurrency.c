@@ -578,12 +578,7 @@ static void test_live_writer_in_other_process_survives_writable_open(void **stat
     assert_ocidir(0, finish_live_writer(&lw, dg));
     assert_string_equal(dg, expected);
     assert_entries(dir, 1);
-    void *out = NULL;
-    size_t out_len = 0;
-    assert_ocidir(0, ocidir_blob_read_all(d, expected, (int64_t)len, len, &out, &out_len));
-    assert_int_equal(out_len, len);
-    assert_memory_equal(out, content, len);
-    ocidir_free(out);
+    tu_assert_blob_equals(d, expected, content, len);
 
     ocidir_close(d);
     free(tmp);
@@ -645,12 +640,7 @@ static void test_add_blobdir_write_removes_dead_temps_and_keeps_live_one(void **
     assert_entries(cache_sha, 1);
     char *blob = tu_join(cache_sha, tu_hex(expected));
     assert_true(tu_exists(blob));
-    void *out = NULL;
-    size_t out_len = 0;
-    assert_ocidir(0, ocidir_blob_read_all(d, expected, (int64_t)len, len, &out, &out_len));
-    assert_int_equal(out_len, len);
-    assert_memory_equal(out, content, len);
-    ocidir_free(out);
+    tu_assert_blob_equals(d, expected, content, len);
 
     ocidir_close(d);
     free(blob);

@@ -481,6 +481,16 @@ void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expec
     assert_int_equal(fd, -77);
 }
 
+void tu_assert_blob_equals(ocidir_t *d, const char *digest, const void *want, size_t len)
+{
+    void *got = NULL;
+    size_t got_len = 0;
+    assert_ocidir(0, ocidir_blob_read_all(d, digest, (int64_t)len, len, &got, &got_len));
+    assert_int_equal(got_len, len);
+    assert_memory_equal(got, want, len);
+    ocidir_free(got);
+}
+
 void tu_assert_strv(char **got, const char *const *want)
 {
     size_t i = 0;

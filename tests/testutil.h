@@ -109,6 +109,9 @@ int tu_teardown_keep(void **state);
  * `expected`, and each leaves its out-parameters as they were. */
 void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expected);
 
+/* The blob `digest` reads back (verified, whole) as exactly want[0, len). */
+void tu_assert_blob_equals(ocidir_t *d, const char *digest, const void *want, size_t len);
+
 /* Assert that a NULL-terminated string vector equals `want` (NULL-terminated),
  * printing both on a difference; a NULL `got` never matches. */
 void tu_assert_strv(char **got, const char *const *want);
