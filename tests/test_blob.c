@@ -234,14 +234,6 @@ static void test_put_accepts_null_digest_out(void **state)
     ocidir_close(d);
 }
 
-/* The number of threads of this process. */
-static int task_count(void)
-{
-    int n = tu_count_entries("/proc/self/task");
-    assert_true(n >= 1);
-    return n;
-}
-
 /* A write of 256 KiB or more is written by the writer's helper thread while
  * the calling thread hashes it (when the process may use more than one CPU):
  * the buffer is the caller's again on return (overwriting it at once changes
@@ -262,7 +254,7 @@ static void test_large_writes_leave_the_buffer_and_join_at_commit(void **state)
     char *l;
     ocidir_t *d = tu_scratch_layout(&l);
     tu_keep(l);
-    const int before = task_count();
+    const int before = tu_threads_settled();
     ocidir_blob_writer_t *w = NULL;
     assert_ocidir(0, ocidir_blob_writer_new(d, OCIDIR_SHA256, &w));
     unsigned char *buf = malloc(big);
@@ -270,7 +262,7 @@ static void test_large_writes_leave_the_buffer_and_join_at_commit(void **state)
     memcpy(buf, orig, big);
     assert_ocidir(0, ocidir_blob_writer_write(w, buf, big));
     memset(buf, 0xa5, big); /* the caller's again: this must not reach the blob */
-    assert_int_equal(task_count(), before + helper);
+    assert_int_equal(tu_threads_wait(before + helper), before + helper);
     assert_ocidir(0, ocidir_blob_writer_write(w, orig + big, small));
     memcpy(buf, orig + big + small, big);
     assert_ocidir(0, ocidir_blob_writer_write(w, buf, big));
@@ -278,7 +270,7 @@ static void test_large_writes_leave_the_buffer_and_join_at_commit(void **state)
     char dg[OCIDIR_DIGEST_MAX] = "";
     uint64_t size = 0;
     assert_ocidir(0, ocidir_blob_writer_commit(w, dg, &size));
-    assert_int_equal(task_count(), before);
+    assert_int_equal(tu_threads_wait(before), before);
     assert_string_equal(dg, expected);
     assert_int_equal(size, len);
     tu_assert_blob_equals(d, dg, orig, len);
@@ -287,14 +279,14 @@ static void test_large_writes_leave_the_buffer_and_join_at_commit(void **state)
     assert_ocidir(0, ocidir_blob_writer_new(d, OCIDIR_SHA256, &w));
     for (size_t off = 0; off < 200000; off += 1000)
         assert_ocidir(0, ocidir_blob_writer_write(w, orig + off, 1000));
-    assert_int_equal(task_count(), before);
+    assert_int_equal(tu_threads_wait(before), before);
     ocidir_blob_writer_abort(w);
     /* An aborted writer's thread goes with it. */
     assert_ocidir(0, ocidir_blob_writer_new(d, OCIDIR_SHA256, &w));
     assert_ocidir(0, ocidir_blob_writer_write(w, orig, big));
-    assert_int_equal(task_count(), before + helper);
+    assert_int_equal(tu_threads_wait(before + helper), before + helper);
     ocidir_blob_writer_abort(w);
-    assert_int_equal(task_count(), before);
+    assert_int_equal(tu_threads_wait(before), before);
     free(buf);
     free(orig);
     ocidir_close(d);

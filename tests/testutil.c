@@ -481,6 +481,29 @@ void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expec
     assert_int_equal(fd, -77);
 }
 
+int tu_threads_settled(void)
+{
+    int last = tu_count_entries("/proc/self/task");
+    for (int stable_ms = 0, waited_ms = 0; stable_ms < 20 && waited_ms < 5000; waited_ms++) {
+        usleep(1000);
+        int n = tu_count_entries("/proc/self/task");
+        stable_ms = n == last ? stable_ms + 1 : 0;
+        last = n;
+    }
+    assert_true(last >= 1);
+    return last;
+}
+
+int tu_threads_wait(int want)
+{
+    int n = tu_count_entries("/proc/self/task");
+    for (int waited_ms = 0; n != want && waited_ms < 5000; waited_ms++) {
+        usleep(1000);
+        n = tu_count_entries("/proc/self/task");
+    }
+    return n;
+}
+
 void tu_assert_blob_equals(ocidir_t *d, const char *digest, const void *want, size_t len)
 {
     void *got = NULL;

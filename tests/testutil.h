@@ -109,6 +109,15 @@ int tu_teardown_keep(void **state);
  * `expected`, and each leaves its out-parameters as they were. */
 void tu_expect_lookups_fail_untouched(ocidir_t *d, const char *digest, int expected);
 
+/* Threads of this process, counted in /proc/self/task.  A thread that was
+ * joined can still be listed for a moment (its task is reaped after the
+ * join returns), so a count that must fall is waited for:
+ * tu_threads_settled() returns the count once it has stayed the same for
+ * 20 ms; tu_threads_wait(want) returns the count once it is `want`, or
+ * whatever it is after 5 s. */
+int tu_threads_settled(void);
+int tu_threads_wait(int want);
+
 /* The blob `digest` reads back (verified, whole) as exactly want[0, len). */
 void tu_assert_blob_equals(ocidir_t *d, const char *digest, const void *want, size_t len);
 
