@@ -728,6 +728,14 @@ OCIDIR_API int ocidir_tag_list(ocidir_t *d, char ***tags_out);
  * whose media type is then read from the blob itself (verified).  A ref of a
  * registered digest's form is always a digest, even where another tool wrote
  * a tag of that spelling (ocidir_tag_set() refuses to write one).
+ *
+ * Memory: a thread that looks up a tag keeps the lookup's JSON parser for
+ * its next lookup (through this call, ocidir_image_open(),
+ * ocidir_image_ref_descriptor() or any other that resolves a tag), so that
+ * its buffers are not allocated and faulted in again each time.  Their size
+ * follows the largest `index.json` of at most 32 MiB the thread has read
+ * (a larger one gets a parser freed after the call); they are freed when the
+ * thread exits.
  * @param digest_out     the descriptor's digest; may be NULL.
  * @param media_type_out the descriptor's media type (freed with ocidir_free());
  *                       may be NULL.
