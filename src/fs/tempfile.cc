@@ -127,11 +127,8 @@ void TempFile::note_written(uint64_t len) noexcept
 {
     constexpr uint64_t kWritebackStep = 16u * 1024 * 1024;
     written_ += len;
-    if (written_ - writeback_from_ >= kWritebackStep) {
-        sync_file_range(fd_.get(), static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
-                        SYNC_FILE_RANGE_WRITE);
-        writeback_from_ = written_;
-    }
+    if (written_ - writeback_from_ >= kWritebackStep)
+        start_writeback();
 }
 
 void TempFile::start_writeback() noexcept
